@@ -1,0 +1,58 @@
+#pragma once
+#include "http/router.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace http {
+
+struct ServerLimits {
+  std::size_t max_header_bytes = 8 * 1024;             // request line and headers → 431 beyond
+  std::size_t max_body_bytes = 64 * 1024;              // request body → 413 beyond
+  std::chrono::milliseconds idle_timeout{60'000};      // a kept-alive connection waiting for a request
+  std::chrono::milliseconds io_timeout{30'000};        // receiving one request or sending one response
+  std::size_t max_connections = 10'000;                // further connections are closed on accept
+  std::chrono::milliseconds shutdown_grace{10'000};    // in-flight requests finish within this on shutdown
+};
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 5000;
+  unsigned threads = 1;  // one io_context and one SO_REUSEPORT listener per thread
+  ServerLimits limits;
+  std::string server_name = "http";
+};
+
+// An HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive,
+// pipelining, explicit limits, graceful shutdown.
+class Server {
+ public:
+  Server(ServerOptions options, Router router);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener. Throws std::system_error naming the address on failure.
+  void listen();
+  // The bound port (useful when the options asked for port 0).
+  std::uint16_t port() const;
+
+  // Serves until stop() is called or SIGTERM/SIGINT arrives, then stops
+  // accepting, lets in-flight requests finish within the grace period and
+  // returns true if every connection closed in time.
+  bool run();
+
+  // Starts the graceful shutdown; safe from any thread.
+  void stop();
+
+  std::size_t open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace http

@@ -1,0 +1,260 @@
+#include "http/server.hpp"
+
+#include "http/http_date.hpp"
+#include "http/problem.hpp"
+#include "http/query.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+namespace http {
+namespace {
+
+using tcp = asio::ip::tcp;
+namespace bhttp = beast::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// A connection as seen by its worker: whether it is between requests decides
+// whether a shutdown may close it at once or must let it finish.
+struct Connection {
+  beast::tcp_stream* stream;
+  bool busy = false;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  struct Worker {
+    asio::io_context context{1};
+    tcp::acceptor acceptor{context};
+    std::unordered_set<Connection*> connections;  // touched only on this worker's thread
+    std::thread thread;
+  };
+
+  ServerOptions options;
+  Router router;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::uint16_t bound_port = 0;
+  std::atomic<std::size_t> open_connections{0};
+  std::atomic<bool> draining{false};
+  std::mutex state_mutex;
+  std::condition_variable state_changed;
+  bool stop_requested = false;
+
+  Impl(ServerOptions o, Router r) : options(std::move(o)), router(std::move(r)) {}
+
+  void listen() {
+    const auto address = asio::ip::make_address(options.address);
+    std::uint16_t port = options.port;
+    for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
+      auto worker = std::make_unique<Worker>();
+      tcp::endpoint endpoint{address, port};
+      boost::system::error_code ec;
+      auto& acceptor = worker->acceptor;
+      acceptor.open(endpoint.protocol(), ec);
+      if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) {
+        int one = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+          ec.assign(errno, boost::system::system_category());
+      }
+      if (!ec) acceptor.bind(endpoint, ec);
+      if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec)
+        throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(port));
+      port = acceptor.local_endpoint().port();  // later listeners share the port the first one got
+      workers.push_back(std::move(worker));
+    }
+    bound_port = port;
+  }
+
+  asio::awaitable<void> accept_loop(Worker& worker) {
+    for (;;) {
+      auto [ec, socket] = co_await worker.acceptor.async_accept(use_tuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !worker.acceptor.is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        continue;
+      }
+      if (open_connections.load(std::memory_order_relaxed) >= options.limits.max_connections) {
+        spdlog::warn("connection limit of {} reached; closing a new connection",
+                     options.limits.max_connections);
+        continue;  // the socket closes as it goes out of scope
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      open_connections.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(worker.context, serve(worker, beast::tcp_stream(std::move(socket))), asio::detached);
+    }
+  }
+
+  Response dispatch_error(status code, std::string_view detail, unsigned version) {
+    Response response = problem(code, detail, version, false);
+    decorate(response);
+    return response;
+  }
+
+  void decorate(Response& response) const {
+    response.set(bhttp::field::server, options.server_name);
+    response.set(bhttp::field::date, http_date_now());
+  }
+
+  asio::awaitable<Response> respond(const Request& request) {
+    auto [path, query] = split_target(request.target());
+    RequestContext context{request, path, query, {}, {}};
+    const RouteLookup lookup = router.find(request.method(), path, context.params);
+    Response response;
+    switch (lookup.outcome) {
+      case RouteLookup::Outcome::not_found:
+        response = problem(status::not_found, "No route matches this path.", request.version());
+        break;
+      case RouteLookup::Outcome::method_not_allowed:
+        response = problem(status::method_not_allowed, "This route does not accept that method.",
+                           request.version());
+        response.set(bhttp::field::allow, lookup.allow);
+        break;
+      case RouteLookup::Outcome::found:
+        context.route = *lookup.route;
+        try {
+          response = co_await (*lookup.handler)(context);
+        } catch (const ProblemError& error) {
+          response = problem(error.code(), error.detail(), request.version());
+        } catch (const std::exception& error) {
+          spdlog::error("unhandled error on {} {}: {}", request.method_string(), context.route, error.what());
+          response = problem(status::internal_server_error, "The server could not complete the request.",
+                             request.version());
+        }
+        break;
+    }
+    response.version(request.version());
+    co_return response;
+  }
+
+  asio::awaitable<void> serve(Worker& worker, beast::tcp_stream stream) {
+    Connection connection{&stream};
+    worker.connections.insert(&connection);
+    const auto& limits = options.limits;
+    beast::flat_buffer buffer;
+    for (;;) {
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+      parser.body_limit(limits.max_body_bytes);
+      connection.busy = buffer.size() > 0;  // pipelined bytes already waiting: a request is under way
+      if (draining && !connection.busy) break;
+      stream.expires_after(buffer.size() > 0 ? limits.io_timeout : limits.idle_timeout);
+      auto [read_error, bytes_read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      connection.busy = true;
+      if (read_error) {
+        std::optional<Response> refusal;
+        if (read_error == bhttp::error::header_limit)
+          refusal = dispatch_error(status::request_header_fields_too_large,
+                                   "The request line and headers exceed the server's limit.", 11);
+        else if (read_error == bhttp::error::body_limit)
+          refusal = dispatch_error(status::payload_too_large, "The request body exceeds the server's limit.", 11);
+        else if (read_error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+                 read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message)
+          refusal = dispatch_error(status::bad_request, "The request is not valid HTTP/1.1.", 11);
+        if (refusal) {
+          stream.expires_after(limits.io_timeout);
+          co_await bhttp::async_write(stream, *refusal, use_tuple);
+        }
+        break;
+      }
+
+      const Request& request = parser.get();
+      Response response = co_await respond(request);
+      decorate(response);
+      response.keep_alive(request.keep_alive() && !draining);
+      stream.expires_after(limits.io_timeout);
+      auto [write_error, bytes_written] = co_await bhttp::async_write(stream, response, use_tuple);
+      if (write_error || !response.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    worker.connections.erase(&connection);
+    connection_closed();
+  }
+
+  void connection_closed() {
+    if (open_connections.fetch_sub(1, std::memory_order_acq_rel) == 1 && draining) {
+      std::lock_guard lock(state_mutex);
+      state_changed.notify_all();
+    }
+  }
+
+  // Runs on each worker: no new connections, and idle ones close now; busy
+  // ones close after the response they are working on.
+  void begin_drain(Worker& worker) {
+    boost::system::error_code ignored;
+    worker.acceptor.close(ignored);
+    for (Connection* connection : worker.connections)
+      if (!connection->busy) connection->stream->socket().cancel(ignored);
+  }
+
+  void request_stop() {
+    std::lock_guard lock(state_mutex);
+    stop_requested = true;
+    state_changed.notify_all();
+  }
+
+  bool run() {
+    for (auto& worker : workers) {
+      asio::co_spawn(worker->context, accept_loop(*worker), asio::detached);
+      worker->thread = std::thread([&context = worker->context] { context.run(); });
+    }
+
+    asio::io_context signal_context{1};
+    asio::signal_set signals(signal_context, SIGINT, SIGTERM);
+    signals.async_wait([this](const boost::system::error_code& ec, int signal_number) {
+      if (!ec) {
+        spdlog::info("received signal {}; shutting down", signal_number);
+        request_stop();
+      }
+    });
+    std::thread signal_thread([&signal_context] { signal_context.run(); });
+
+    std::unique_lock lock(state_mutex);
+    state_changed.wait(lock, [this] { return stop_requested; });
+    draining = true;
+    for (auto& worker : workers) asio::post(worker->context, [this, w = worker.get()] { begin_drain(*w); });
+    const bool drained = state_changed.wait_for(lock, options.limits.shutdown_grace, [this] {
+      return open_connections.load(std::memory_order_acquire) == 0;
+    });
+    lock.unlock();
+    if (!drained)
+      spdlog::warn("{} connections still open after the {} ms grace period; closing them",
+                   open_connections.load(), options.limits.shutdown_grace.count());
+
+    signal_context.stop();
+    signal_thread.join();
+    for (auto& worker : workers) worker->context.stop();
+    for (auto& worker : workers) worker->thread.join();
+    return drained;
+  }
+};
+
+Server::Server(ServerOptions options, Router router)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
+Server::~Server() = default;
+void Server::listen() { impl_->listen(); }
+std::uint16_t Server::port() const { return impl_->bound_port; }
+bool Server::run() { return impl_->run(); }
+void Server::stop() { impl_->request_stop(); }
+std::size_t Server::open_connections() const { return impl_->open_connections.load(); }
+
+}  // namespace http

@@ -1,0 +1,27 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pokedex {
+
+// Lower-cases ASCII, Latin-1 and Latin Extended-A letters, the alphabets of every
+// language whose Pokémon names have case; other code points pass unchanged.
+// Returns nullopt for invalid UTF-8.
+std::optional<std::string> fold_case(std::string_view utf8);
+
+// Parses a National Pokédex number: plain decimal digits, no sign, no spaces,
+// no leading zeros, no trailing characters, at most `max_pokedex_id`.
+// Zero parses (no Pokémon has it: the caller answers 404).
+inline constexpr int max_pokedex_id = 1'000'000;
+enum class IdError { not_a_number, out_of_range };
+struct ParsedId {
+  int value = 0;
+  std::optional<IdError> error;
+};
+ParsedId parse_pokedex_id(std::string_view text);
+
+// The same rules for non-negative integers such as query parameters.
+std::optional<int> parse_bounded_int(std::string_view text, int min, int max);
+
+}  // namespace pokedex

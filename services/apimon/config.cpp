@@ -1,0 +1,130 @@
+#include "config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#ifndef APIMON_VERSION
+#define APIMON_VERSION "0.0.0"
+#endif
+
+namespace apimon {
+namespace {
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw CLI::ValidationError("--database-password-file", "cannot read '" + path + "'");
+  std::stringstream content;
+  content << file.rdbuf();
+  std::string secret = content.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+}  // namespace
+
+ConfigResult parse_config(const std::vector<std::string>& arguments) {
+  Config config;
+  CLI::App app{"apimon: the Pokédex HTTP API of the observability study stack", "apimon"};
+  app.set_version_flag("--version", std::string("apimon ") + APIMON_VERSION);
+  app.option_defaults()->always_capture_default();
+
+  auto& server = config.server;
+  auto& limits = server.limits;
+  server.port = 5000;
+  server.server_name = "apimon";
+  server.threads = 1;
+  std::string database_url = "sqlite::memory:";
+  std::string password;
+  std::string password_file;
+  std::uint64_t idle_ms = static_cast<std::uint64_t>(limits.idle_timeout.count());
+  std::uint64_t io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
+  std::uint64_t grace_ms = static_cast<std::uint64_t>(limits.shutdown_grace.count());
+  std::uint64_t queue_wait_ms = static_cast<std::uint64_t>(config.pool.max_wait.count());
+  std::uint64_t cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
+  unsigned query_timeout_s = 2;
+  unsigned connect_timeout_s = 2;
+  unsigned retry_after_s = 5;
+
+  app.add_option("--listen-address", server.address, "Address to listen on")->envname("APIMON_LISTEN_ADDRESS");
+  app.add_option("--port", server.port, "TCP port to listen on")
+      ->envname("APIMON_PORT")->check(CLI::Range(0, 65535));
+  app.add_option("--threads", server.threads, "Event-loop threads, each with its own SO_REUSEPORT listener")
+      ->envname("APIMON_THREADS")->check(CLI::Range(1u, 256u));
+  app.add_option("--max-header-bytes", limits.max_header_bytes, "Largest request line plus headers (431 beyond)")
+      ->envname("APIMON_MAX_HEADER_BYTES")->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20));
+  app.add_option("--max-body-bytes", limits.max_body_bytes, "Largest request body (413 beyond)")
+      ->envname("APIMON_MAX_BODY_BYTES")->check(CLI::Range(std::size_t{0}, std::size_t{64} << 20));
+  app.add_option("--idle-timeout-ms", idle_ms, "Close a kept-alive connection idle this long")
+      ->envname("APIMON_IDLE_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{100}, std::uint64_t{3'600'000}));
+  app.add_option("--io-timeout-ms", io_ms, "Time to receive one request or send one response")
+      ->envname("APIMON_IO_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}));
+  app.add_option("--max-connections", limits.max_connections, "Open connections beyond this are closed")
+      ->envname("APIMON_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  app.add_option("--shutdown-grace-ms", grace_ms, "On SIGTERM, time in-flight requests get to finish")
+      ->envname("APIMON_SHUTDOWN_GRACE_MS")->check(CLI::Range(std::uint64_t{0}, std::uint64_t{600'000}));
+
+  app.add_option("--database-url", database_url,
+                 "sqlite::memory:, sqlite:///path/to/file.db or mysql://user@host:port/database")
+      ->envname("APIMON_DATABASE_URL");
+  app.add_option("--database-password", password, "Database password (prefer the _FILE form)")
+      ->envname("APIMON_DATABASE_PASSWORD");
+  app.add_option("--database-password-file", password_file, "File holding the database password")
+      ->envname("APIMON_DATABASE_PASSWORD_FILE");
+  app.add_option("--db-pool-size", config.pool.connections, "Database connections, each on its own worker thread")
+      ->envname("APIMON_DB_POOL_SIZE")->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+  app.add_option("--db-max-waiting", config.pool.max_waiting, "Queued database calls beyond this get 503")
+      ->envname("APIMON_DB_MAX_WAITING")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+  app.add_option("--db-max-wait-ms", queue_wait_ms, "A database call queued longer than this gets 503")
+      ->envname("APIMON_DB_MAX_WAIT_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{600'000}));
+  app.add_option("--db-query-timeout-s", query_timeout_s, "Per-query read/write timeout (MySQL protocol)")
+      ->envname("APIMON_DB_QUERY_TIMEOUT_S")->check(CLI::Range(1u, 600u));
+  app.add_option("--db-connect-timeout-s", connect_timeout_s, "Connect timeout (MySQL protocol)")
+      ->envname("APIMON_DB_CONNECT_TIMEOUT_S")->check(CLI::Range(1u, 600u));
+  app.add_option("--retry-after-s", retry_after_s, "Retry-After sent with 503 when storage is unavailable")
+      ->envname("APIMON_RETRY_AFTER_S")->check(CLI::Range(1u, 3600u));
+
+  app.add_option("--cache-entries", config.cache.max_entries, "Cached rendered responses; 0 turns the cache off")
+      ->envname("APIMON_CACHE_ENTRIES")->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  app.add_option("--cache-ttl-ms", cache_ttl_ms, "How long a cached response stays fresh")
+      ->envname("APIMON_CACHE_TTL_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86'400'000}));
+
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
+      ->envname("APIMON_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  ConfigResult result;
+  try {
+    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
+    app.parse(reversed);
+    try {
+      config.database = pokedex::parse_database_url(database_url);
+    } catch (const std::invalid_argument& error) {
+      throw CLI::ValidationError("--database-url", error.what());
+    }
+    if (!password_file.empty()) password = read_secret_file(password_file);
+    if (!password.empty()) config.database.password = password;
+    limits.idle_timeout = std::chrono::milliseconds(idle_ms);
+    limits.io_timeout = std::chrono::milliseconds(io_ms);
+    limits.shutdown_grace = std::chrono::milliseconds(grace_ms);
+    config.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
+    config.cache.ttl = std::chrono::milliseconds(cache_ttl_ms);
+    config.query_timeout = std::chrono::seconds(query_timeout_s);
+    config.connect_timeout = std::chrono::seconds(connect_timeout_s);
+    config.retry_after = std::chrono::seconds(retry_after_s);
+    result.config = std::move(config);
+  } catch (const CLI::CallForHelp&) {
+    result.message = app.help();
+  } catch (const CLI::CallForVersion& version) {
+    result.message = version.what();
+  } catch (const CLI::Error& error) {
+    result.exit_code = 2;
+    result.message = "apimon: invalid setting: " + std::string(error.what()) +
+                     "\nRun 'apimon --help' for the settings and their environment variables.";
+  }
+  return result;
+}
+
+}  // namespace apimon

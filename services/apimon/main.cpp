@@ -1,0 +1,67 @@
+// apimon: the Pokédex HTTP API of the observability study stack.
+#include "config.hpp"
+#include "pokedex_api.hpp"
+
+#include <http/server.hpp>
+#include <logging/logging.hpp>
+#include <pokedex/mysql_store.hpp>
+#include <pokedex/sqlite_store.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace {
+
+pokedex::StorePool::StoreFactory store_factory(const apimon::Config& config) {
+  const auto& url = config.database;
+  if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) {
+    return [path = url.sqlite_path] { return std::make_unique<pokedex::SqliteStore>(path); };
+  }
+  pokedex::MysqlOptions options;
+  options.host = url.host;
+  options.port = url.port;
+  options.user = url.user;
+  options.password = url.password;
+  options.database = url.database;
+  options.query_timeout = config.query_timeout;
+  options.connect_timeout = config.connect_timeout;
+  return [options] { return std::make_unique<pokedex::MysqlStore>(options); };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = apimon::parse_config(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
+    return parsed.exit_code;
+  }
+  const apimon::Config& config = *parsed.config;
+  logging::configure_json_stdout("apimon", config.log_level);
+
+  try {
+    // A file database is seeded once here, before the pool's connections open it.
+    if (config.database.backend == pokedex::DatabaseUrl::Backend::sqlite &&
+        config.database.sqlite_path != ":memory:")
+      pokedex::SqliteStore{config.database.sqlite_path};
+
+    auto pool = std::make_unique<pokedex::StorePool>(store_factory(config), config.pool);
+    pokedex::ResponseCache cache(config.cache);
+    apimon::PokedexApi api(*pool, cache, config.retry_after);
+    http::Router router;
+    api.register_routes(router);
+
+    http::Server server(config.server, std::move(router));
+    server.listen();
+    spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}",
+                 config.server.address, server.port(), config.server.threads, config.database.redacted(),
+                 cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off");
+    const bool drained = server.run();
+    pool.reset();  // workers finish before the event loops they answer to go away
+    spdlog::info("apimon stopped{}", drained ? "" : " (grace period expired)");
+    return 0;
+  } catch (const std::exception& error) {
+    spdlog::critical("apimon cannot start: {}", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,208 @@
+#include "pokedex_api.hpp"
+
+#include <http/problem.hpp>
+#include <http/query.hpp>
+#include <pokedex/render.hpp>
+#include <pokedex/text.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace apimon {
+namespace {
+
+using http::ProblemError;
+using http::status;
+using pokedex::Language;
+using pokedex::Page;
+
+http::Response json_response(const http::Request& request, std::string body) {
+  http::Response response{status::ok, request.version()};
+  response.set(boost::beast::http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+Language requested_language(std::string_view query) {
+  const auto value = http::query_parameter(query, "lang");
+  if (!value) return Language::en;
+  if (const auto language = pokedex::parse_language(*value)) return *language;
+  std::string supported;
+  for (const auto tag : pokedex::language_tags) {
+    if (!supported.empty()) supported.append(", ");
+    supported.append(tag);
+  }
+  throw ProblemError(status::bad_request, "Unknown language; supported: " + supported + ".");
+}
+
+int integer_parameter(std::string_view query, std::string_view name, int fallback, int min, int max) {
+  const auto value = http::query_parameter(query, name);
+  if (!value) return fallback;
+  if (const auto number = pokedex::parse_bounded_int(*value, min, max)) return *number;
+  throw ProblemError(status::bad_request, "Query parameter '" + std::string(name) + "' must be an integer from " +
+                                              std::to_string(min) + " to " + std::to_string(max) + ".");
+}
+
+Page requested_page(std::string_view query) {
+  return Page{integer_parameter(query, "limit", 20, 1, PokedexApi::max_page_size),
+              integer_parameter(query, "offset", 0, 0, PokedexApi::max_offset)};
+}
+
+// The link to the next page: the same query with the offset moved on.
+std::string next_link(std::string_view path, std::string_view query, Page page) {
+  std::string link(path);
+  char separator = '?';
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    if (!pair.starts_with("offset=") && pair != "offset" && !pair.empty()) {
+      link.push_back(separator);
+      link.append(pair);
+      separator = '&';
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  link.push_back(separator);
+  link.append("offset=").append(std::to_string(page.offset + page.limit));
+  return link;
+}
+
+int random_between(int low, int high) {
+  thread_local std::mt19937 engine{std::random_device{}()};
+  return std::uniform_int_distribution<int>(low, high)(engine);
+}
+
+// Storage errors are logged at most once a second, so an outage under load
+// does not turn into a flood of identical lines.
+void log_storage_error(const std::exception& error) {
+  static std::atomic<std::int64_t> last_logged_second{0};
+  const auto second = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  auto previous = last_logged_second.load(std::memory_order_relaxed);
+  if (previous != second && last_logged_second.compare_exchange_strong(previous, second))
+    spdlog::warn("storage unavailable: {}", error.what());
+}
+
+}  // namespace
+
+PokedexApi::PokedexApi(pokedex::StorePool& pool, pokedex::ResponseCache& cache, std::chrono::seconds retry_after)
+    : pool_(pool), cache_(cache), retry_after_(retry_after) {}
+
+void PokedexApi::register_routes(http::Router& router) {
+  router.get("/healthz", [](Context& context) -> boost::asio::awaitable<Response> {
+    co_return json_response(context.request, R"({"status":"ok"})");
+  });
+  router.get("/readyz", guarded(&PokedexApi::ready, false));
+  router.get("/pokemon/{id}", guarded(&PokedexApi::get_pokemon, true));
+  router.get("/pokemon/random", guarded(&PokedexApi::random_pokemon, false));
+  router.get("/pokemon/search", guarded(&PokedexApi::search, true));
+  router.get("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true));
+  router.get("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true));
+}
+
+http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::*handler)(Context&), bool cacheable) {
+  return [this, handler, cacheable](Context& context) -> boost::asio::awaitable<Response> {
+    const std::string_view key = context.request.target();
+    const bool use_cache = cacheable && cache_.enabled();
+    if (use_cache) {
+      if (auto body = cache_.find(key)) co_return json_response(context.request, *body);
+    }
+    try {
+      Response response = co_await (this->*handler)(context);
+      if (use_cache && response.result() == status::ok)
+        cache_.insert(key, std::make_shared<const std::string>(response.body()));
+      co_return response;
+    } catch (const pokedex::StorageUnavailable& error) {
+      log_storage_error(error);
+    }
+    co_return http::unavailable("The Pokédex storage is unavailable; try again later.", retry_after_,
+                                context.request.version());
+  };
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::get_pokemon(Context& context) {
+  const auto parsed = pokedex::parse_pokedex_id(context.params.get("id"));
+  if (parsed.error == pokedex::IdError::not_a_number)
+    throw ProblemError(status::bad_request, "The Pokédex number must be a plain positive integer, such as 25.");
+  if (parsed.error == pokedex::IdError::out_of_range)
+    throw ProblemError(status::bad_request, "The Pokédex number is out of range (at most " +
+                                                std::to_string(pokedex::max_pokedex_id) + ").");
+  co_return co_await pokemon_response(context, parsed.value);
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::pokemon_response(Context& context, int id) {
+  const Language language = requested_language(context.query);
+  auto pokemon = co_await pool_.run(
+      [id, language](pokedex::PokedexStore& store) { return store.find_pokemon(id, language); });
+  if (!pokemon) throw ProblemError(status::not_found, "No Pokémon has this National Pokédex number.");
+  co_return json_response(context.request, pokedex::render_pokemon(*pokemon));
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::random_pokemon(Context& context) {
+  int max_id = max_id_.load(std::memory_order_relaxed);
+  if (max_id == 0) {
+    max_id = co_await pool_.run([](pokedex::PokedexStore& store) { return store.max_pokemon_id(); });
+    if (max_id < 1) throw ProblemError(status::not_found, "The Pokédex is empty.");
+    max_id_.store(max_id, std::memory_order_relaxed);
+  }
+  co_return co_await pokemon_response(context, random_between(1, max_id));
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::search(Context& context) {
+  const auto name = http::query_parameter(context.query, "name");
+  if (!name || name->empty())
+    throw ProblemError(status::bad_request, "Query parameter 'name' is required: the start of a Pokémon's name.");
+  if (name->size() > max_search_bytes)
+    throw ProblemError(status::bad_request,
+                       "Query parameter 'name' is longer than " + std::to_string(max_search_bytes) + " bytes.");
+  auto prefix = pokedex::fold_case(*name);
+  if (!prefix) throw ProblemError(status::bad_request, "Query parameter 'name' is not valid UTF-8.");
+  const Language language = requested_language(context.query);
+  const Page page = requested_page(context.query);
+  // Store calls capture the coroutine's locals by reference: the coroutine
+  // is suspended until the call returns, so they outlive it.
+  auto listing = co_await pool_.run([&prefix, language, page](pokedex::PokedexStore& store) {
+    return store.search_by_name(*prefix, language, page);
+  });
+  co_return json_response(context.request,
+                          pokedex::render_listing(listing, page, next_link(context.path, context.query, page)));
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::by_type(Context& context) {
+  const std::string type(context.params.get("type"));
+  if (type.size() > 32 || type.find_first_not_of("abcdefghijklmnopqrstuvwxyz-") != std::string::npos)
+    throw ProblemError(status::bad_request, "A type is written in lower case, such as 'fire'.");
+  const Language language = requested_language(context.query);
+  const Page page = requested_page(context.query);
+  auto listing = co_await pool_.run(
+      [&type, language, page](pokedex::PokedexStore& store) { return store.list_by_type(type, language, page); });
+  if (!listing) throw ProblemError(status::not_found, "No such type.");
+  co_return json_response(context.request,
+                          pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::by_generation(Context& context) {
+  const auto generation = pokedex::parse_bounded_int(context.params.get("generation"), 0, 999);
+  if (!generation)
+    throw ProblemError(status::bad_request, "A generation is a small positive integer, such as 1.");
+  const Language language = requested_language(context.query);
+  const Page page = requested_page(context.query);
+  auto listing = co_await pool_.run([g = *generation, language, page](pokedex::PokedexStore& store) {
+    return store.list_by_generation(g, language, page);
+  });
+  if (!listing) throw ProblemError(status::not_found, "No such generation.");
+  co_return json_response(context.request,
+                          pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::ready(Context& context) {
+  co_await pool_.run([](pokedex::PokedexStore& store) {
+    store.ping();
+    return true;
+  });
+  co_return json_response(context.request, R"({"status":"ready"})");
+}
+
+}  // namespace apimon

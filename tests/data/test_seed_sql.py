@@ -1,0 +1,91 @@
+"""Checks that the committed db/schema.sql + db/seed.sql match the PokéAPI CSVs and load into SQLite."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DB = REPO / "db"
+DATA = Path(os.environ.get("POKEAPI_DATA", REPO.parent / "shared" / "data" / "pokeapi"))
+
+LANGS = {"ja-Hrkt", "ja-Latn", "ko", "zh-Hant", "fr", "de", "es", "it", "en", "ja", "zh-Hans", "es-419"}
+
+
+def test_committed_sql_matches_generator():
+    result = subprocess.run(
+        [sys.executable, str(DB / "generate.py"), "--data", str(DATA), "--out", str(DB), "--check"],
+        capture_output=True, text=True, encoding="utf-8",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def db():
+    conn = sqlite3.connect(":memory:")
+    conn.executescript((DB / "schema.sql").read_text(encoding="utf-8"))
+    conn.executescript((DB / "seed.sql").read_text(encoding="utf-8"))
+    yield conn
+    conn.close()
+
+
+def test_pokemon_ids_contiguous(db):
+    ids = [r[0] for r in db.execute("SELECT id FROM pokemon ORDER BY id")]
+    assert ids == list(range(1, 1026))
+
+
+def test_every_pokemon_has_english_name(db):
+    missing = db.execute(
+        "SELECT id FROM pokemon WHERE id NOT IN (SELECT pokemon_id FROM pokemon_names WHERE lang = 'en')"
+    ).fetchall()
+    assert missing == []
+
+
+@pytest.mark.parametrize("pokemon_id, name", [
+    (29, "Nidoran\u2640"),
+    (83, "Farfetch\u2019d"),
+    (122, "Mr. Mime"),
+    (669, "Flab\u00e9b\u00e9"),
+    (772, "Type: Null"),
+])
+def test_tricky_english_names(db, pokemon_id, name):
+    row = db.execute("SELECT name FROM pokemon_names WHERE pokemon_id = ? AND lang = 'en'", (pokemon_id,)).fetchone()
+    assert row == (name,)
+
+
+def test_bulbasaur(db):
+    row = db.execute("""
+        SELECT p.slug, t1.slug, t2.slug, g.id, g.slug, p.height, p.weight,
+               p.hp, p.attack, p.defense, p.special_attack, p.special_defense, p.speed
+        FROM pokemon p
+        JOIN types t1 ON t1.id = p.primary_type_id
+        LEFT JOIN types t2 ON t2.id = p.secondary_type_id
+        JOIN generations g ON g.id = p.generation_id
+        WHERE p.id = 1""").fetchone()
+    assert row == ("bulbasaur", "grass", "poison", 1, "generation-i", 7, 69, 45, 49, 49, 65, 65, 45)
+
+
+def test_pecharunt(db):
+    row = db.execute(
+        "SELECT p.slug, g.id, g.slug FROM pokemon p JOIN generations g ON g.id = p.generation_id WHERE p.id = 1025"
+    ).fetchone()
+    assert row == ("pecharunt", 9, "generation-ix")
+
+
+def test_name_key_is_python_lower(db):
+    rows = db.execute("SELECT name, name_key FROM pokemon_names").fetchall()
+    assert rows
+    assert [r for r in rows if r[1] != r[0].lower()] == []
+
+
+def test_only_known_languages(db):
+    langs = {r[0] for r in db.execute("SELECT DISTINCT lang FROM pokemon_names")}
+    assert "en" in langs
+    assert langs <= LANGS
+
+
+def test_no_pseudo_types(db):
+    assert db.execute("SELECT slug FROM types WHERE id >= 10000").fetchall() == []
