@@ -26,9 +26,11 @@ DatabaseUrl parse_database_url(std::string_view url) {
   if (parsed.user.empty()) throw std::invalid_argument("mysql URL needs a user: mysql://user@host/database");
   if (parsed.host.empty()) throw std::invalid_argument("mysql URL needs a host: mysql://user@host/database");
   if (view->has_port()) {
-    const auto port = view->port_number();
-    if (port == 0) throw std::invalid_argument("mysql URL has an invalid port");
-    parsed.port = port;
+    const std::string port(view->port());
+    const bool numeric = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+    const unsigned long number = numeric ? std::stoul(port) : 0;
+    if (number == 0 || number > 65535) throw std::invalid_argument("mysql URL has an invalid port: " + port);
+    parsed.port = static_cast<std::uint16_t>(number);
   }
   std::string path = view->path();
   if (path.size() < 2 || path.front() != '/' || path.find('/', 1) != std::string::npos)

@@ -18,14 +18,29 @@ class SqliteStore::Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  // Resets the statement and binds the parameters in order; the returned
-  // cursor steps through the rows.
+  // Steps through one execution's rows; resetting on destruction releases the
+  // read lock the statement holds while it has rows pending.
+  class Cursor {
+   public:
+    explicit Cursor(Statement& statement) : statement_(statement) {}
+    ~Cursor() { sqlite3_reset(statement_.statement_); }
+    Cursor(const Cursor&) = delete;
+    Cursor& operator=(const Cursor&) = delete;
+    bool next() { return statement_.next(); }
+    int integer(int column) const { return statement_.integer(column); }
+    bool is_null(int column) const { return statement_.is_null(column); }
+    std::string_view text(int column) const { return statement_.text(column); }
+
+   private:
+    Statement& statement_;
+  };
+
+  // Binds the parameters in order and returns the cursor over the rows.
   template <class... Params>
-  Statement& bind(const Params&... params) {
-    sqlite3_reset(statement_);
+  Cursor bind(const Params&... params) {
     int index = 0;
     (bind_one(++index, params), ...);
-    return *this;
+    return Cursor(*this);
   }
 
   bool next() {
@@ -74,6 +89,19 @@ bool has_schema(sqlite3* db) {
 
 }  // namespace
 
+struct SqliteStore::Statements {
+  explicit Statements(sqlite3* db)
+      : find(db, queries::find_pokemon),
+        search(db, queries::search_by_name),
+        by_type(db, queries::list_by_type),
+        by_generation(db, queries::list_by_generation),
+        type_id(db, queries::type_id_by_slug),
+        generation(db, queries::generation_exists),
+        max_id(db, queries::max_pokemon_id),
+        ping(db, queries::ping) {}
+  Statement find, search, by_type, by_generation, type_id, generation, max_id, ping;
+};
+
 SqliteStore::SqliteStore(const std::string& path) {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
@@ -87,60 +115,51 @@ SqliteStore::SqliteStore(const std::string& path) {
       execute_script(db_, embedded_schema_sql());
       execute_script(db_, embedded_seed_sql());
     }
-    find_ = std::make_unique<Statement>(db_, queries::find_pokemon);
-    search_ = std::make_unique<Statement>(db_, queries::search_by_name);
-    by_type_ = std::make_unique<Statement>(db_, queries::list_by_type);
-    by_generation_ = std::make_unique<Statement>(db_, queries::list_by_generation);
-    type_id_ = std::make_unique<Statement>(db_, queries::type_id_by_slug);
-    generation_ = std::make_unique<Statement>(db_, queries::generation_exists);
-    max_id_ = std::make_unique<Statement>(db_, queries::max_pokemon_id);
+    statements_ = std::make_unique<Statements>(db_);
   } catch (...) {
-    find_.reset(); search_.reset(); by_type_.reset(); by_generation_.reset();
-    type_id_.reset(); generation_.reset(); max_id_.reset();
     sqlite3_close(db_);
     throw;
   }
 }
 
 SqliteStore::~SqliteStore() {
-  find_.reset(); search_.reset(); by_type_.reset(); by_generation_.reset();
-  type_id_.reset(); generation_.reset(); max_id_.reset();
+  statements_.reset();
   sqlite3_close(db_);
 }
 
 std::optional<Pokemon> SqliteStore::find_pokemon(int id, Language language) {
-  auto& cursor = find_->bind(tag(language), id);
+  auto cursor = statements_->find.bind(tag(language), id);
   if (!cursor.next()) return std::nullopt;
   return rows::read_pokemon(cursor, language);
 }
 
 Listing SqliteStore::search_by_name(std::string_view name_prefix, Language language, Page page) {
-  auto& cursor = search_->bind(tag(language), tag(language), queries::like_prefix_pattern(name_prefix),
+  auto cursor = statements_->search.bind(tag(language), tag(language), queries::like_prefix_pattern(name_prefix),
                                page.limit + 1, page.offset);
   return rows::read_listing(cursor, page);
 }
 
 std::optional<Listing> SqliteStore::list_by_type(std::string_view type_slug, Language language, Page page) {
-  auto& type = type_id_->bind(type_slug);
+  auto type = statements_->type_id.bind(type_slug);
   if (!type.next()) return std::nullopt;
   const int type_id = type.integer(0);
-  auto& cursor = by_type_->bind(tag(language), type_id, type_id, page.limit + 1, page.offset);
+  auto cursor = statements_->by_type.bind(tag(language), type_id, type_id, page.limit + 1, page.offset);
   return rows::read_listing(cursor, page);
 }
 
 std::optional<Listing> SqliteStore::list_by_generation(int generation, Language language, Page page) {
-  if (!generation_->bind(generation).next()) return std::nullopt;
-  auto& cursor = by_generation_->bind(tag(language), generation, page.limit + 1, page.offset);
+  if (!statements_->generation.bind(generation).next()) return std::nullopt;  // the temporary cursor resets at once
+  auto cursor = statements_->by_generation.bind(tag(language), generation, page.limit + 1, page.offset);
   return rows::read_listing(cursor, page);
 }
 
 int SqliteStore::max_pokemon_id() {
-  auto& cursor = max_id_->bind();
+  auto cursor = statements_->max_id.bind();
   return cursor.next() ? cursor.integer(0) : 0;
 }
 
 void SqliteStore::ping() {
-  if (!max_id_->bind().next()) throw StorageUnavailable("sqlite database answered no row");
+  if (!statements_->ping.bind().next()) throw StorageUnavailable("sqlite database answered no row");
 }
 
 }  // namespace pokedex

@@ -28,8 +28,9 @@ class SqliteStore final : public PokedexStore {
 
  private:
   class Statement;
+  struct Statements;
   sqlite3* db_ = nullptr;
-  std::unique_ptr<Statement> find_, search_, by_type_, by_generation_, type_id_, generation_, max_id_;
+  std::unique_ptr<Statements> statements_;  // finalised before the connection closes
 };
 
 }  // namespace pokedex

@@ -1,0 +1,90 @@
+#include <pokedex/sqlite_store.hpp>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+using pokedex::Language;
+
+namespace {
+
+pokedex::SqliteStore& store() {
+  static pokedex::SqliteStore seeded(":memory:");
+  return seeded;
+}
+
+}  // namespace
+
+TEST(SqliteStore, FindsAPokemonWithEveryField) {
+  const auto pikachu = store().find_pokemon(25, Language::en);
+  ASSERT_TRUE(pikachu);
+  EXPECT_EQ(pikachu->name, "Pikachu");
+  EXPECT_EQ(pikachu->slug, "pikachu");
+  EXPECT_EQ(pikachu->generation, 1);
+  EXPECT_EQ(pikachu->types, std::vector<std::string>{"electric"});
+  EXPECT_EQ(pikachu->height, 4);
+  EXPECT_EQ(pikachu->weight, 60);
+  EXPECT_EQ(pikachu->base_stats.speed, 90);
+  const auto bulbasaur = store().find_pokemon(1, Language::en);
+  EXPECT_EQ(bulbasaur->types, (std::vector<std::string>{"grass", "poison"}));
+}
+
+TEST(SqliteStore, NamesInTheRequestedLanguage) {
+  EXPECT_EQ(store().find_pokemon(25, Language::ja)->name, "ピカチュウ");
+  EXPECT_EQ(store().find_pokemon(25, Language::ja)->name_language, Language::ja);
+  EXPECT_EQ(store().find_pokemon(25, Language::fr)->name, "Pikachu");
+  EXPECT_EQ(store().find_pokemon(122, Language::de)->name, "Pantimos");
+}
+
+TEST(SqliteStore, EveryNumberFromOneTo1025AndNoOther) {
+  EXPECT_EQ(store().max_pokemon_id(), 1025);
+  for (int id = 1; id <= 1025; ++id) ASSERT_TRUE(store().find_pokemon(id, Language::en)) << id;
+  EXPECT_FALSE(store().find_pokemon(0, Language::en));
+  EXPECT_FALSE(store().find_pokemon(1026, Language::en));
+}
+
+TEST(SqliteStore, SearchesByCaseFoldedPrefixWithPages) {
+  const auto first = store().search_by_name("pi", Language::en, {2, 0});
+  ASSERT_EQ(first.items.size(), 2u);
+  EXPECT_TRUE(first.has_more);
+  EXPECT_EQ(first.items[0].name, "Pichu");
+  const auto all = store().search_by_name("pi", Language::en, {100, 0});
+  EXPECT_FALSE(all.has_more);
+  for (const auto& item : all.items) EXPECT_TRUE(item.name.starts_with("Pi")) << item.name;
+  EXPECT_EQ(store().search_by_name("flabé", Language::en, {10, 0}).items.at(0).name, "Flabébé");
+}
+
+TEST(SqliteStore, SearchTreatsWildcardsLiterally) {
+  EXPECT_TRUE(store().search_by_name("%", Language::en, {10, 0}).items.empty());
+  EXPECT_TRUE(store().search_by_name("_", Language::en, {10, 0}).items.empty());
+  EXPECT_EQ(store().search_by_name("type: n", Language::en, {10, 0}).items.at(0).name, "Type: Null");
+}
+
+TEST(SqliteStore, ListsByTypeAndGeneration) {
+  const auto fire = store().list_by_type("fire", Language::en, {3, 0});
+  ASSERT_TRUE(fire);
+  EXPECT_EQ(fire->items.at(0).name, "Charmander");
+  const auto flying = store().list_by_type("flying", Language::en, {100, 0});
+  // Secondary types count: Charizard is fire/flying.
+  EXPECT_TRUE(std::any_of(flying->items.begin(), flying->items.end(), [](auto& p) { return p.id == 6; }));
+  EXPECT_FALSE(store().list_by_type("nope", Language::en, {3, 0}));
+
+  const auto gen9 = store().list_by_generation(9, Language::en, {100, 100});
+  ASSERT_TRUE(gen9);
+  EXPECT_EQ(gen9->items.back().id, 1025);
+  EXPECT_FALSE(store().list_by_generation(10, Language::en, {3, 0}));
+}
+
+TEST(SqliteStore, FileDatabaseIsSeededOnceAndPersists) {
+  const auto path = std::filesystem::temp_directory_path() / "pokedex-store-test.db";
+  std::filesystem::remove(path);
+  { pokedex::SqliteStore created(path.string()); }
+  EXPECT_GT(std::filesystem::file_size(path), 100'000u);
+  pokedex::SqliteStore reopened(path.string());
+  EXPECT_EQ(reopened.find_pokemon(772, Language::en)->name, "Type: Null");
+  std::filesystem::remove(path);
+}
+
+TEST(SqliteStore, UnopenablePathIsStorageUnavailable) {
+  EXPECT_THROW(pokedex::SqliteStore("/nonexistent-dir/x.db"), pokedex::StorageUnavailable);
+}
