@@ -8,14 +8,21 @@
 #include <pokedex/sqlite_store.hpp>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <iostream>
+#include <optional>
 
 namespace {
+
+std::string sqlite_location(const pokedex::DatabaseUrl& url) {
+  return url.sqlite_path == ":memory:" ? pokedex::SqliteStore::shared_memory_uri : url.sqlite_path;
+}
 
 pokedex::StorePool::StoreFactory store_factory(const apimon::Config& config) {
   const auto& url = config.database;
   if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) {
-    return [path = url.sqlite_path] { return std::make_unique<pokedex::SqliteStore>(path); };
+    return [path = sqlite_location(url)] { return std::make_unique<pokedex::SqliteStore>(path); };
   }
   pokedex::MysqlOptions options;
   options.host = url.host;
@@ -40,10 +47,12 @@ int main(int argc, char** argv) {
   logging::configure_json_stdout("apimon", config.log_level);
 
   try {
-    // A file database is seeded once here, before the pool's connections open it.
-    if (config.database.backend == pokedex::DatabaseUrl::Backend::sqlite &&
-        config.database.sqlite_path != ":memory:")
-      pokedex::SqliteStore{config.database.sqlite_path};
+    // An embedded database is opened and seeded once here, before the pool's
+    // connections open it; the in-memory one lives as long as this connection.
+    std::optional<pokedex::SqliteStore> embedded;
+    if (config.database.backend == pokedex::DatabaseUrl::Backend::sqlite)
+      embedded.emplace(sqlite_location(config.database));
+    malloc_trim(0);  // seeding parsed half a megabyte of SQL; give its scratch memory back
 
     auto pool = std::make_unique<pokedex::StorePool>(store_factory(config), config.pool);
     pokedex::ResponseCache cache(config.cache);

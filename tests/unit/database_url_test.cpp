@@ -26,9 +26,20 @@ TEST(DatabaseUrl, MysqlWithAndWithoutPortAndPassword) {
   EXPECT_EQ(with_password.redacted(), "mysql://u:***@127.0.0.1:3306/pokedex");
 }
 
+TEST(DatabaseUrl, Ipv6HostsAndEncodedParts) {
+  const auto url = pokedex::parse_database_url("mysql://app%2Bro@[::1]:3310/poke%64ex");
+  EXPECT_EQ(url.host, "::1");
+  EXPECT_EQ(url.port, 3310);
+  EXPECT_EQ(url.user, "app+ro");
+  EXPECT_EQ(url.database, "pokedex");
+  EXPECT_EQ(pokedex::parse_database_url("mysql://u@[::1]/d").port, 3306);
+}
+
 TEST(DatabaseUrl, RejectsWhatItCannotServe) {
   for (const char* bad : {"", "postgres://u@h/d", "sqlite://relative.db", "sqlite:", "mysql://h/d", "mysql://u@/d",
                           "mysql://u@h", "mysql://u@h/", "mysql://u@h/a/b", "mysql://u@h:0/d", "mysql://u@h/d?x=1",
-                          "mysql://u@h:99999/d"})
+                          "mysql://u@h:99999/d",
+                          "mysql://u@h:/d", "mysql://u@h:x/d", "mysql://u@[::1/d", "mysql://u@[::1]x/d",
+                          "mysql://u:%zz@h/d", "mysql://@h/d"})
     EXPECT_THROW(pokedex::parse_database_url(bad), std::invalid_argument) << bad;
 }

@@ -1,8 +1,36 @@
 #include "pokedex/database_url.hpp"
 
-#include <boost/url/parse.hpp>
+#include <optional>
+
 
 namespace pokedex {
+namespace {
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes one URL component; `what` names it in the error.
+std::string decode(std::string_view text, const char* what) {
+  std::string decoded;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      decoded.push_back(text[i]);
+      continue;
+    }
+    const int high = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
+    const int low = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
+    if (high < 0 || low < 0) throw std::invalid_argument(std::string("mysql URL has a malformed ") + what);
+    decoded.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return decoded;
+}
+
+}  // namespace
 
 DatabaseUrl parse_database_url(std::string_view url) {
   DatabaseUrl parsed;
@@ -17,27 +45,49 @@ DatabaseUrl parse_database_url(std::string_view url) {
     throw std::invalid_argument("unsupported database URL scheme; use sqlite::memory:, sqlite:///path or "
                                 "mysql://user@host:port/database");
 
-  const auto view = boost::urls::parse_uri(url);
-  if (!view) throw std::invalid_argument("malformed mysql URL: " + view.error().message());
   parsed.backend = DatabaseUrl::Backend::mysql;
-  parsed.user = view->user();
-  parsed.password = view->password();
-  parsed.host = view->host();
+  std::string_view rest = url.substr(std::string_view("mysql://").size());
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    throw std::invalid_argument("mysql URL takes no query or fragment");
+  const auto slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  const std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos || at == 0)
+    throw std::invalid_argument("mysql URL needs a user: mysql://user@host/database");
+  const std::string_view userinfo = authority.substr(0, at);
+  const auto colon = userinfo.find(':');
+  parsed.user = decode(userinfo.substr(0, colon), "user");
+  if (colon != std::string_view::npos) parsed.password = decode(userinfo.substr(colon + 1), "password");
   if (parsed.user.empty()) throw std::invalid_argument("mysql URL needs a user: mysql://user@host/database");
+
+  std::string_view host_port = authority.substr(at + 1);
+  std::optional<std::string_view> port;
+  if (host_port.starts_with('[')) {  // an IPv6 literal: [::1]:3306
+    const auto close = host_port.find(']');
+    if (close == std::string_view::npos) throw std::invalid_argument("mysql URL has an unclosed IPv6 address");
+    parsed.host = std::string(host_port.substr(1, close - 1));
+    const auto after = host_port.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) throw std::invalid_argument("mysql URL has a malformed host");
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    const auto port_colon = host_port.rfind(':');
+    parsed.host = std::string(host_port.substr(0, port_colon));
+    if (port_colon != std::string_view::npos) port = host_port.substr(port_colon + 1);
+  }
   if (parsed.host.empty()) throw std::invalid_argument("mysql URL needs a host: mysql://user@host/database");
-  if (view->has_port()) {
-    const std::string port(view->port());
-    const bool numeric = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
-    const unsigned long number = numeric ? std::stoul(port) : 0;
-    if (number == 0 || number > 65535) throw std::invalid_argument("mysql URL has an invalid port: " + port);
+  if (port) {
+    const bool numeric =
+        !port->empty() && port->size() <= 5 && port->find_first_not_of("0123456789") == std::string_view::npos;
+    const unsigned long number = numeric ? std::stoul(std::string(*port)) : 0;
+    if (number == 0 || number > 65535)
+      throw std::invalid_argument("mysql URL has an invalid port: " + std::string(*port));
     parsed.port = static_cast<std::uint16_t>(number);
   }
-  std::string path = view->path();
-  if (path.size() < 2 || path.front() != '/' || path.find('/', 1) != std::string::npos)
+  if (path.empty() || path.find('/') != std::string_view::npos)
     throw std::invalid_argument("mysql URL needs exactly one database name: mysql://user@host/database");
-  parsed.database = path.substr(1);
-  if (view->has_query() || view->has_fragment())
-    throw std::invalid_argument("mysql URL takes no query or fragment");
+  parsed.database = decode(path, "database name");
   return parsed;
 }
 

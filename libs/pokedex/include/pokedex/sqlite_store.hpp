@@ -9,12 +9,18 @@ struct sqlite3_stmt;
 
 namespace pokedex {
 
-// The embedded backend. An in-memory database is seeded from the SQL compiled
-// into the binary; a file database is seeded on first use and persists.
+// The embedded backend. A database without the schema is seeded from the SQL
+// compiled into the binary on open; a file database keeps it from then on.
 class SqliteStore final : public PokedexStore {
  public:
-  // path ":memory:" or a file path. Throws StorageUnavailable if it cannot open or seed.
+  // A file path, ":memory:" (private to this connection), or an SQLite URI such
+  // as shared_memory_uri. Throws StorageUnavailable if it cannot open or seed.
   explicit SqliteStore(const std::string& path);
+
+  // An in-memory database that every connection of this process opening the
+  // same URI shares, so a pool holds one copy of the data, not one per worker.
+  // It lives while at least one connection to it is open.
+  static constexpr const char* shared_memory_uri = "file:pokedex?mode=memory&cache=shared";
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
