@@ -13,7 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
@@ -30,12 +30,34 @@ using tcp = asio::ip::tcp;
 namespace bhttp = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-// A connection as seen by its worker: whether it is between requests decides
-// whether a shutdown may close it at once or must let it finish.
+using Clock = std::chrono::steady_clock;
+
+// One client connection, shared by the coroutine serving it and its watchdog.
+// Whether it is between requests decides whether a shutdown may close it at
+// once or must let it finish.
 struct Connection {
-  beast::tcp_stream* stream;
+  explicit Connection(tcp::socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+  tcp::socket socket;
+  asio::steady_timer watchdog;
+  Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;
+  bool closed = false;
 };
+
+// Status line, fields and body in one buffer, so a response leaves in one write.
+void serialize(const Response& response, std::string& out) {
+  out.clear();
+  out.append(response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char code[4];
+  const unsigned status_code = response.result_int();
+  code[0] = static_cast<char>('0' + status_code / 100);
+  code[1] = static_cast<char>('0' + status_code / 10 % 10);
+  code[2] = static_cast<char>('0' + status_code % 10);
+  code[3] = ' ';
+  out.append(code, 4).append(response.reason()).append("\r\n");
+  for (const auto& field : response) out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  out.append("\r\n").append(response.body());
+}
 
 }  // namespace
 
@@ -43,7 +65,7 @@ struct Server::Impl {
   struct Worker {
     asio::io_context context{1};
     tcp::acceptor acceptor{context};
-    std::unordered_set<Connection*> connections;  // touched only on this worker's thread
+    std::unordered_set<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
     std::thread thread;
   };
 
@@ -99,7 +121,10 @@ struct Server::Impl {
       }
       socket.set_option(tcp::no_delay(true), ec);
       open_connections.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(worker.context, serve(worker, beast::tcp_stream(std::move(socket))), asio::detached);
+      auto connection = std::make_shared<Connection>(std::move(socket));
+      worker.connections.insert(connection);
+      asio::co_spawn(worker.context, watch(connection), asio::detached);
+      asio::co_spawn(worker.context, serve(worker, connection), asio::detached);
     }
   }
 
@@ -145,20 +170,39 @@ struct Server::Impl {
     co_return response;
   }
 
-  asio::awaitable<void> serve(Worker& worker, beast::tcp_stream stream) {
-    Connection connection{&stream};
-    worker.connections.insert(&connection);
+  // Closes the connection when its deadline passes. Moving the deadline is a
+  // plain store, so requests pay no timer operations.
+  asio::awaitable<void> watch(std::shared_ptr<Connection> connection) {
+    while (!connection->closed) {
+      connection->watchdog.expires_at(connection->deadline);
+      co_await connection->watchdog.async_wait(use_tuple);
+      if (!connection->closed && Clock::now() >= connection->deadline) {
+        boost::system::error_code ignored;
+        connection->socket.cancel(ignored);
+        connection->deadline = Clock::time_point::max();
+      }
+    }
+  }
+
+  asio::awaitable<void> serve(Worker& worker, std::shared_ptr<Connection> connection) {
     const auto& limits = options.limits;
+    tcp::socket& socket = connection->socket;
+    const auto arm = [&](std::chrono::milliseconds timeout) {
+      const auto previous = connection->deadline;
+      connection->deadline = Clock::now() + timeout;
+      if (connection->deadline < previous) connection->watchdog.cancel();  // wake it to re-arm earlier
+    };
     beast::flat_buffer buffer;
+    std::string output;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
       parser.body_limit(limits.max_body_bytes);
-      connection.busy = buffer.size() > 0;  // pipelined bytes already waiting: a request is under way
-      if (draining && !connection.busy) break;
-      stream.expires_after(buffer.size() > 0 ? limits.io_timeout : limits.idle_timeout);
-      auto [read_error, bytes_read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-      connection.busy = true;
+      connection->busy = buffer.size() > 0;  // pipelined bytes already waiting: a request is under way
+      if (draining && !connection->busy) break;
+      arm(buffer.size() > 0 ? limits.io_timeout : limits.idle_timeout);
+      auto [read_error, bytes_read] = co_await bhttp::async_read(socket, buffer, parser, use_tuple);
+      connection->busy = true;
       if (read_error) {
         std::optional<Response> refusal;
         if (read_error == bhttp::error::header_limit)
@@ -170,8 +214,9 @@ struct Server::Impl {
                  read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message)
           refusal = dispatch_error(status::bad_request, "The request is not valid HTTP/1.1.", 11);
         if (refusal) {
-          stream.expires_after(limits.io_timeout);
-          co_await bhttp::async_write(stream, *refusal, use_tuple);
+          arm(limits.io_timeout);
+          serialize(*refusal, output);
+          co_await asio::async_write(socket, asio::buffer(output), use_tuple);
         }
         break;
       }
@@ -180,13 +225,16 @@ struct Server::Impl {
       Response response = co_await respond(request);
       decorate(response);
       response.keep_alive(request.keep_alive() && !draining);
-      stream.expires_after(limits.io_timeout);
-      auto [write_error, bytes_written] = co_await bhttp::async_write(stream, response, use_tuple);
+      serialize(response, output);
+      arm(limits.io_timeout);
+      auto [write_error, bytes_written] = co_await asio::async_write(socket, asio::buffer(output), use_tuple);
       if (write_error || !response.keep_alive()) break;
     }
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    worker.connections.erase(&connection);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    connection->closed = true;
+    connection->watchdog.cancel();
+    worker.connections.erase(connection);
     connection_closed();
   }
 
@@ -202,8 +250,8 @@ struct Server::Impl {
   void begin_drain(Worker& worker) {
     boost::system::error_code ignored;
     worker.acceptor.close(ignored);
-    for (Connection* connection : worker.connections)
-      if (!connection->busy) connection->stream->socket().cancel(ignored);
+    for (const auto& connection : worker.connections)
+      if (!connection->busy) connection->socket.cancel(ignored);
   }
 
   void request_stop() {
