@@ -82,6 +82,48 @@ CREATE TABLE pokemon_names (
   PRIMARY KEY (pokemon_id, lang)
 );
 CREATE INDEX pokemon_names_by_key ON pokemon_names (lang, name_key);
+CREATE TABLE languages (
+  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- every BCP 47 tag above
+);
+-- The read model the API serves, derived from the tables above at the end of
+-- the seed: one row per Pokémon and language, named in that language (in
+-- English where the data has no such name) and with its types spelled out,
+-- so that every lookup reads one row of one table by its primary key.
+CREATE TABLE pokedex_entries (
+  pokemon_id INTEGER NOT NULL,
+  lang VARCHAR(8) NOT NULL,
+  name VARCHAR(64) NOT NULL,
+  name_lang VARCHAR(8) NOT NULL,          -- the language name is in: lang, or en as the fallback
+  name_key VARCHAR(64) NOT NULL,          -- lower-cased name, for case-insensitive prefix search
+  slug VARCHAR(64) NOT NULL,
+  generation_id INTEGER NOT NULL,
+  primary_type VARCHAR(16) NOT NULL,
+  secondary_type VARCHAR(16) NULL,
+  height INTEGER NOT NULL,
+  weight INTEGER NOT NULL,
+  hp INTEGER NOT NULL, attack INTEGER NOT NULL, defense INTEGER NOT NULL,
+  special_attack INTEGER NOT NULL, special_defense INTEGER NOT NULL, speed INTEGER NOT NULL,
+  PRIMARY KEY (pokemon_id, lang)
+);
+CREATE INDEX pokedex_entries_by_name ON pokedex_entries (lang, name_key);
+CREATE INDEX pokedex_entries_by_generation ON pokedex_entries (lang, generation_id, pokemon_id);
+CREATE INDEX pokedex_entries_by_primary_type ON pokedex_entries (lang, primary_type, pokemon_id);
+CREATE INDEX pokedex_entries_by_secondary_type ON pokedex_entries (lang, secondary_type, pokemon_id);
+"""
+
+ENTRIES_FROM_TABLES = """\
+INSERT INTO pokedex_entries (pokemon_id, lang, name, name_lang, name_key, slug, generation_id,
+                             primary_type, secondary_type, height, weight, hp, attack, defense,
+                             special_attack, special_defense, speed)
+SELECT p.id, l.tag, COALESCE(n.name, e.name), CASE WHEN n.name IS NULL THEN 'en' ELSE l.tag END,
+       COALESCE(n.name_key, e.name_key), p.slug, p.generation_id, t1.slug, t2.slug, p.height, p.weight,
+       p.hp, p.attack, p.defense, p.special_attack, p.special_defense, p.speed
+FROM pokemon p
+CROSS JOIN languages l
+JOIN pokemon_names e ON e.pokemon_id = p.id AND e.lang = 'en'
+LEFT JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = l.tag
+JOIN types t1 ON t1.id = p.primary_type_id
+LEFT JOIN types t2 ON t2.id = p.secondary_type_id;
 """
 
 
@@ -201,6 +243,8 @@ def render(data_dir):
                             "height", "weight", "hp", "attack", "defense",
                             "special_attack", "special_defense", "speed"), pokemon), "\n",
         inserts("pokemon_names", ("pokemon_id", "lang", "name", "name_key"), names), "\n",
+        inserts("languages", ("tag",), [(tag,) for tag in sorted(set(LANG_TAGS.values()))]), "\n",
+        ENTRIES_FROM_TABLES, "\n",
         "COMMIT;\n",
     ])
     return {"schema.sql": schema, "seed.sql": seed}

@@ -31,3 +31,30 @@ CREATE TABLE pokemon_names (
   PRIMARY KEY (pokemon_id, lang)
 );
 CREATE INDEX pokemon_names_by_key ON pokemon_names (lang, name_key);
+CREATE TABLE languages (
+  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- every BCP 47 tag above
+);
+-- The read model the API serves, derived from the tables above at the end of
+-- the seed: one row per Pokémon and language, named in that language (in
+-- English where the data has no such name) and with its types spelled out,
+-- so that every lookup reads one row of one table by its primary key.
+CREATE TABLE pokedex_entries (
+  pokemon_id INTEGER NOT NULL,
+  lang VARCHAR(8) NOT NULL,
+  name VARCHAR(64) NOT NULL,
+  name_lang VARCHAR(8) NOT NULL,          -- the language name is in: lang, or en as the fallback
+  name_key VARCHAR(64) NOT NULL,          -- lower-cased name, for case-insensitive prefix search
+  slug VARCHAR(64) NOT NULL,
+  generation_id INTEGER NOT NULL,
+  primary_type VARCHAR(16) NOT NULL,
+  secondary_type VARCHAR(16) NULL,
+  height INTEGER NOT NULL,
+  weight INTEGER NOT NULL,
+  hp INTEGER NOT NULL, attack INTEGER NOT NULL, defense INTEGER NOT NULL,
+  special_attack INTEGER NOT NULL, special_defense INTEGER NOT NULL, speed INTEGER NOT NULL,
+  PRIMARY KEY (pokemon_id, lang)
+);
+CREATE INDEX pokedex_entries_by_name ON pokedex_entries (lang, name_key);
+CREATE INDEX pokedex_entries_by_generation ON pokedex_entries (lang, generation_id, pokemon_id);
+CREATE INDEX pokedex_entries_by_primary_type ON pokedex_entries (lang, primary_type, pokemon_id);
+CREATE INDEX pokedex_entries_by_secondary_type ON pokedex_entries (lang, secondary_type, pokemon_id);

@@ -13430,4 +13430,31 @@ INSERT INTO pokemon_names (pokemon_id, lang, name, name_key) VALUES
 (1025,'zh-Hans','桃歹郎','桃歹郎'),
 (1025,'zh-Hant','桃歹郎','桃歹郎');
 
+INSERT INTO languages (tag) VALUES
+('de'),
+('en'),
+('es'),
+('es-419'),
+('fr'),
+('it'),
+('ja'),
+('ja-Hrkt'),
+('ja-Latn'),
+('ko'),
+('zh-Hans'),
+('zh-Hant');
+
+INSERT INTO pokedex_entries (pokemon_id, lang, name, name_lang, name_key, slug, generation_id,
+                             primary_type, secondary_type, height, weight, hp, attack, defense,
+                             special_attack, special_defense, speed)
+SELECT p.id, l.tag, COALESCE(n.name, e.name), CASE WHEN n.name IS NULL THEN 'en' ELSE l.tag END,
+       COALESCE(n.name_key, e.name_key), p.slug, p.generation_id, t1.slug, t2.slug, p.height, p.weight,
+       p.hp, p.attack, p.defense, p.special_attack, p.special_defense, p.speed
+FROM pokemon p
+CROSS JOIN languages l
+JOIN pokemon_names e ON e.pokemon_id = p.id AND e.lang = 'en'
+LEFT JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = l.tag
+JOIN types t1 ON t1.id = p.primary_type_id
+LEFT JOIN types t2 ON t2.id = p.secondary_type_id;
+
 COMMIT;

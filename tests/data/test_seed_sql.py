@@ -89,3 +89,18 @@ def test_only_known_languages(db):
 
 def test_no_pseudo_types(db):
     assert db.execute("SELECT slug FROM types WHERE id >= 10000").fetchall() == []
+
+
+def test_the_read_model_holds_every_pokemon_in_every_language(db):
+    entries = db.execute("SELECT COUNT(*), COUNT(DISTINCT pokemon_id), COUNT(DISTINCT lang) FROM pokedex_entries")
+    assert entries.fetchone() == (1025 * 12, 1025, 12)
+    mismatched = db.execute(
+        "SELECT COUNT(*) FROM pokedex_entries e JOIN pokemon p ON p.id = e.pokemon_id"
+        " JOIN types t1 ON t1.id = p.primary_type_id LEFT JOIN types t2 ON t2.id = p.secondary_type_id"
+        " LEFT JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = e.lang"
+        " WHERE e.slug <> p.slug OR e.generation_id <> p.generation_id OR e.primary_type <> t1.slug"
+        " OR COALESCE(e.secondary_type, '') <> COALESCE(t2.slug, '') OR e.height <> p.height"
+        " OR e.weight <> p.weight OR e.speed <> p.speed OR e.name <> n.name OR e.name_lang <> e.lang")
+    assert mismatched.fetchone()[0] == 0
+    assert db.execute("SELECT name FROM pokedex_entries WHERE pokemon_id = 83 AND lang = 'en'").fetchone() == (
+        "Farfetch\u2019d",)

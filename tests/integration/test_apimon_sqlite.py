@@ -106,7 +106,7 @@ def test_file_database_persists_and_the_cache_serves_until_its_ttl(start_apimon,
     assert cached.get_json("/pokemon/25")[2]["name"] == "Pikachu"
 
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE pokemon_names SET name = 'Pikachu (changed)' WHERE pokemon_id = 25 AND lang = 'en'")
+        db.execute("UPDATE pokedex_entries SET name = 'Pikachu (changed)' WHERE pokemon_id = 25 AND lang = 'en'")
 
     assert uncached.get_json("/pokemon/25")[2]["name"] == "Pikachu (changed)"
     assert cached.get_json("/pokemon/25")[2]["name"] == "Pikachu"

@@ -147,7 +147,7 @@ class Statement {
 
 struct MysqlStore::Connection {
   MYSQL* mysql = nullptr;
-  std::unique_ptr<Statement> find, search, by_type, by_generation, type_id, generation, max_id, ping;
+  std::unique_ptr<Statement> find, search, by_type, by_generation, type_exists, generation, max_id, ping;
 
   explicit Connection(const MysqlOptions& options) {
     mysql = mysql_init(nullptr);
@@ -173,7 +173,7 @@ struct MysqlStore::Connection {
       search = std::make_unique<Statement>(mysql, queries::search_by_name);
       by_type = std::make_unique<Statement>(mysql, queries::list_by_type);
       by_generation = std::make_unique<Statement>(mysql, queries::list_by_generation);
-      type_id = std::make_unique<Statement>(mysql, queries::type_id_by_slug);
+      type_exists = std::make_unique<Statement>(mysql, queries::type_exists);
       generation = std::make_unique<Statement>(mysql, queries::generation_exists);
       max_id = std::make_unique<Statement>(mysql, queries::max_pokemon_id);
       ping = std::make_unique<Statement>(mysql, queries::ping);
@@ -186,7 +186,7 @@ struct MysqlStore::Connection {
 
   void close() {
     find.reset(); search.reset(); by_type.reset(); by_generation.reset();
-    type_id.reset(); generation.reset(); max_id.reset(); ping.reset();
+    type_exists.reset(); generation.reset(); max_id.reset(); ping.reset();
     if (mysql) mysql_close(mysql);
     mysql = nullptr;
   }
@@ -200,13 +200,19 @@ bool MysqlStore::connected() const { return connection_ != nullptr; }
 MysqlStore::Connection& MysqlStore::connection() {
   if (connection_) return *connection_;
   const auto now = std::chrono::steady_clock::now();
-  if (now < next_attempt_) throw StorageUnavailable("database unreachable; waiting before reconnecting");
+  const std::chrono::steady_clock::time_point someone_connected{
+      std::chrono::nanoseconds(options_.last_connect_ns->load(std::memory_order_relaxed))};
+  if (now < next_attempt_ && someone_connected <= last_failure_)
+    throw StorageUnavailable("database unreachable; waiting before reconnecting");
   try {
     connection_ = std::make_unique<Connection>(options_);
+    options_.last_connect_ns->store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                                    std::memory_order_relaxed);
     if (backoff_.count() > 0) spdlog::info("database connection restored");
     backoff_ = std::chrono::milliseconds{0};
     return *connection_;
   } catch (const StorageUnavailable& error) {
+    last_failure_ = now;
     backoff_ = backoff_.count() == 0 ? options_.reconnect_backoff_initial
                                      : std::min(backoff_ * 2, options_.reconnect_backoff_max);
     next_attempt_ = now + backoff_;
@@ -237,16 +243,16 @@ auto MysqlStore::with_connection(F&& query) {
 
 std::optional<Pokemon> MysqlStore::find_pokemon(int id, Language language) {
   return with_connection([&](Connection& c) -> std::optional<Pokemon> {
-    auto& cursor = c.find->execute(tag(language), id);
+    auto& cursor = c.find->execute(id, tag(language));
     if (!cursor.next()) return std::nullopt;
-    return rows::read_pokemon(cursor, language);
+    return rows::read_pokemon(cursor);
   });
 }
 
 Listing MysqlStore::search_by_name(std::string_view name_prefix, Language language, Page page) {
   const std::string pattern = queries::like_prefix_pattern(name_prefix);
   return with_connection([&](Connection& c) {
-    auto& cursor = c.search->execute(tag(language), tag(language), std::string_view(pattern),
+    auto& cursor = c.search->execute(tag(language), std::string_view(pattern),
                                      page.limit + 1, page.offset);
     return rows::read_listing(cursor, page);
   });
@@ -254,10 +260,8 @@ Listing MysqlStore::search_by_name(std::string_view name_prefix, Language langua
 
 std::optional<Listing> MysqlStore::list_by_type(std::string_view type_slug, Language language, Page page) {
   return with_connection([&](Connection& c) -> std::optional<Listing> {
-    auto& type = c.type_id->execute(type_slug);
-    if (!type.next()) return std::nullopt;
-    const int type_id = type.integer(0);
-    auto& cursor = c.by_type->execute(tag(language), type_id, type_id, page.limit + 1, page.offset);
+    if (!c.type_exists->execute(type_slug).next()) return std::nullopt;
+    auto& cursor = c.by_type->execute(tag(language), type_slug, type_slug, page.limit + 1, page.offset);
     return rows::read_listing(cursor, page);
   });
 }

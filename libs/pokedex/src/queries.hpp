@@ -7,43 +7,38 @@
 
 namespace pokedex::queries {
 
-// Result columns shared by every query that returns Pokémon:
-// id, slug, English name, name in the requested language (or NULL),
-// primary type slug, secondary type slug (or NULL).
-#define POKEDEX_SUMMARY_COLUMNS "p.id, p.slug, en.name, local.name, t1.slug, t2.slug"
-#define POKEDEX_NAME_AND_TYPE_JOINS                                               \
-  " JOIN pokemon_names en ON en.pokemon_id = p.id AND en.lang = 'en'"             \
-  " LEFT JOIN pokemon_names local ON local.pokemon_id = p.id AND local.lang = ?" \
-  " JOIN types t1 ON t1.id = p.primary_type_id"                                   \
-  " LEFT JOIN types t2 ON t2.id = p.secondary_type_id"
+// Every query reads the pokedex_entries read model: one row per Pokémon and
+// language, so each is a single-table read on an index.
+//
+// Result columns shared by every query that returns Pokémon: id, slug, name,
+// the language the name is in, primary type, secondary type (or NULL).
+#define POKEDEX_SUMMARY_COLUMNS "pokemon_id, slug, name, name_lang, primary_type, secondary_type"
 
-// Parameters: language, id. Extra columns after the summary ones:
+// Parameters: id, language. Extra columns after the summary ones:
 // generation, height, weight, hp, attack, defense, special attack, special defense, speed.
 inline constexpr const char* find_pokemon =
     "SELECT " POKEDEX_SUMMARY_COLUMNS
-    ", p.generation_id, p.height, p.weight, p.hp, p.attack, p.defense, p.special_attack,"
-    " p.special_defense, p.speed FROM pokemon p" POKEDEX_NAME_AND_TYPE_JOINS " WHERE p.id = ?";
+    ", generation_id, height, weight, hp, attack, defense, special_attack, special_defense, speed"
+    " FROM pokedex_entries WHERE pokemon_id = ? AND lang = ?";
 
-// Parameters: language, search language, LIKE pattern, limit, offset.
+// Parameters: language, LIKE pattern, limit, offset.
 inline constexpr const char* search_by_name =
-    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokemon p" POKEDEX_NAME_AND_TYPE_JOINS
-    " JOIN pokemon_names s ON s.pokemon_id = p.id AND s.lang = ? AND s.name_key LIKE ? ESCAPE '!'"
-    " ORDER BY s.name_key, p.id LIMIT ? OFFSET ?";
+    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokedex_entries"
+    " WHERE lang = ? AND name_key LIKE ? ESCAPE '!' ORDER BY name_key, pokemon_id LIMIT ? OFFSET ?";
 
-// Parameters: language, type id, type id, limit, offset.
+// Parameters: language, type slug, type slug, limit, offset.
 inline constexpr const char* list_by_type =
-    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokemon p" POKEDEX_NAME_AND_TYPE_JOINS
-    " WHERE p.primary_type_id = ? OR p.secondary_type_id = ? ORDER BY p.id LIMIT ? OFFSET ?";
+    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokedex_entries"
+    " WHERE lang = ? AND (primary_type = ? OR secondary_type = ?) ORDER BY pokemon_id LIMIT ? OFFSET ?";
 
 // Parameters: language, generation, limit, offset.
 inline constexpr const char* list_by_generation =
-    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokemon p" POKEDEX_NAME_AND_TYPE_JOINS
-    " WHERE p.generation_id = ? ORDER BY p.id LIMIT ? OFFSET ?";
+    "SELECT " POKEDEX_SUMMARY_COLUMNS " FROM pokedex_entries"
+    " WHERE lang = ? AND generation_id = ? ORDER BY pokemon_id LIMIT ? OFFSET ?";
 
 #undef POKEDEX_SUMMARY_COLUMNS
-#undef POKEDEX_NAME_AND_TYPE_JOINS
 
-inline constexpr const char* type_id_by_slug = "SELECT id FROM types WHERE slug = ?";
+inline constexpr const char* type_exists = "SELECT id FROM types WHERE slug = ?";
 inline constexpr const char* generation_exists = "SELECT id FROM generations WHERE id = ?";
 inline constexpr const char* max_pokemon_id = "SELECT MAX(id) FROM pokemon";
 inline constexpr const char* ping = "SELECT 1";

@@ -11,26 +11,25 @@ void read_types(const Row& row, int primary, std::vector<std::string>& types) {
   if (!row.is_null(primary + 1)) types.emplace_back(row.text(primary + 1));
 }
 
-// Columns 0..5: id, slug, English name, localised name or NULL, type 1, type 2 or NULL.
+// Columns 0..5: id, slug, name, the name's language, type 1, type 2 or NULL.
 template <class Row>
 PokemonSummary read_summary(const Row& row) {
   PokemonSummary summary;
   summary.id = row.integer(0);
   summary.slug = row.text(1);
-  summary.name = row.is_null(3) ? row.text(2) : row.text(3);
+  summary.name = row.text(2);
   read_types(row, 4, summary.types);
   return summary;
 }
 
 // Summary columns, then generation, height, weight and the six base stats.
 template <class Row>
-Pokemon read_pokemon(const Row& row, Language requested) {
+Pokemon read_pokemon(const Row& row) {
   Pokemon pokemon;
   pokemon.id = row.integer(0);
   pokemon.slug = row.text(1);
-  const bool localised = !row.is_null(3);
-  pokemon.name = localised ? row.text(3) : row.text(2);
-  pokemon.name_language = localised ? requested : Language::en;
+  pokemon.name = row.text(2);
+  pokemon.name_language = parse_language(row.text(3)).value_or(Language::en);
   read_types(row, 4, pokemon.types);
   pokemon.generation = row.integer(6);
   pokemon.height = row.integer(7);

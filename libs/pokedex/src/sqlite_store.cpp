@@ -107,11 +107,11 @@ struct SqliteStore::Statements {
         search(db, queries::search_by_name),
         by_type(db, queries::list_by_type),
         by_generation(db, queries::list_by_generation),
-        type_id(db, queries::type_id_by_slug),
+        type_exists(db, queries::type_exists),
         generation(db, queries::generation_exists),
         max_id(db, queries::max_pokemon_id),
         ping(db, queries::ping) {}
-  Statement find, search, by_type, by_generation, type_id, generation, max_id, ping;
+  Statement find, search, by_type, by_generation, type_exists, generation, max_id, ping;
 };
 
 SqliteStore::SqliteStore(const std::string& path) {
@@ -141,22 +141,20 @@ SqliteStore::~SqliteStore() {
 }
 
 std::optional<Pokemon> SqliteStore::find_pokemon(int id, Language language) {
-  auto cursor = statements_->find.bind(tag(language), id);
+  auto cursor = statements_->find.bind(id, tag(language));
   if (!cursor.next()) return std::nullopt;
-  return rows::read_pokemon(cursor, language);
+  return rows::read_pokemon(cursor);
 }
 
 Listing SqliteStore::search_by_name(std::string_view name_prefix, Language language, Page page) {
-  auto cursor = statements_->search.bind(tag(language), tag(language), queries::like_prefix_pattern(name_prefix),
+  auto cursor = statements_->search.bind(tag(language), queries::like_prefix_pattern(name_prefix),
                                page.limit + 1, page.offset);
   return rows::read_listing(cursor, page);
 }
 
 std::optional<Listing> SqliteStore::list_by_type(std::string_view type_slug, Language language, Page page) {
-  auto type = statements_->type_id.bind(type_slug);
-  if (!type.next()) return std::nullopt;
-  const int type_id = type.integer(0);
-  auto cursor = statements_->by_type.bind(tag(language), type_id, type_id, page.limit + 1, page.offset);
+  if (!statements_->type_exists.bind(type_slug).next()) return std::nullopt;
+  auto cursor = statements_->by_type.bind(tag(language), type_slug, type_slug, page.limit + 1, page.offset);
   return rows::read_listing(cursor, page);
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 #include "pokedex/store.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,7 +18,10 @@ struct MysqlOptions {
   std::chrono::seconds connect_timeout{2};
   std::chrono::seconds query_timeout{2};  // the connector's read/write timeouts are whole seconds
   std::chrono::milliseconds reconnect_backoff_initial{100};
-  std::chrono::milliseconds reconnect_backoff_max{5'000};
+  std::chrono::milliseconds reconnect_backoff_max{2'000};
+  // Shared by the connections of one pool: when one of them gets through,
+  // the others stop waiting out their backoff and reconnect on next use.
+  std::shared_ptr<std::atomic<std::int64_t>> last_connect_ns = std::make_shared<std::atomic<std::int64_t>>(0);
 };
 
 // One MySQL-protocol connection (MariaDB Connector/C) with prepared statements.
@@ -49,6 +53,7 @@ class MysqlStore final : public PokedexStore {
   MysqlOptions options_;
   std::unique_ptr<Connection> connection_;
   std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::steady_clock::time_point last_failure_{};
   std::chrono::milliseconds backoff_{0};
 };
 
