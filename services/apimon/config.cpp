@@ -44,8 +44,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::uint64_t grace_ms = static_cast<std::uint64_t>(limits.shutdown_grace.count());
   std::uint64_t queue_wait_ms = static_cast<std::uint64_t>(config.pool.max_wait.count());
   std::uint64_t cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
-  unsigned query_timeout_s = 2;
-  unsigned connect_timeout_s = 2;
+  std::uint64_t query_timeout_ms = 2'000;
+  std::uint64_t connect_timeout_ms = 2'000;
   unsigned retry_after_s = 5;
 
   app.add_option("--listen-address", server.address, "Address to listen on")->envname("APIMON_LISTEN_ADDRESS");
@@ -73,16 +73,17 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
       ->envname("APIMON_DATABASE_PASSWORD");
   app.add_option("--database-password-file", password_file, "File holding the database password")
       ->envname("APIMON_DATABASE_PASSWORD_FILE");
-  app.add_option("--db-pool-size", config.pool.connections, "Database connections, each on its own worker thread")
+  app.add_option("--db-pool-size", config.pool.connections,
+                 "Database connections per event-loop thread (MySQL), or worker threads (SQLite)")
       ->envname("APIMON_DB_POOL_SIZE")->check(CLI::Range(std::size_t{1}, std::size_t{256}));
   app.add_option("--db-max-waiting", config.pool.max_waiting, "Queued database calls beyond this get 503")
       ->envname("APIMON_DB_MAX_WAITING")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   app.add_option("--db-max-wait-ms", queue_wait_ms, "A database call queued longer than this gets 503")
       ->envname("APIMON_DB_MAX_WAIT_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{600'000}));
-  app.add_option("--db-query-timeout-s", query_timeout_s, "Per-query read/write timeout (MySQL protocol)")
-      ->envname("APIMON_DB_QUERY_TIMEOUT_S")->check(CLI::Range(1u, 600u));
-  app.add_option("--db-connect-timeout-s", connect_timeout_s, "Connect timeout (MySQL protocol)")
-      ->envname("APIMON_DB_CONNECT_TIMEOUT_S")->check(CLI::Range(1u, 600u));
+  app.add_option("--db-query-timeout-ms", query_timeout_ms, "One query, from sending it to its last row (MySQL)")
+      ->envname("APIMON_DB_QUERY_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
+  app.add_option("--db-connect-timeout-ms", connect_timeout_ms, "Connecting and preparing statements (MySQL)")
+      ->envname("APIMON_DB_CONNECT_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
   app.add_option("--retry-after-s", retry_after_s, "Retry-After sent with 503 when storage is unavailable")
       ->envname("APIMON_RETRY_AFTER_S")->check(CLI::Range(1u, 3600u));
 
@@ -111,8 +112,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     limits.shutdown_grace = std::chrono::milliseconds(grace_ms);
     config.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
     config.cache.ttl = std::chrono::milliseconds(cache_ttl_ms);
-    config.query_timeout = std::chrono::seconds(query_timeout_s);
-    config.connect_timeout = std::chrono::seconds(connect_timeout_s);
+    config.query_timeout = std::chrono::milliseconds(query_timeout_ms);
+    config.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
     config.retry_after = std::chrono::seconds(retry_after_s);
     result.config = std::move(config);
   } catch (const CLI::CallForHelp&) {

@@ -1,7 +1,6 @@
 #pragma once
 #include <http/server.hpp>
 #include <pokedex/database_url.hpp>
-#include <pokedex/mysql_store.hpp>
 #include <pokedex/response_cache.hpp>
 #include <pokedex/store_pool.hpp>
 
@@ -16,8 +15,8 @@ struct Config {
   pokedex::DatabaseUrl database;
   pokedex::StorePoolOptions pool;
   pokedex::ResponseCacheOptions cache;
-  std::chrono::seconds query_timeout{2};
-  std::chrono::seconds connect_timeout{2};
+  std::chrono::milliseconds query_timeout{2'000};
+  std::chrono::milliseconds connect_timeout{2'000};
   std::chrono::seconds retry_after{5};
   std::string log_level = "info";
 };

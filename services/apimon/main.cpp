@@ -4,7 +4,8 @@
 
 #include <http/server.hpp>
 #include <logging/logging.hpp>
-#include <pokedex/mysql_store.hpp>
+#include <pokedex/mysql_repository.hpp>
+#include <pokedex/pooled_repository.hpp>
 #include <pokedex/sqlite_store.hpp>
 #include <spdlog/spdlog.h>
 
@@ -19,10 +20,13 @@ std::string sqlite_location(const pokedex::DatabaseUrl& url) {
   return url.sqlite_path == ":memory:" ? pokedex::SqliteStore::shared_memory_uri : url.sqlite_path;
 }
 
-pokedex::StorePool::StoreFactory store_factory(const apimon::Config& config) {
+std::unique_ptr<pokedex::Repository> open_repository(const apimon::Config& config) {
   const auto& url = config.database;
   if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) {
-    return [path = sqlite_location(url)] { return std::make_unique<pokedex::SqliteStore>(path); };
+    // SQLite calls block, so they run on worker threads; the embedded database
+    // is in process, so that costs a thread hand-off, not a network round trip.
+    return std::make_unique<pokedex::PooledRepository>(
+        [path = sqlite_location(url)] { return std::make_unique<pokedex::SqliteStore>(path); }, config.pool);
   }
   pokedex::MysqlOptions options;
   options.host = url.host;
@@ -30,9 +34,12 @@ pokedex::StorePool::StoreFactory store_factory(const apimon::Config& config) {
   options.user = url.user;
   options.password = url.password;
   options.database = url.database;
+  options.connections_per_loop = config.pool.connections;
+  options.max_waiting = config.pool.max_waiting;
+  options.max_wait = config.pool.max_wait;
   options.query_timeout = config.query_timeout;
   options.connect_timeout = config.connect_timeout;
-  return [options] { return std::make_unique<pokedex::MysqlStore>(options); };
+  return std::make_unique<pokedex::MysqlRepository>(options);
 }
 
 }  // namespace
@@ -54,9 +61,9 @@ int main(int argc, char** argv) {
       embedded.emplace(sqlite_location(config.database));
     malloc_trim(0);  // seeding parsed half a megabyte of SQL; give its scratch memory back
 
-    auto pool = std::make_unique<pokedex::StorePool>(store_factory(config), config.pool);
+    auto repository = open_repository(config);
     pokedex::ResponseCache cache(config.cache);
-    apimon::PokedexApi api(*pool, cache, config.retry_after);
+    apimon::PokedexApi api(*repository, cache, config.retry_after);
     http::Router router;
     api.register_routes(router);
 
@@ -66,7 +73,7 @@ int main(int argc, char** argv) {
                  config.server.address, server.port(), config.server.threads, config.database.redacted(),
                  cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off");
     const bool drained = server.run();
-    pool.reset();  // workers finish before the event loops they answer to go away
+    repository.reset();  // database work finishes before the event loops it answers to go away
     spdlog::info("apimon stopped{}", drained ? "" : " (grace period expired)");
     return 0;
   } catch (const std::exception& error) {

@@ -87,8 +87,9 @@ void log_storage_error(const std::exception& error) {
 
 }  // namespace
 
-PokedexApi::PokedexApi(pokedex::StorePool& pool, pokedex::ResponseCache& cache, std::chrono::seconds retry_after)
-    : pool_(pool), cache_(cache), retry_after_(retry_after) {}
+PokedexApi::PokedexApi(pokedex::Repository& repository, pokedex::ResponseCache& cache,
+                       std::chrono::seconds retry_after)
+    : repository_(repository), cache_(cache), retry_after_(retry_after) {}
 
 void PokedexApi::register_routes(http::Router& router) {
   router.get("/healthz", [](Context& context) -> boost::asio::awaitable<Response> {
@@ -134,8 +135,7 @@ boost::asio::awaitable<http::Response> PokedexApi::get_pokemon(Context& context)
 
 boost::asio::awaitable<http::Response> PokedexApi::pokemon_response(Context& context, int id) {
   const Language language = requested_language(context.query);
-  auto pokemon = co_await pool_.run(
-      [id, language](pokedex::PokedexStore& store) { return store.find_pokemon(id, language); });
+  auto pokemon = co_await repository_.find_pokemon(id, language);
   if (!pokemon) throw ProblemError(status::not_found, "No Pokémon has this National Pokédex number.");
   co_return json_response(context.request, pokedex::render_pokemon(*pokemon));
 }
@@ -143,7 +143,7 @@ boost::asio::awaitable<http::Response> PokedexApi::pokemon_response(Context& con
 boost::asio::awaitable<http::Response> PokedexApi::random_pokemon(Context& context) {
   int max_id = max_id_.load(std::memory_order_relaxed);
   if (max_id == 0) {
-    max_id = co_await pool_.run([](pokedex::PokedexStore& store) { return store.max_pokemon_id(); });
+    max_id = co_await repository_.max_pokemon_id();
     if (max_id < 1) throw ProblemError(status::not_found, "The Pokédex is empty.");
     max_id_.store(max_id, std::memory_order_relaxed);
   }
@@ -161,11 +161,7 @@ boost::asio::awaitable<http::Response> PokedexApi::search(Context& context) {
   if (!prefix) throw ProblemError(status::bad_request, "Query parameter 'name' is not valid UTF-8.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  // Store calls capture the coroutine's locals by reference: the coroutine
-  // is suspended until the call returns, so they outlive it.
-  auto listing = co_await pool_.run([&prefix, language, page](pokedex::PokedexStore& store) {
-    return store.search_by_name(*prefix, language, page);
-  });
+  auto listing = co_await repository_.search_by_name(std::move(*prefix), language, page);
   co_return json_response(context.request,
                           pokedex::render_listing(listing, page, next_link(context.path, context.query, page)));
 }
@@ -176,8 +172,7 @@ boost::asio::awaitable<http::Response> PokedexApi::by_type(Context& context) {
     throw ProblemError(status::bad_request, "A type is written in lower case, such as 'fire'.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  auto listing = co_await pool_.run(
-      [&type, language, page](pokedex::PokedexStore& store) { return store.list_by_type(type, language, page); });
+  auto listing = co_await repository_.list_by_type(type, language, page);
   if (!listing) throw ProblemError(status::not_found, "No such type.");
   co_return json_response(context.request,
                           pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
@@ -189,19 +184,14 @@ boost::asio::awaitable<http::Response> PokedexApi::by_generation(Context& contex
     throw ProblemError(status::bad_request, "A generation is a small positive integer, such as 1.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  auto listing = co_await pool_.run([g = *generation, language, page](pokedex::PokedexStore& store) {
-    return store.list_by_generation(g, language, page);
-  });
+  auto listing = co_await repository_.list_by_generation(*generation, language, page);
   if (!listing) throw ProblemError(status::not_found, "No such generation.");
   co_return json_response(context.request,
                           pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
 }
 
 boost::asio::awaitable<http::Response> PokedexApi::ready(Context& context) {
-  co_await pool_.run([](pokedex::PokedexStore& store) {
-    store.ping();
-    return true;
-  });
+  co_await repository_.ping();
   co_return json_response(context.request, R"({"status":"ready"})");
 }
 

@@ -1,18 +1,18 @@
 #pragma once
 #include <http/router.hpp>
 #include <pokedex/response_cache.hpp>
-#include <pokedex/store_pool.hpp>
+#include <pokedex/repository.hpp>
 
 #include <atomic>
 #include <chrono>
 
 namespace apimon {
 
-// The Pokédex routes: each handler validates its input, asks the store pool,
+// The Pokédex routes: each handler validates its input, asks the repository,
 // and renders the answer. Storage trouble becomes 503 with Retry-After.
 class PokedexApi {
  public:
-  PokedexApi(pokedex::StorePool& pool, pokedex::ResponseCache& cache, std::chrono::seconds retry_after);
+  PokedexApi(pokedex::Repository& repository, pokedex::ResponseCache& cache, std::chrono::seconds retry_after);
 
   void register_routes(http::Router& router);
 
@@ -37,7 +37,7 @@ class PokedexApi {
 
   boost::asio::awaitable<Response> pokemon_response(Context& context, int id);
 
-  pokedex::StorePool& pool_;
+  pokedex::Repository& repository_;
   pokedex::ResponseCache& cache_;
   std::chrono::seconds retry_after_;
   std::atomic<int> max_id_{0};  // learned from storage on first use

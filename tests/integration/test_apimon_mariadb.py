@@ -23,7 +23,7 @@ def database():
 
 def mariadb_args(state, *extra):
     return ("--database-url", state["url"], "--database-password-file", state["app_password_file"],
-            "--db-pool-size", "4", "--db-query-timeout-s", "2", "--db-connect-timeout-s", "1", *extra)
+            "--db-pool-size", "4", "--db-query-timeout-ms", "2000", "--db-connect-timeout-ms", "1000", *extra)
 
 
 def test_every_answer_is_identical_on_both_backends(start_apimon, database):

@@ -59,8 +59,8 @@ void StorePool::work(std::size_t index) {
   }
 }
 
-StorePoolState StorePool::state() const {
-  StorePoolState state;
+StorageState StorePool::state() const {
+  StorageState state;
   state.in_use = in_use_.load(std::memory_order_relaxed);
   state.idle = workers_.size() - std::min(state.in_use, workers_.size());
   std::lock_guard lock(mutex_);

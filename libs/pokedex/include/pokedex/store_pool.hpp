@@ -1,6 +1,7 @@
 #pragma once
 // Runs blocking store calls on a bounded set of worker threads, each owning
 // one connection, so that the event loops never wait on the database.
+#include "pokedex/repository.hpp"
 #include "pokedex/store.hpp"
 
 #include <boost/asio/associated_executor.hpp>
@@ -29,12 +30,6 @@ struct StorePoolOptions {
   std::chrono::milliseconds max_wait{2'000};         // a call queued longer fails without running
 };
 
-struct StorePoolState {
-  std::size_t in_use = 0;
-  std::size_t idle = 0;
-  std::size_t waiting = 0;
-};
-
 class StorePool {
  public:
   using StoreFactory = std::function<std::unique_ptr<PokedexStore>()>;
@@ -58,7 +53,7 @@ class StorePool {
         boost::asio::use_awaitable, std::move(call));
   }
 
-  StorePoolState state() const;
+  StorageState state() const;
   const StorePoolOptions& options() const { return options_; }
 
  private:

@@ -1,0 +1,48 @@
+#pragma once
+#include "pokedex/repository.hpp"
+#include "pokedex/store_pool.hpp"
+
+namespace pokedex {
+
+// A Repository over blocking stores run on a StorePool's worker threads.
+class PooledRepository final : public Repository {
+ public:
+  PooledRepository(StorePool::StoreFactory factory, StorePoolOptions options) : pool_(std::move(factory), options) {}
+
+  boost::asio::awaitable<std::optional<Pokemon>> find_pokemon(int id, Language language) override {
+    co_return co_await pool_.run([id, language](PokedexStore& store) { return store.find_pokemon(id, language); });
+  }
+  // Calls capture the coroutine's parameters by reference: the coroutine is
+  // suspended until the call returns, so they outlive it.
+  boost::asio::awaitable<Listing> search_by_name(std::string name_prefix, Language language, Page page) override {
+    co_return co_await pool_.run(
+        [&name_prefix, language, page](PokedexStore& store) { return store.search_by_name(name_prefix, language, page); });
+  }
+  boost::asio::awaitable<std::optional<Listing>> list_by_type(std::string type_slug, Language language,
+                                                             Page page) override {
+    co_return co_await pool_.run(
+        [&type_slug, language, page](PokedexStore& store) { return store.list_by_type(type_slug, language, page); });
+  }
+  boost::asio::awaitable<std::optional<Listing>> list_by_generation(int generation, Language language,
+                                                                   Page page) override {
+    co_return co_await pool_.run([generation, language, page](PokedexStore& store) {
+      return store.list_by_generation(generation, language, page);
+    });
+  }
+  boost::asio::awaitable<int> max_pokemon_id() override {
+    co_return co_await pool_.run([](PokedexStore& store) { return store.max_pokemon_id(); });
+  }
+  boost::asio::awaitable<void> ping() override {
+    co_await pool_.run([](PokedexStore& store) {
+      store.ping();
+      return true;
+    });
+  }
+
+  StorageState state() const override { return pool_.state(); }
+
+ private:
+  StorePool pool_;
+};
+
+}  // namespace pokedex
