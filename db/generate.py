@@ -2,8 +2,8 @@
 """Generate db/schema.sql and db/seed.sql for the Pokédex API from PokéAPI CSV data.
 
 One row per species (National Pokédex numbers 1..1025) using the species'
-default form for height, weight, types and base stats, plus localized
-species names. The output is deterministic (UTF-8, LF, no timestamps) and
+default form for height, weight, types and base stats, and the Pokédex
+entries the API serves: each species in each language the data names it in. The output is deterministic (UTF-8, LF, no timestamps) and
 loads unchanged into MariaDB/MySQL and SQLite.
 
     python3 db/generate.py [--data DIR] [--out DIR] [--check]
@@ -74,25 +74,17 @@ CREATE TABLE pokemon (
 CREATE INDEX pokemon_by_generation ON pokemon (generation_id, id);
 CREATE INDEX pokemon_by_primary_type ON pokemon (primary_type_id, id);
 CREATE INDEX pokemon_by_secondary_type ON pokemon (secondary_type_id, id);
-CREATE TABLE pokemon_names (
-  pokemon_id INTEGER NOT NULL,
-  lang VARCHAR(8) NOT NULL,               -- BCP 47 tag: en ja ja-Hrkt ja-Latn ko zh-Hant zh-Hans fr de es es-419 it
-  name VARCHAR(64) NOT NULL,              -- display name exactly as the data spells it
-  name_key VARCHAR(64) NOT NULL,          -- Python str.lower of name, for case-insensitive prefix search
-  PRIMARY KEY (pokemon_id, lang)
-);
-CREATE INDEX pokemon_names_by_key ON pokemon_names (lang, name_key);
 CREATE TABLE languages (
-  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- every BCP 47 tag above
+  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- BCP 47: en ja ja-Hrkt ja-Latn ko zh-Hant zh-Hans fr de es es-419 it
 );
--- The read model the API serves, derived from the tables above at the end of
--- the seed: one row per Pokémon and language, named in that language (in
--- English where the data has no such name) and with its types spelled out,
--- so that every lookup reads one row of one table by its primary key.
+-- The Pokédex as the API serves it: one row per Pokémon and language, named in
+-- that language (in English where the data has no such name), with the
+-- species facts above repeated and its types spelled out, so that every
+-- lookup reads one row of one table by its primary key.
 CREATE TABLE pokedex_entries (
   pokemon_id INTEGER NOT NULL,
   lang VARCHAR(8) NOT NULL,
-  name VARCHAR(64) NOT NULL,
+  name VARCHAR(64) NOT NULL,              -- display name exactly as the data spells it
   name_lang VARCHAR(8) NOT NULL,          -- the language name is in: lang, or en as the fallback
   name_key VARCHAR(64) NOT NULL,          -- lower-cased name, for case-insensitive prefix search
   slug VARCHAR(64) NOT NULL,
@@ -103,28 +95,12 @@ CREATE TABLE pokedex_entries (
   weight INTEGER NOT NULL,
   hp INTEGER NOT NULL, attack INTEGER NOT NULL, defense INTEGER NOT NULL,
   special_attack INTEGER NOT NULL, special_defense INTEGER NOT NULL, speed INTEGER NOT NULL,
-  PRIMARY KEY (pokemon_id, lang)
+  PRIMARY KEY (lang, pokemon_id)          -- every query reads one language, in Pokédex order
 );
-CREATE INDEX pokedex_entries_by_name ON pokedex_entries (lang, name_key);
-CREATE INDEX pokedex_entries_by_generation ON pokedex_entries (lang, generation_id, pokemon_id);
-CREATE INDEX pokedex_entries_by_primary_type ON pokedex_entries (lang, primary_type, pokemon_id);
-CREATE INDEX pokedex_entries_by_secondary_type ON pokedex_entries (lang, secondary_type, pokemon_id);
+-- No further index: each language holds 1025 rows, which a range of the
+-- primary key reads as fast as an index would, for less memory.
 """
 
-ENTRIES_FROM_TABLES = """\
-INSERT INTO pokedex_entries (pokemon_id, lang, name, name_lang, name_key, slug, generation_id,
-                             primary_type, secondary_type, height, weight, hp, attack, defense,
-                             special_attack, special_defense, speed)
-SELECT p.id, l.tag, COALESCE(n.name, e.name), CASE WHEN n.name IS NULL THEN 'en' ELSE l.tag END,
-       COALESCE(n.name_key, e.name_key), p.slug, p.generation_id, t1.slug, t2.slug, p.height, p.weight,
-       p.hp, p.attack, p.defense, p.special_attack, p.special_defense, p.speed
-FROM pokemon p
-CROSS JOIN languages l
-JOIN pokemon_names e ON e.pokemon_id = p.id AND e.lang = 'en'
-LEFT JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = l.tag
-JOIN types t1 ON t1.id = p.primary_type_id
-LEFT JOIN types t2 ON t2.id = p.secondary_type_id;
-"""
 
 
 class DataError(Exception):
@@ -208,9 +184,16 @@ def load(data_dir):
     check(not no_en, f"species without an English name: {no_en[:10]}")
     for sid, expected in EXPECTED_EN_NAMES.items():
         check(names[sid, "en"] == expected, f"species {sid}: English name {names[sid, 'en']!r} != {expected!r}")
-    name_rows = [(sid, lang, name, name.lower()) for (sid, lang), name in sorted(names.items())]
+    type_slugs = dict(types)
+    entries = []
+    for lang in sorted(set(LANG_TAGS.values())):
+        for sid, slug, gen, type1, type2, *facts in pokemon:
+            name_lang = lang if (sid, lang) in names else "en"
+            name = names[sid, name_lang]
+            entries.append((lang, sid, name, name_lang, name.lower(), slug, gen, type_slugs[type1],
+                            type_slugs[type2] if type2 else None, *facts))
 
-    return generations, types, pokemon, name_rows
+    return generations, types, pokemon, entries
 
 
 def sql_value(v):
@@ -233,7 +216,7 @@ def inserts(table, columns, rows):
 
 
 def render(data_dir):
-    generations, types, pokemon, names = load(data_dir)
+    generations, types, pokemon, entries = load(data_dir)
     schema = HEADER + "\n" + SCHEMA_BODY
     seed = "".join([
         HEADER, "\nBEGIN;\n\n",
@@ -242,9 +225,10 @@ def render(data_dir):
         inserts("pokemon", ("id", "slug", "generation_id", "primary_type_id", "secondary_type_id",
                             "height", "weight", "hp", "attack", "defense",
                             "special_attack", "special_defense", "speed"), pokemon), "\n",
-        inserts("pokemon_names", ("pokemon_id", "lang", "name", "name_key"), names), "\n",
         inserts("languages", ("tag",), [(tag,) for tag in sorted(set(LANG_TAGS.values()))]), "\n",
-        ENTRIES_FROM_TABLES, "\n",
+        inserts("pokedex_entries", ("lang", "pokemon_id", "name", "name_lang", "name_key", "slug", "generation_id",
+                                    "primary_type", "secondary_type", "height", "weight", "hp", "attack", "defense",
+                                    "special_attack", "special_defense", "speed"), entries), "\n",
         "COMMIT;\n",
     ])
     return {"schema.sql": schema, "seed.sql": seed}

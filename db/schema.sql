@@ -23,25 +23,17 @@ CREATE TABLE pokemon (
 CREATE INDEX pokemon_by_generation ON pokemon (generation_id, id);
 CREATE INDEX pokemon_by_primary_type ON pokemon (primary_type_id, id);
 CREATE INDEX pokemon_by_secondary_type ON pokemon (secondary_type_id, id);
-CREATE TABLE pokemon_names (
-  pokemon_id INTEGER NOT NULL,
-  lang VARCHAR(8) NOT NULL,               -- BCP 47 tag: en ja ja-Hrkt ja-Latn ko zh-Hant zh-Hans fr de es es-419 it
-  name VARCHAR(64) NOT NULL,              -- display name exactly as the data spells it
-  name_key VARCHAR(64) NOT NULL,          -- Python str.lower of name, for case-insensitive prefix search
-  PRIMARY KEY (pokemon_id, lang)
-);
-CREATE INDEX pokemon_names_by_key ON pokemon_names (lang, name_key);
 CREATE TABLE languages (
-  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- every BCP 47 tag above
+  tag VARCHAR(8) NOT NULL PRIMARY KEY     -- BCP 47: en ja ja-Hrkt ja-Latn ko zh-Hant zh-Hans fr de es es-419 it
 );
--- The read model the API serves, derived from the tables above at the end of
--- the seed: one row per Pokémon and language, named in that language (in
--- English where the data has no such name) and with its types spelled out,
--- so that every lookup reads one row of one table by its primary key.
+-- The Pokédex as the API serves it: one row per Pokémon and language, named in
+-- that language (in English where the data has no such name), with the
+-- species facts above repeated and its types spelled out, so that every
+-- lookup reads one row of one table by its primary key.
 CREATE TABLE pokedex_entries (
   pokemon_id INTEGER NOT NULL,
   lang VARCHAR(8) NOT NULL,
-  name VARCHAR(64) NOT NULL,
+  name VARCHAR(64) NOT NULL,              -- display name exactly as the data spells it
   name_lang VARCHAR(8) NOT NULL,          -- the language name is in: lang, or en as the fallback
   name_key VARCHAR(64) NOT NULL,          -- lower-cased name, for case-insensitive prefix search
   slug VARCHAR(64) NOT NULL,
@@ -52,9 +44,7 @@ CREATE TABLE pokedex_entries (
   weight INTEGER NOT NULL,
   hp INTEGER NOT NULL, attack INTEGER NOT NULL, defense INTEGER NOT NULL,
   special_attack INTEGER NOT NULL, special_defense INTEGER NOT NULL, speed INTEGER NOT NULL,
-  PRIMARY KEY (pokemon_id, lang)
+  PRIMARY KEY (lang, pokemon_id)          -- every query reads one language, in Pokédex order
 );
-CREATE INDEX pokedex_entries_by_name ON pokedex_entries (lang, name_key);
-CREATE INDEX pokedex_entries_by_generation ON pokedex_entries (lang, generation_id, pokemon_id);
-CREATE INDEX pokedex_entries_by_primary_type ON pokedex_entries (lang, primary_type, pokemon_id);
-CREATE INDEX pokedex_entries_by_secondary_type ON pokedex_entries (lang, secondary_type, pokemon_id);
+-- No further index: each language holds 1025 rows, which a range of the
+-- primary key reads as fast as an index would, for less memory.

@@ -1,5 +1,6 @@
 """Checks that the committed db/schema.sql + db/seed.sql match the PokéAPI CSVs and load into SQLite."""
 
+import csv
 import os
 import sqlite3
 import subprocess
@@ -39,7 +40,8 @@ def test_pokemon_ids_contiguous(db):
 
 def test_every_pokemon_has_english_name(db):
     missing = db.execute(
-        "SELECT id FROM pokemon WHERE id NOT IN (SELECT pokemon_id FROM pokemon_names WHERE lang = 'en')"
+        "SELECT id FROM pokemon WHERE id NOT IN"
+        " (SELECT pokemon_id FROM pokedex_entries WHERE lang = 'en' AND name_lang = 'en')"
     ).fetchall()
     assert missing == []
 
@@ -52,7 +54,7 @@ def test_every_pokemon_has_english_name(db):
     (772, "Type: Null"),
 ])
 def test_tricky_english_names(db, pokemon_id, name):
-    row = db.execute("SELECT name FROM pokemon_names WHERE pokemon_id = ? AND lang = 'en'", (pokemon_id,)).fetchone()
+    row = db.execute("SELECT name FROM pokedex_entries WHERE pokemon_id = ? AND lang = 'en'", (pokemon_id,)).fetchone()
     assert row == (name,)
 
 
@@ -76,31 +78,46 @@ def test_pecharunt(db):
 
 
 def test_name_key_is_python_lower(db):
-    rows = db.execute("SELECT name, name_key FROM pokemon_names").fetchall()
+    rows = db.execute("SELECT name, name_key FROM pokedex_entries").fetchall()
     assert rows
     assert [r for r in rows if r[1] != r[0].lower()] == []
 
 
 def test_only_known_languages(db):
-    langs = {r[0] for r in db.execute("SELECT DISTINCT lang FROM pokemon_names")}
-    assert "en" in langs
-    assert langs <= LANGS
+    langs = {r[0] for r in db.execute("SELECT DISTINCT lang FROM pokedex_entries")}
+    assert langs == LANGS
+    assert {r[0] for r in db.execute("SELECT tag FROM languages")} == LANGS
 
 
 def test_no_pseudo_types(db):
     assert db.execute("SELECT slug FROM types WHERE id >= 10000").fetchall() == []
 
 
-def test_the_read_model_holds_every_pokemon_in_every_language(db):
+def test_entries_hold_every_pokemon_in_every_language_with_its_species_facts(db):
     entries = db.execute("SELECT COUNT(*), COUNT(DISTINCT pokemon_id), COUNT(DISTINCT lang) FROM pokedex_entries")
     assert entries.fetchone() == (1025 * 12, 1025, 12)
     mismatched = db.execute(
         "SELECT COUNT(*) FROM pokedex_entries e JOIN pokemon p ON p.id = e.pokemon_id"
         " JOIN types t1 ON t1.id = p.primary_type_id LEFT JOIN types t2 ON t2.id = p.secondary_type_id"
-        " LEFT JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = e.lang"
         " WHERE e.slug <> p.slug OR e.generation_id <> p.generation_id OR e.primary_type <> t1.slug"
         " OR COALESCE(e.secondary_type, '') <> COALESCE(t2.slug, '') OR e.height <> p.height"
-        " OR e.weight <> p.weight OR e.speed <> p.speed OR e.name <> n.name OR e.name_lang <> e.lang")
+        " OR e.weight <> p.weight OR e.hp <> p.hp OR e.attack <> p.attack OR e.defense <> p.defense"
+        " OR e.special_attack <> p.special_attack OR e.special_defense <> p.special_defense OR e.speed <> p.speed")
     assert mismatched.fetchone()[0] == 0
-    assert db.execute("SELECT name FROM pokedex_entries WHERE pokemon_id = 83 AND lang = 'en'").fetchone() == (
-        "Farfetch\u2019d",)
+
+
+def test_entry_names_are_the_csv_names(db):
+    """Read straight from PokéAPI's CSV, independently of the generator."""
+    tags = {1: "ja-Hrkt", 2: "ja-Latn", 3: "ko", 4: "zh-Hant", 5: "fr", 6: "de", 7: "es", 8: "it", 9: "en",
+            11: "ja", 12: "zh-Hans", 14: "es-419"}
+    with open(DATA / "pokemon_species_names.csv", encoding="utf-8", newline="") as f:
+        expected = {(int(r["pokemon_species_id"]), tags[int(r["local_language_id"])]): r["name"]
+                    for r in csv.DictReader(f) if int(r["local_language_id"]) in tags and r["name"]}
+    stored = {(pid, lang): (name, name_lang) for pid, lang, name, name_lang in
+              db.execute("SELECT pokemon_id, lang, name, name_lang FROM pokedex_entries")}
+    for (pid, lang), (name, name_lang) in stored.items():
+        if (pid, lang) in expected:
+            assert (name, name_lang) == (expected[pid, lang], lang), (pid, lang)
+        else:
+            assert (name, name_lang) == (expected[pid, "en"], "en"), (pid, lang)
+    assert stored[83, "en"] == ("Farfetch\u2019d", "en")

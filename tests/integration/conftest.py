@@ -116,10 +116,10 @@ def expected_document(seed, pokemon_id, lang="en"):
         " p.defense, p.special_attack, p.special_defense, p.speed FROM pokemon p"
         " JOIN types t1 ON t1.id = p.primary_type_id LEFT JOIN types t2 ON t2.id = p.secondary_type_id"
         " WHERE p.id = ?", (pokemon_id,)).fetchone()
-    names = dict(seed.execute("SELECT lang, name FROM pokemon_names WHERE pokemon_id = ?", (pokemon_id,)))
-    name_lang = lang if lang in names else "en"
+    name, name_lang = seed.execute("SELECT name, name_lang FROM pokedex_entries WHERE pokemon_id = ? AND lang = ?",
+                                   (pokemon_id, lang)).fetchone()
     return {
-        "id": row[0], "name": names[name_lang], "lang": name_lang, "slug": row[1], "generation": row[2],
+        "id": row[0], "name": name, "lang": name_lang, "slug": row[1], "generation": row[2],
         "types": [t for t in (row[3], row[4]) if t], "height": row[5], "weight": row[6],
         "base_stats": dict(zip(["hp", "attack", "defense", "special_attack", "special_defense", "speed"], row[7:13])),
     }

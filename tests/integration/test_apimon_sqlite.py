@@ -51,7 +51,7 @@ def follow_pages(apimon, path):
 def test_listing_by_type_follows_next_links_to_the_end(start_apimon, seed):
     apimon = start_apimon()
     expected = [name for (name,) in seed.execute(
-        "SELECT n.name FROM pokemon p JOIN pokemon_names n ON n.pokemon_id = p.id AND n.lang = 'en'"
+        "SELECT n.name FROM pokemon p JOIN pokedex_entries n ON n.pokemon_id = p.id AND n.lang = 'en'"
         " JOIN types t ON t.id IN (p.primary_type_id, p.secondary_type_id) WHERE t.slug = 'fire' ORDER BY p.id")]
     names, pages = follow_pages(apimon, "/types/fire/pokemon?limit=7")
     assert names == expected
@@ -72,7 +72,7 @@ def test_search_is_a_case_insensitive_prefix_match(start_apimon, seed):
     apimon = start_apimon()
     names, _ = follow_pages(apimon, "/pokemon/search?name=PI&limit=5")
     expected = [name for (name,) in seed.execute(
-        "SELECT name FROM pokemon_names WHERE lang = 'en' AND name_key LIKE 'pi%' ORDER BY name_key, pokemon_id")]
+        "SELECT name FROM pokedex_entries WHERE lang = 'en' AND name_key LIKE 'pi%' ORDER BY name_key, pokemon_id")]
     assert names == expected and len(names) > 5
     assert apimon.get_json("/pokemon/search?name=flab%C3%89")[2]["results"][0]["name"] == "Flabébé"
     assert apimon.get_json("/pokemon/search?name=mr.%20m")[2]["results"][0]["name"] == "Mr. Mime"
