@@ -1,9 +1,11 @@
 """apimon against a real MariaDB (the CTest fixture `mariadb`), compared
 answer for answer with the embedded SQLite backend, and through a restart."""
 import concurrent.futures
+import contextlib
 import json
 import os
 import pathlib
+import signal
 import threading
 import time
 
@@ -21,9 +23,11 @@ def database():
     return state
 
 
-def mariadb_args(state, *extra):
-    return ("--database-url", state["url"], "--database-password-file", state["app_password_file"],
-            "--db-pool-size", "4", "--db-query-timeout-ms", "2000", "--db-connect-timeout-ms", "1000", *extra)
+def mariadb_args(state, *overrides):
+    settings = {"--database-url": state["url"], "--database-password-file": state["app_password_file"],
+                "--db-pool-size": "4", "--db-query-timeout-ms": "2000", "--db-connect-timeout-ms": "1000"}
+    settings.update(zip(overrides[::2], overrides[1::2]))
+    return tuple(item for pair in settings.items() for item in pair)
 
 
 def test_every_answer_is_identical_on_both_backends(start_apimon, database):
@@ -112,3 +116,55 @@ def test_starting_while_the_database_is_unreachable_serves_503_until_it_is_there
     assert "Retry-After" in headers
     assert apimon.get("/readyz")[0] == 503
     assert apimon.get("/healthz")[0] == 200  # alive, just not ready
+
+
+@contextlib.contextmanager
+def database_frozen():
+    """SIGSTOP the server: connections stay open but nothing answers, which
+    is what a hung database looks like to its clients."""
+    pid = int(fixture.load_state(str(STATE_DIR))["pid"])  # read now: a restart changes it
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_a_hung_database_times_out_without_blocking_the_event_loop(start_apimon, database):
+    apimon = start_apimon(*mariadb_args(database, "--db-query-timeout-ms", "500"))
+    assert apimon.get("/pokemon/25")[0] == 200
+    with database_frozen():
+        started = time.monotonic()
+        status, headers, body = apimon.get("/pokemon/26")
+        elapsed = time.monotonic() - started
+        assert_problem(status, headers, body, 503)
+        assert elapsed < 5, f"a query outlived its 500 ms deadline by far: {elapsed:.1f}s"
+        # The loop is free while queries wait: liveness answers at once.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            pending = pool.submit(apimon.get, "/pokemon/27")
+            time.sleep(0.1)
+            assert apimon.get("/healthz")[0] == 200
+            assert not pending.done()
+            assert pending.result()[0] == 503
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and apimon.get("/pokemon/25")[0] != 200:
+        time.sleep(0.1)
+    assert apimon.get("/pokemon/25")[0] == 200
+
+
+def test_calls_beyond_the_pool_and_its_queue_are_refused_at_once(start_apimon, database):
+    apimon = start_apimon(*mariadb_args(database, "--db-pool-size", "1", "--db-max-waiting", "1",
+                                        "--db-query-timeout-ms", "2000", "--db-max-wait-ms", "5000"))
+    assert apimon.get("/pokemon/25")[0] == 200  # connected
+    with database_frozen(), concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        running = pool.submit(apimon.get, "/pokemon/1")
+        time.sleep(0.2)
+        queued = pool.submit(apimon.get, "/pokemon/2")
+        time.sleep(0.2)
+        started = time.monotonic()
+        status, headers, body = apimon.get("/pokemon/3")
+        assert time.monotonic() - started < 0.5
+        assert_problem(status, headers, body, 503)
+        assert not running.done() and not queued.done()
+    assert running.result()[0] in (200, 503)
+    assert queued.result()[0] in (200, 503)

@@ -34,6 +34,13 @@ class ConnectionLost : public StorageUnavailable {
   using StorageUnavailable::StorageUnavailable;
 };
 
+// The database did not answer within the deadline. The connection is left
+// mid-protocol and must be closed, but retrying would only wait again.
+class DeadlineExceeded : public StorageUnavailable {
+ public:
+  using StorageUnavailable::StorageUnavailable;
+};
+
 bool is_connection_error(unsigned code) {
   switch (code) {
     case CR_SERVER_GONE_ERROR:
@@ -275,7 +282,7 @@ class Connection {
       auto [error] = co_await socket_->async_wait(
           want_write ? asio::posix::descriptor_base::wait_write : asio::posix::descriptor_base::wait_read,
           use_tuple);
-      if (timed_out_) throw ConnectionLost("the database did not answer in time");
+      if (timed_out_) throw DeadlineExceeded("the database did not answer in time");
       if (error) throw ConnectionLost("waiting for the database failed: " + error.message());
       co_return want_write ? MYSQL_WAIT_WRITE : MYSQL_WAIT_READ;
     }
@@ -428,7 +435,7 @@ namespace {
 // Runs `query` on a leased, connected connection. A connection found lost (a
 // restarted server, a killed session) is rebuilt and the query retried once:
 // pooled connections all break together, and the first request on each should
-// not fail for it.
+// not fail for it. A query past its deadline is not retried.
 template <class Query>
 auto run(std::shared_ptr<MysqlRepository::LoopPool> pool, Query query)
     -> asio::awaitable<typename decltype(query(std::declval<Connection&>()))::value_type> {
@@ -439,11 +446,14 @@ auto run(std::shared_ptr<MysqlRepository::LoopPool> pool, Query query)
   } catch (const ConnectionLost& error) {
     spdlog::warn("database connection lost: {}; reconnecting", error.what());
     lease->close();
+  } catch (const DeadlineExceeded&) {
+    lease->close();
+    throw;
   }
   try {
     co_await pool->ensure_connected(*lease);
     co_return co_await query(*lease);
-  } catch (const ConnectionLost&) {
+  } catch (const StorageUnavailable&) {
     lease->close();
     throw;
   }
