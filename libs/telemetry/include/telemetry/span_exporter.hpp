@@ -1,0 +1,21 @@
+#pragma once
+#include "telemetry/span_data.hpp"
+
+#include <chrono>
+#include <span>
+
+namespace telemetry {
+
+enum class ExportResult { success, failure };
+
+// Sends batches of finished spans somewhere. Called from one thread at a time
+// (the batch processor's); may block up to its own timeout.
+class SpanExporter {
+ public:
+  virtual ~SpanExporter() = default;
+  virtual ExportResult export_spans(std::span<const SpanData> spans) = 0;
+  // Gives up any retry wait and refuses further exports.
+  virtual void shutdown() {}
+};
+
+}  // namespace telemetry

@@ -1,0 +1,99 @@
+#pragma once
+// Spans and the tracer that starts them, after OpenTelemetry's SDK: a span
+// that is not sampled records nothing and costs next to nothing, and a
+// finished sampled span goes to the span processor.
+//
+// There is no implicit "current span": code that starts a child passes its
+// parent's context explicitly (a request carries its server span with it), so
+// nothing depends on thread-local state that a coroutine could outlive.
+#include "telemetry/sampler.hpp"
+#include "telemetry/span_data.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string_view>
+
+namespace telemetry {
+
+class SpanProcessor {
+ public:
+  virtual ~SpanProcessor() = default;
+  // Must not block: the request path calls it.
+  virtual void on_end(std::unique_ptr<SpanData> span) = 0;
+  virtual bool force_flush(std::chrono::milliseconds timeout) = 0;
+  virtual bool shutdown(std::chrono::milliseconds timeout) = 0;
+};
+
+class Tracer;
+
+class Span {
+ public:
+  Span() = default;  // records nothing, propagates nothing
+  Span(Span&& other) noexcept;
+  Span& operator=(Span&& other) noexcept;
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+  ~Span() { end(); }
+
+  // False when not sampled: setters then do nothing, so callers need no checks.
+  bool recording() const { return data_ != nullptr; }
+  const SpanContext& context() const { return context_; }
+
+  Span& set_attribute(std::string_view key, AttributeValue value);
+  Span& add_event(std::string_view name, Attributes attributes = {});
+  // `message` is kept only with StatusCode::error, as the specification asks.
+  Span& set_status(StatusCode code, std::string_view message = {});
+  Span& set_name(std::string_view name);
+  // Idempotent; the destructor ends a span that was not ended.
+  void end();
+
+  static constexpr std::size_t max_attributes = 128;
+  static constexpr std::size_t max_events = 128;
+
+ private:
+  friend class Tracer;
+  SpanContext context_;
+  std::unique_ptr<SpanData> data_;
+  Tracer* tracer_ = nullptr;
+};
+
+struct TracerStats {
+  std::atomic<std::uint64_t> started{0};  // every span, sampled or not
+  std::atomic<std::uint64_t> sampled{0};
+};
+
+class Tracer {
+ public:
+  Tracer(Resource resource, InstrumentationScope scope, std::unique_ptr<Sampler> sampler,
+         std::unique_ptr<SpanProcessor> processor);
+  ~Tracer();
+
+  // `parent` null or invalid: a new trace. A child of a sampled parent is
+  // sampled per the sampler (parent-based by default).
+  Span start_span(std::string_view name, SpanKind kind, const SpanContext* parent = nullptr);
+
+  // Flushes every finished span within `timeout`, then stops exporting.
+  bool shutdown(std::chrono::milliseconds timeout);
+  bool force_flush(std::chrono::milliseconds timeout);
+
+  const Resource& resource() const { return resource_; }
+  const InstrumentationScope& scope() const { return scope_; }
+  const Sampler& sampler() const { return *sampler_; }
+  const TracerStats& stats() const { return stats_; }
+
+ private:
+  friend class Span;
+  void finish(std::unique_ptr<SpanData> span);
+
+  Resource resource_;
+  InstrumentationScope scope_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<SpanProcessor> processor_;
+  TracerStats stats_;
+  std::atomic<bool> shut_down_{false};
+};
+
+std::uint64_t unix_nanos_now();
+
+}  // namespace telemetry

@@ -1,0 +1,168 @@
+#include "telemetry/trace_context.hpp"
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+namespace telemetry {
+namespace {
+
+constexpr char hex_digits[] = "0123456789abcdef";
+
+template <std::size_t N>
+std::string to_hex(const std::array<std::uint8_t, N>& bytes) {
+  std::string text(2 * N, '0');
+  for (std::size_t i = 0; i < N; ++i) {
+    text[2 * i] = hex_digits[bytes[i] >> 4];
+    text[2 * i + 1] = hex_digits[bytes[i] & 0xF];
+  }
+  return text;
+}
+
+int lower_hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // upper case is invalid in traceparent
+}
+
+template <std::size_t N>
+bool from_hex(std::string_view text, std::array<std::uint8_t, N>& bytes) {
+  if (text.size() != 2 * N) return false;
+  for (std::size_t i = 0; i < N; ++i) {
+    const int high = lower_hex_value(text[2 * i]);
+    const int low = lower_hex_value(text[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    bytes[i] = static_cast<std::uint8_t>(high << 4 | low);
+  }
+  return true;
+}
+
+template <std::size_t N>
+bool all_zero(const std::array<std::uint8_t, N>& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+// splitmix64-seeded xoshiro256** would do as well; mt19937_64 seeded from
+// random_device is standard, fast enough (a few ns per id) and per thread.
+std::mt19937_64& generator() {
+  thread_local std::mt19937_64 engine = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
+  return engine;
+}
+
+template <std::size_t N>
+void fill_random(std::array<std::uint8_t, N>& bytes) {
+  do {
+    for (std::size_t i = 0; i < N; i += 8) {
+      std::uint64_t value = generator()();
+      for (std::size_t k = 0; k < 8 && i + k < N; ++k) bytes[i + k] = static_cast<std::uint8_t>(value >> (8 * k));
+    }
+  } while (all_zero(bytes));
+}
+
+bool valid_key(std::string_view key) {
+  // key = simple-key / multi-tenant-key (tenant@system), lower-case letters,
+  // digits and _-*/ ; at most 256 characters (241 + '@' + 14 for tenant keys).
+  if (key.empty() || key.size() > 256) return false;
+  const auto at = key.find('@');
+  const auto valid_part = [](std::string_view part, std::size_t max, bool first_may_be_digit) {
+    if (part.empty() || part.size() > max) return false;
+    const char first = part.front();
+    if (!((first >= 'a' && first <= 'z') || (first_may_be_digit && first >= '0' && first <= '9'))) return false;
+    return std::all_of(part.begin(), part.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' || c == '/';
+    });
+  };
+  if (at == std::string_view::npos) return valid_part(key, 256, false);
+  return valid_part(key.substr(0, at), 241, true) && valid_part(key.substr(at + 1), 14, false);
+}
+
+bool valid_value(std::string_view value) {
+  // value: printable ASCII 0x20-0x7E except ',' and '=', not ending in a space, at most 256.
+  if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
+  return std::all_of(value.begin(), value.end(),
+                     [](char c) { return c >= 0x20 && c <= 0x7E && c != ',' && c != '='; });
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+bool TraceId::valid() const { return !all_zero(bytes); }
+std::string TraceId::hex() const { return to_hex(bytes); }
+bool SpanId::valid() const { return !all_zero(bytes); }
+std::string SpanId::hex() const { return to_hex(bytes); }
+bool operator==(const TraceId& a, const TraceId& b) { return a.bytes == b.bytes; }
+bool operator==(const SpanId& a, const SpanId& b) { return a.bytes == b.bytes; }
+
+std::optional<SpanContext> parse_traceparent(std::string_view header) {
+  header = trim(header);
+  // version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55
+  if (header.size() < 55) return std::nullopt;
+  std::array<std::uint8_t, 1> version{};
+  if (!from_hex(header.substr(0, 2), version) || version[0] == 0xFF) return std::nullopt;
+  // Version 00 is exactly 55 characters; a later version may append fields after a '-'.
+  if (version[0] == 0 && header.size() != 55) return std::nullopt;
+  if (header.size() > 55 && header[55] != '-') return std::nullopt;
+  if (header[2] != '-' || header[35] != '-' || header[52] != '-') return std::nullopt;
+  SpanContext context;
+  std::array<std::uint8_t, 1> flags{};
+  if (!from_hex(header.substr(3, 32), context.trace_id.bytes) || !from_hex(header.substr(36, 16), context.span_id.bytes) ||
+      !from_hex(header.substr(53, 2), flags))
+    return std::nullopt;
+  if (!context.valid()) return std::nullopt;
+  context.trace_flags = version[0] == 0 ? flags[0] : static_cast<std::uint8_t>(flags[0] & 0x01);
+  context.remote = true;
+  return context;
+}
+
+std::string validate_tracestate(std::string_view header) {
+  std::size_t members = 0;
+  std::string_view rest = header;
+  std::vector<std::string_view> keys;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const auto member = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (member.empty()) continue;  // empty list members are allowed and ignored
+    const auto eq = member.find('=');
+    if (eq == std::string_view::npos) return {};
+    const auto key = member.substr(0, eq);
+    if (!valid_key(key) || !valid_value(member.substr(eq + 1))) return {};
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return {};  // duplicate keys invalidate
+    keys.push_back(key);
+    if (++members > 32) return {};
+  }
+  return std::string(trim(header));
+}
+
+std::string format_traceparent(const SpanContext& context) {
+  std::string header;
+  header.reserve(55);
+  header.append("00-").append(context.trace_id.hex()).push_back('-');
+  header.append(context.span_id.hex()).push_back('-');
+  header.push_back(hex_digits[context.trace_flags >> 4]);
+  header.push_back(hex_digits[context.trace_flags & 0xF]);
+  return header;
+}
+
+TraceId random_trace_id() {
+  TraceId id;
+  fill_random(id.bytes);
+  return id;
+}
+
+SpanId random_span_id() {
+  SpanId id;
+  fill_random(id.bytes);
+  return id;
+}
+
+}  // namespace telemetry
