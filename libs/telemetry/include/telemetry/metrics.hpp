@@ -1,0 +1,131 @@
+#pragma once
+// Metrics on top of prometheus-cpp's core: its Registry for ordinary counters,
+// gauges, histograms and summaries, plus what it lacks: histograms whose
+// buckets carry exemplars (the trace behind a point on a latency graph) and
+// extra collectables such as the process collector.
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/labels.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace telemetry {
+
+// The latest traced observation that fell in one histogram bucket.
+struct Exemplar {
+  std::array<char, 32> trace_id{};  // lower-case hex, as in traceparent
+  std::array<char, 16> span_id{};
+  double value = 0;
+  std::int64_t timestamp_ms = 0;  // Unix time
+
+  std::string_view trace_id_hex() const { return {trace_id.data(), trace_id.size()}; }
+  std::string_view span_id_hex() const { return {span_id.data(), span_id.size()}; }
+};
+
+// One labelled histogram series. Made by ExemplarHistogramFamily::add; look it
+// up once and keep the reference, since the lookup costs far more than observe.
+class ExemplarHistogram {
+ public:
+  ExemplarHistogram(prometheus::Histogram& histogram, const std::vector<double>& bucket_boundaries);
+
+  // The hot path: only prometheus-cpp's own cost.
+  void observe(double value) { histogram_.Observe(value); }
+
+  // Also keeps {trace_id, span_id, value, now} as the exemplar of the bucket
+  // `value` falls in, replacing the previous one. Identifiers that are not
+  // W3C ones (32 and 16 lower-case hex digits, not all zero) are not kept;
+  // the observation still counts.
+  void observe(double value, std::string_view trace_id_hex, std::string_view span_id_hex);
+
+  // Buckets are numbered as prometheus-cpp collects them: one per boundary,
+  // then +Inf. A value falls in the first bucket whose bound is >= value.
+  std::size_t bucket_count() const { return exemplars_.size(); }
+  std::size_t bucket_index(double value) const;
+  std::optional<Exemplar> exemplar(std::size_t bucket) const;
+
+ private:
+  prometheus::Histogram& histogram_;
+  const std::vector<double>& bucket_boundaries_;  // the family's
+  mutable std::mutex exemplar_mutex_;             // taken only by traced observations and scrapes
+  std::vector<std::optional<Exemplar>> exemplars_;
+};
+
+// Orders label sets as prometheus-cpp's Labels (a sorted map) and as a
+// collected ClientMetric lists them, so a scrape finds a series without
+// building a map.
+struct LabelSetLess {
+  using is_transparent = void;
+  bool operator()(const prometheus::Labels& a, const prometheus::Labels& b) const;
+  bool operator()(const prometheus::Labels& a, std::span<const prometheus::ClientMetric::Label> b) const;
+  bool operator()(std::span<const prometheus::ClientMetric::Label> a, const prometheus::Labels& b) const;
+};
+
+// A histogram family whose series keep exemplars. Made by
+// MetricsRegistry::histogram_family.
+class ExemplarHistogramFamily {
+ public:
+  ExemplarHistogramFamily(prometheus::Family<prometheus::Histogram>& family, std::vector<double> bucket_boundaries);
+
+  // The series with these labels, created on first use. Throws
+  // std::invalid_argument for a label name prometheus-cpp rejects.
+  ExemplarHistogram& add(const prometheus::Labels& labels);
+
+  const std::string& name() const { return family_.GetName(); }
+  const std::vector<double>& bucket_boundaries() const { return bucket_boundaries_; }
+
+  // The series whose labels are exactly these (as collected), if any.
+  const ExemplarHistogram* find(std::span<const prometheus::ClientMetric::Label> labels) const;
+
+ private:
+  prometheus::Family<prometheus::Histogram>& family_;
+  const std::vector<double> bucket_boundaries_;
+  mutable std::mutex mutex_;
+  std::map<prometheus::Labels, std::unique_ptr<ExemplarHistogram>, LabelSetLess> series_;
+};
+
+class MetricsRegistry {
+ public:
+  MetricsRegistry();
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+
+  // For ordinary metrics: prometheus::BuildCounter().Name(...).Register(registry()).
+  prometheus::Registry& registry() { return *registry_; }
+  const prometheus::Registry& registry() const { return *registry_; }
+
+  // The family of that name, created on first use. Boundaries must be finite
+  // and strictly increasing (+Inf is implicit); asking again for the same
+  // name with other boundaries throws std::invalid_argument, as does a name
+  // prometheus-cpp rejects.
+  ExemplarHistogramFamily& histogram_family(const std::string& name, const std::string& help,
+                                            std::vector<double> bucket_boundaries);
+  const ExemplarHistogramFamily* find_histogram_family(std::string_view name) const;
+
+  // Something else to expose alongside the registry, e.g. a ProcessCollector.
+  void add_collectable(std::shared_ptr<prometheus::Collectable> collectable);
+
+  // Every family of the registry and the extra collectables, sorted by name,
+  // each family's series sorted by labels: what a scrape exposes.
+  std::vector<prometheus::MetricFamily> collect() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<ExemplarHistogramFamily>, std::less<>> histogram_families_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+};
+
+}  // namespace telemetry

@@ -1,0 +1,90 @@
+#pragma once
+// Exports spans over OTLP/HTTP with binary protobuf
+// (https://opentelemetry.io/docs/specs/otlp/#otlphttp), using libcurl.
+#include "telemetry/span_data.hpp"
+#include "telemetry/span_exporter.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace telemetry {
+
+struct OtlpHttpExporterOptions {
+  std::string endpoint = "http://localhost:4318/v1/traces";  // the full URL, path included
+  std::vector<std::pair<std::string, std::string>> headers;   // sent with every request
+  std::chrono::milliseconds timeout{10000};  // one export_spans call, every attempt and wait included
+  bool gzip = false;                         // Content-Encoding: gzip
+  int max_attempts = 5;                      // first attempt included
+  std::chrono::milliseconds initial_backoff{1000};  // before the second attempt; doubles each time
+  std::chrono::milliseconds max_backoff{5000};      // cap of the doubling (a Retry-After may exceed it)
+};
+
+// The OpenTelemetry specification's exporter variables, each
+// OTEL_EXPORTER_OTLP_TRACES_<X> taking precedence over OTEL_EXPORTER_OTLP_<X>
+// (the generic one is then not read at all). An empty variable counts as unset.
+//   ENDPOINT     TRACES_ENDPOINT is used as is; the generic one is a base URL
+//                to which "/v1/traces" is appended (a trailing '/' is not
+//                doubled); default http://localhost:4318/v1/traces.
+//   HEADERS      comma-separated key=value; whitespace around keys and values
+//                trimmed, values percent-decoded ('+' stays '+'); a malformed
+//                entry is left out with a warning that names the variable but
+//                never shows a value. TRACES_HEADERS replaces HEADERS entirely.
+//   TIMEOUT      a positive whole number of milliseconds.
+//   COMPRESSION  gzip or none.
+// Throws std::invalid_argument naming the variable for a timeout that is not a
+// positive number, an unknown compression, or an endpoint that is not an
+// http:// or https:// URL. The retry settings keep their defaults.
+OtlpHttpExporterOptions otlp_options_from_environment(std::function<const char*(const char*)> getenv = ::getenv);
+
+// Counters for self-monitoring; read them from any thread.
+struct ExporterStats {
+  std::atomic<std::uint64_t> exported_spans{0};  // spans in batches the endpoint accepted
+  std::atomic<std::uint64_t> failed_exports{0};  // export_spans calls that returned failure
+  std::atomic<std::uint64_t> retries{0};         // attempts after the first, over all calls
+};
+
+// POSTs application/x-protobuf ExportTraceServiceRequests through one reused
+// libcurl handle (so the connection is kept alive). A 2xx is success. 429,
+// 502, 503, 504, connection failures and timeouts are retried with exponential
+// backoff and jitter (a uniform pick in [d/2, d] for d = initial_backoff *
+// 2^(n-1), capped at max_backoff) or after the response's Retry-After
+// (delta-seconds or an HTTP date, at most a day), as long as max_attempts
+// allows and the wait ends before the timeout (otherwise it fails at once
+// rather than wait in vain); any other status fails at once.
+// Failures are logged (warn, at most one line per 10 s, counting those left
+// out) and never thrown out of export_spans.
+class OtlpHttpExporter final : public SpanExporter {
+ public:
+  // Throws std::invalid_argument for an endpoint that is not http(s)://, a
+  // non-positive timeout or max_attempts < 1, std::runtime_error when libcurl
+  // or zlib cannot be set up. Content-Type, Content-Encoding, Content-Length,
+  // Transfer-Encoding and Expect among `options.headers` are left out (warning).
+  OtlpHttpExporter(OtlpHttpExporterOptions options, Resource resource, InstrumentationScope scope);
+  ~OtlpHttpExporter() override;
+  OtlpHttpExporter(const OtlpHttpExporter&) = delete;
+  OtlpHttpExporter& operator=(const OtlpHttpExporter&) = delete;
+
+  // Blocks up to options().timeout. An empty batch succeeds without a request.
+  ExportResult export_spans(std::span<const SpanData> spans) override;
+  // Safe from any thread: wakes a backoff wait at once (that export fails) and
+  // makes every later export fail without a request. A request already in
+  // flight runs to its end or its timeout.
+  void shutdown() override;
+
+  const ExporterStats& stats() const;
+  const OtlpHttpExporterOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace telemetry

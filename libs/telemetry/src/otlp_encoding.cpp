@@ -1,0 +1,174 @@
+#include "telemetry/otlp_encoding.hpp"
+
+#include "protobuf_writer.hpp"
+
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+
+namespace telemetry {
+namespace {
+
+using protobuf::Writer;
+
+// Field numbers from opentelemetry-proto: collector/trace/v1/trace_service.proto,
+// trace/v1/trace.proto, resource/v1/resource.proto and common/v1/common.proto.
+namespace export_trace_service_request {
+constexpr std::uint32_t resource_spans = 1;
+}
+namespace resource_spans {
+constexpr std::uint32_t resource = 1;
+constexpr std::uint32_t scope_spans = 2;
+}  // namespace resource_spans
+namespace resource_fields {
+constexpr std::uint32_t attributes = 1;
+}
+namespace scope_spans {
+constexpr std::uint32_t scope = 1;
+constexpr std::uint32_t spans = 2;
+}  // namespace scope_spans
+namespace instrumentation_scope {
+constexpr std::uint32_t name = 1;
+constexpr std::uint32_t version = 2;
+}  // namespace instrumentation_scope
+namespace span {
+constexpr std::uint32_t trace_id = 1;
+constexpr std::uint32_t span_id = 2;
+constexpr std::uint32_t trace_state = 3;
+constexpr std::uint32_t parent_span_id = 4;
+constexpr std::uint32_t name = 5;
+constexpr std::uint32_t kind = 6;
+constexpr std::uint32_t start_time_unix_nano = 7;  // fixed64
+constexpr std::uint32_t end_time_unix_nano = 8;    // fixed64
+constexpr std::uint32_t attributes = 9;
+constexpr std::uint32_t dropped_attributes_count = 10;
+constexpr std::uint32_t events = 11;
+constexpr std::uint32_t dropped_events_count = 12;
+constexpr std::uint32_t status = 15;
+constexpr std::uint32_t flags = 16;  // fixed32
+}  // namespace span
+namespace event {
+constexpr std::uint32_t time_unix_nano = 1;  // fixed64
+constexpr std::uint32_t name = 2;
+constexpr std::uint32_t attributes = 3;
+}  // namespace event
+namespace status {
+constexpr std::uint32_t message = 2;
+constexpr std::uint32_t code = 3;
+}  // namespace status
+namespace key_value {
+constexpr std::uint32_t key = 1;
+constexpr std::uint32_t value = 2;
+}  // namespace key_value
+namespace any_value {
+constexpr std::uint32_t string_value = 1;
+constexpr std::uint32_t bool_value = 2;
+constexpr std::uint32_t int_value = 3;
+constexpr std::uint32_t double_value = 4;
+}  // namespace any_value
+
+bool all_zero(std::span<const std::uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+void write_attributes(Writer& writer, std::uint32_t field, const Attributes& attributes) {
+  for (const auto& [key, value] : attributes) {
+    writer.message(field, [&] {
+      writer.string_field(key_value::key, key);
+      writer.message(key_value::value, [&] {
+        std::visit(
+            [&](const auto& v) {
+              using T = std::decay_t<decltype(v)>;
+              if constexpr (std::is_same_v<T, std::string>)
+                writer.string_field(any_value::string_value, v);
+              else if constexpr (std::is_same_v<T, bool>)
+                writer.bool_field(any_value::bool_value, v);
+              else if constexpr (std::is_same_v<T, std::int64_t>)
+                writer.int64_field(any_value::int_value, v);
+              else
+                writer.double_field(any_value::double_value, v);
+            },
+            value);
+      });
+    });
+  }
+}
+
+void write_span(Writer& writer, const SpanData& data) {
+  writer.bytes_field(span::trace_id, std::span<const std::uint8_t>(data.trace_id.bytes));
+  writer.bytes_field(span::span_id, std::span<const std::uint8_t>(data.span_id.bytes));
+  if (!data.trace_state.empty()) writer.string_field(span::trace_state, data.trace_state);
+  if (!all_zero(data.parent_span_id.bytes))
+    writer.bytes_field(span::parent_span_id, std::span<const std::uint8_t>(data.parent_span_id.bytes));
+  if (!data.name.empty()) writer.string_field(span::name, data.name);
+  writer.uint64_field(span::kind, static_cast<std::uint64_t>(data.kind));
+  if (data.start_unix_nano != 0) writer.fixed64_field(span::start_time_unix_nano, data.start_unix_nano);
+  if (data.end_unix_nano != 0) writer.fixed64_field(span::end_time_unix_nano, data.end_unix_nano);
+  write_attributes(writer, span::attributes, data.attributes);
+  if (data.dropped_attributes != 0) writer.uint64_field(span::dropped_attributes_count, data.dropped_attributes);
+  for (const auto& e : data.events) {
+    writer.message(span::events, [&] {
+      if (e.time_unix_nano != 0) writer.fixed64_field(event::time_unix_nano, e.time_unix_nano);
+      if (!e.name.empty()) writer.string_field(event::name, e.name);
+      write_attributes(writer, event::attributes, e.attributes);
+    });
+  }
+  if (data.dropped_events != 0) writer.uint64_field(span::dropped_events_count, data.dropped_events);
+  if (data.status != StatusCode::unset) {
+    writer.message(span::status, [&] {
+      if (data.status == StatusCode::error && !data.status_message.empty())
+        writer.string_field(status::message, data.status_message);
+      writer.uint64_field(status::code, static_cast<std::uint64_t>(data.status));
+    });
+  }
+  if (data.trace_flags != 0) writer.fixed32_field(span::flags, data.trace_flags);
+}
+
+std::size_t attributes_estimate(const Attributes& attributes) {
+  std::size_t size = 0;
+  for (const auto& [key, value] : attributes) {
+    size += key.size() + 16;
+    if (const auto* text = std::get_if<std::string>(&value)) size += text->size();
+  }
+  return size;
+}
+
+// A generous guess of the encoded size, so the output grows at most once or twice.
+std::size_t size_estimate(const Resource& resource, const InstrumentationScope& scope,
+                          std::span<const SpanData> spans) {
+  std::size_t size = 32 + attributes_estimate(resource.attributes) + scope.name.size() + scope.version.size();
+  for (const auto& data : spans) {
+    size += 96 + data.trace_state.size() + data.name.size() + data.status_message.size() +
+            attributes_estimate(data.attributes);
+    for (const auto& e : data.events) size += 24 + e.name.size() + attributes_estimate(e.attributes);
+  }
+  return size;
+}
+
+}  // namespace
+
+void append_export_trace_request(std::string& out, const Resource& resource, const InstrumentationScope& scope,
+                                 std::span<const SpanData> spans) {
+  out.reserve(out.size() + size_estimate(resource, scope, spans));
+  Writer writer(out);
+  writer.message(export_trace_service_request::resource_spans, [&] {
+    writer.message(resource_spans::resource,
+                   [&] { write_attributes(writer, resource_fields::attributes, resource.attributes); });
+    writer.message(resource_spans::scope_spans, [&] {
+      writer.message(scope_spans::scope, [&] {
+        if (!scope.name.empty()) writer.string_field(instrumentation_scope::name, scope.name);
+        if (!scope.version.empty()) writer.string_field(instrumentation_scope::version, scope.version);
+      });
+      for (const auto& data : spans) writer.message(scope_spans::spans, [&] { write_span(writer, data); });
+    });
+  });
+}
+
+std::string encode_export_trace_request(const Resource& resource, const InstrumentationScope& scope,
+                                        std::span<const SpanData> spans) {
+  std::string out;
+  append_export_trace_request(out, resource, scope, spans);
+  return out;
+}
+
+}  // namespace telemetry

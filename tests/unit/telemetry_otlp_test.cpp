@@ -1,0 +1,536 @@
+// The hand-written protobuf encoder, the OTLP request it builds, the exporter's
+// environment variables and the exporter's failure paths that need no server.
+#include "protobuf_writer.hpp"
+
+#include <telemetry/otlp_encoding.hpp>
+#include <telemetry/otlp_http_exporter.hpp>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using telemetry::protobuf::WireType;
+using telemetry::protobuf::Writer;
+
+std::string bytes(std::initializer_list<unsigned> values) {
+  std::string out;
+  for (const unsigned v : values) out.push_back(static_cast<char>(v));
+  return out;
+}
+
+std::string varint(std::uint64_t value) {
+  std::string out;
+  Writer(out).varint(value);
+  return out;
+}
+
+// ---- a minimal reader, to walk what the encoder wrote -----------------------
+
+struct Field {
+  std::uint32_t number = 0;
+  WireType type = WireType::varint;
+  std::uint64_t scalar = 0;  // varint, fixed32, fixed64
+  std::string bytes;         // length-delimited
+};
+
+std::uint64_t read_varint(std::string_view& in) {
+  std::uint64_t value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) throw std::runtime_error("truncated varint");
+    const auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    value |= std::uint64_t{byte & 0x7fu} << shift;
+    if (!(byte & 0x80)) return value;
+  }
+  throw std::runtime_error("varint too long");
+}
+
+std::uint64_t read_fixed(std::string_view& in, std::size_t size) {
+  if (in.size() < size) throw std::runtime_error("truncated fixed");
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < size; ++i) value |= std::uint64_t{static_cast<std::uint8_t>(in[i])} << (8 * i);
+  in.remove_prefix(size);
+  return value;
+}
+
+std::vector<Field> parse(std::string_view in) {
+  std::vector<Field> fields;
+  while (!in.empty()) {
+    const auto key = read_varint(in);
+    Field field;
+    field.number = static_cast<std::uint32_t>(key >> 3);
+    field.type = static_cast<WireType>(key & 7);
+    switch (field.type) {
+      case WireType::varint:
+        field.scalar = read_varint(in);
+        break;
+      case WireType::fixed64:
+        field.scalar = read_fixed(in, 8);
+        break;
+      case WireType::fixed32:
+        field.scalar = read_fixed(in, 4);
+        break;
+      case WireType::length_delimited: {
+        const auto length = read_varint(in);
+        if (length > in.size()) throw std::runtime_error("truncated length-delimited field");
+        field.bytes = std::string(in.substr(0, length));
+        in.remove_prefix(length);
+        break;
+      }
+      default:
+        throw std::runtime_error("unexpected wire type");
+    }
+    fields.push_back(std::move(field));
+  }
+  return fields;
+}
+
+std::vector<Field> all(const std::vector<Field>& fields, std::uint32_t number) {
+  std::vector<Field> matching;
+  for (const auto& f : fields)
+    if (f.number == number) matching.push_back(f);
+  return matching;
+}
+
+std::optional<Field> one(const std::vector<Field>& fields, std::uint32_t number) {
+  const auto matching = all(fields, number);
+  if (matching.size() > 1) throw std::runtime_error("field repeated");
+  if (matching.empty()) return std::nullopt;
+  return matching.front();
+}
+
+// ---- the writer -------------------------------------------------------------
+
+TEST(ProtobufWriter, VarintEdgeCases) {
+  EXPECT_EQ(varint(0), bytes({0x00}));
+  EXPECT_EQ(varint(1), bytes({0x01}));
+  EXPECT_EQ(varint(127), bytes({0x7f}));
+  EXPECT_EQ(varint(128), bytes({0x80, 0x01}));
+  EXPECT_EQ(varint(300), bytes({0xac, 0x02}));
+  EXPECT_EQ(varint(16383), bytes({0xff, 0x7f}));
+  EXPECT_EQ(varint(16384), bytes({0x80, 0x80, 0x01}));
+  EXPECT_EQ(varint(0xffffffffu), bytes({0xff, 0xff, 0xff, 0xff, 0x0f}));
+  EXPECT_EQ(varint(std::uint64_t{1} << 63), bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}));
+  EXPECT_EQ(varint(~std::uint64_t{0}), bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}));
+  for (const std::uint64_t v : {0ull, 127ull, 128ull, 16383ull, 16384ull, 0xffffffffull, ~0ull})
+    EXPECT_EQ(telemetry::protobuf::varint_size(v), varint(v).size()) << v;
+}
+
+TEST(ProtobufWriter, NegativeInt64TakesTenBytes) {
+  std::string out;
+  Writer(out).int64_field(3, -1);
+  EXPECT_EQ(out, bytes({0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}));
+  out.clear();
+  Writer(out).int64_field(3, std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(out, bytes({0x18, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}));
+}
+
+TEST(ProtobufWriter, TagsAndScalars) {
+  std::string out;
+  Writer writer(out);
+  writer.uint64_field(1, 150);           // the protobuf documentation's example
+  writer.fixed32_field(16, 0x01020304);  // a two-byte tag
+  writer.fixed64_field(7, 0x0102030405060708);
+  writer.bool_field(2, true);
+  writer.double_field(4, 1.5);
+  writer.string_field(2, "testing");
+  EXPECT_EQ(out, bytes({0x08, 0x96, 0x01,                                            //
+                        0x85, 0x01, 0x04, 0x03, 0x02, 0x01,                          //
+                        0x39, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,        //
+                        0x10, 0x01,                                                  //
+                        0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f,        //
+                        0x12, 0x07, 't', 'e', 's', 't', 'i', 'n', 'g'}));
+}
+
+TEST(ProtobufWriter, EmptyNestedMessage) {
+  std::string out;
+  Writer writer(out);
+  writer.message(1, [] {});
+  EXPECT_EQ(out, bytes({0x0a, 0x00}));
+}
+
+TEST(ProtobufWriter, NestedLengthsAcrossVarintBoundaries) {
+  for (const std::size_t body : {1u, 125u, 126u, 127u, 128u, 16380u, 16381u, 16382u, 16383u, 16384u, 2100000u}) {
+    std::string out = "prefix";
+    Writer writer(out);
+    writer.message(3, [&] { writer.string_field(1, std::string(body, 'x')); });
+    std::string_view in(out);
+    ASSERT_EQ(in.substr(0, 6), "prefix");
+    in.remove_prefix(6);
+    const auto fields = parse(in);
+    ASSERT_EQ(fields.size(), 1u);
+    EXPECT_EQ(fields[0].number, 3u);
+    const auto inner = parse(fields[0].bytes);
+    ASSERT_EQ(inner.size(), 1u);
+    EXPECT_EQ(inner[0].bytes.size(), body);
+    // Canonical: the length varint takes no more bytes than it needs.
+    const std::size_t inner_size = 1 + telemetry::protobuf::varint_size(body) + body;
+    EXPECT_EQ(out.size(), 6 + 1 + telemetry::protobuf::varint_size(inner_size) + inner_size) << body;
+  }
+}
+
+TEST(ProtobufWriter, DeeplyNestedMessages) {
+  std::string out;
+  Writer writer(out);
+  writer.message(1, [&] {
+    writer.uint64_field(1, 1);
+    writer.message(2, [&] {
+      writer.message(3, [&] { writer.string_field(4, std::string(200, 'a')); });
+      writer.uint64_field(5, 7);
+    });
+    writer.message(6, [] {});
+  });
+  const auto top = parse(out);
+  ASSERT_EQ(top.size(), 1u);
+  const auto level1 = parse(top[0].bytes);
+  ASSERT_EQ(level1.size(), 3u);
+  EXPECT_EQ(level1[0].scalar, 1u);
+  EXPECT_EQ(level1[2].number, 6u);
+  EXPECT_TRUE(level1[2].bytes.empty());
+  const auto level2 = parse(level1[1].bytes);
+  ASSERT_EQ(level2.size(), 2u);
+  EXPECT_EQ(level2[1].scalar, 7u);
+  const auto level3 = parse(level2[0].bytes);
+  ASSERT_EQ(level3.size(), 1u);
+  EXPECT_EQ(level3[0].bytes, std::string(200, 'a'));
+}
+
+// ---- the OTLP request -------------------------------------------------------
+
+telemetry::SpanData sample_span() {
+  telemetry::SpanData span;
+  for (std::uint8_t i = 0; i < 16; ++i) span.trace_id.bytes[i] = static_cast<std::uint8_t>(i + 1);
+  for (std::uint8_t i = 0; i < 8; ++i) span.span_id.bytes[i] = static_cast<std::uint8_t>(0xa0 + i);
+  span.trace_flags = 0x01;
+  span.name = "GET /pokemon/{id}";
+  span.kind = telemetry::SpanKind::server;
+  span.start_unix_nano = 1'700'000'000'000'000'000;
+  span.end_unix_nano = 1'700'000'000'250'000'000;
+  span.attributes = {{"zero", std::int64_t{0}}, {"flag", false}, {"empty", std::string()}, {"ratio", 0.5}};
+  span.status = telemetry::StatusCode::ok;
+  span.status_message = "ignored unless error";
+  return span;
+}
+
+TEST(OtlpEncoding, WritesASpanWithTheOpentelemetryProtoFieldNumbers) {
+  const telemetry::Resource resource{{{"service.name", std::string("apimon")}}};
+  const telemetry::InstrumentationScope scope{"apimon", "1.2.3"};
+  const std::vector<telemetry::SpanData> spans{sample_span()};
+  const auto request = telemetry::encode_export_trace_request(resource, scope, spans);
+
+  const auto resource_spans = parse(one(parse(request), 1)->bytes);
+  const auto resource_attributes = all(parse(one(resource_spans, 1)->bytes), 1);
+  ASSERT_EQ(resource_attributes.size(), 1u);
+  EXPECT_EQ(one(parse(resource_attributes[0].bytes), 1)->bytes, "service.name");
+
+  const auto scope_spans = parse(one(resource_spans, 2)->bytes);
+  const auto scope_fields = parse(one(scope_spans, 1)->bytes);
+  EXPECT_EQ(one(scope_fields, 1)->bytes, "apimon");
+  EXPECT_EQ(one(scope_fields, 2)->bytes, "1.2.3");
+
+  const auto span = parse(one(scope_spans, 2)->bytes);
+  EXPECT_EQ(one(span, 1)->bytes.size(), 16u);
+  EXPECT_EQ(one(span, 1)->bytes[0], '\x01');
+  EXPECT_EQ(one(span, 2)->bytes.size(), 8u);
+  EXPECT_FALSE(one(span, 3)) << "no tracestate";
+  EXPECT_FALSE(one(span, 4)) << "a root span has no parent_span_id";
+  EXPECT_EQ(one(span, 5)->bytes, "GET /pokemon/{id}");
+  EXPECT_EQ(one(span, 6)->scalar, 2u);
+  EXPECT_EQ(one(span, 7)->type, WireType::fixed64);
+  EXPECT_EQ(one(span, 7)->scalar, 1'700'000'000'000'000'000u);
+  EXPECT_EQ(one(span, 8)->scalar, 1'700'000'000'250'000'000u);
+  EXPECT_EQ(one(span, 16)->type, WireType::fixed32);
+  EXPECT_EQ(one(span, 16)->scalar, 1u);
+  EXPECT_FALSE(one(span, 10));
+  EXPECT_FALSE(one(span, 12));
+
+  // Values at their type's default keep their type: AnyValue is a oneof.
+  const auto attributes = all(span, 9);
+  ASSERT_EQ(attributes.size(), 4u);
+  const auto value_of = [](const Field& key_value) { return parse(one(parse(key_value.bytes), 2)->bytes); };
+  EXPECT_EQ(one(value_of(attributes[0]), 3)->scalar, 0u);
+  EXPECT_EQ(one(value_of(attributes[1]), 2)->scalar, 0u);
+  EXPECT_EQ(one(value_of(attributes[2]), 1)->bytes, "");
+  EXPECT_EQ(std::bit_cast<double>(one(value_of(attributes[3]), 4)->scalar), 0.5);
+
+  const auto status = parse(one(span, 15)->bytes);
+  EXPECT_EQ(one(status, 3)->scalar, 1u);
+  EXPECT_FALSE(one(status, 2)) << "a message only goes with an error";
+}
+
+TEST(OtlpEncoding, ChildSpanWithEventsAndAnError) {
+  auto data = sample_span();
+  data.parent_span_id.bytes = {1, 2, 3, 4, 5, 6, 7, 8};
+  data.trace_state = "vendor=value";
+  data.kind = telemetry::SpanKind::client;
+  data.attributes = {{"count", std::int64_t{-3}}};
+  data.events = {{"retry", 1'700'000'000'100'000'000, {{"attempt", std::int64_t{2}}}}};
+  data.status = telemetry::StatusCode::error;
+  data.status_message = "upstream timed out";
+  data.dropped_attributes = 4;
+  data.dropped_events = 1;
+  const std::vector<telemetry::SpanData> spans{sample_span(), data};
+  const auto request = telemetry::encode_export_trace_request({}, {}, spans);
+
+  const auto resource_spans = parse(one(parse(request), 1)->bytes);
+  EXPECT_TRUE(one(resource_spans, 1)->bytes.empty());
+  const auto scope_spans = parse(one(resource_spans, 2)->bytes);
+  EXPECT_TRUE(one(scope_spans, 1)->bytes.empty());
+  const auto span_fields = all(scope_spans, 2);
+  ASSERT_EQ(span_fields.size(), 2u);
+  const auto span = parse(span_fields[1].bytes);
+  EXPECT_EQ(one(span, 3)->bytes, "vendor=value");
+  EXPECT_EQ(one(span, 4)->bytes, bytes({1, 2, 3, 4, 5, 6, 7, 8}));
+  EXPECT_EQ(one(span, 6)->scalar, 3u);
+  EXPECT_EQ(static_cast<std::int64_t>(one(parse(one(parse(one(span, 9)->bytes), 2)->bytes), 3)->scalar), -3);
+  EXPECT_EQ(one(span, 10)->scalar, 4u);
+  EXPECT_EQ(one(span, 12)->scalar, 1u);
+  const auto event = parse(one(span, 11)->bytes);
+  EXPECT_EQ(one(event, 1)->type, WireType::fixed64);
+  EXPECT_EQ(one(event, 1)->scalar, 1'700'000'000'100'000'000u);
+  EXPECT_EQ(one(event, 2)->bytes, "retry");
+  EXPECT_EQ(one(parse(one(event, 3)->bytes), 1)->bytes, "attempt");
+  const auto status = parse(one(span, 15)->bytes);
+  EXPECT_EQ(one(status, 2)->bytes, "upstream timed out");
+  EXPECT_EQ(one(status, 3)->scalar, 2u);
+}
+
+TEST(OtlpEncoding, AppendsToAReusedBuffer) {
+  const std::vector<telemetry::SpanData> spans{sample_span()};
+  const auto fresh = telemetry::encode_export_trace_request({}, {"s", ""}, spans);
+  std::string buffer = "junk";
+  buffer.clear();
+  telemetry::append_export_trace_request(buffer, {}, {"s", ""}, spans);
+  EXPECT_EQ(buffer, fresh);
+}
+
+// ---- environment variables ----------------------------------------------------
+
+class Environment {
+ public:
+  Environment(std::initializer_list<std::pair<const std::string, std::string>> values) : values_(values) {}
+  std::function<const char*(const char*)> getenv() const {
+    return [this](const char* name) -> const char* {
+      const auto found = values_.find(name);
+      return found == values_.end() ? nullptr : found->second.c_str();
+    };
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+telemetry::OtlpHttpExporterOptions from(const Environment& environment) {
+  return telemetry::otlp_options_from_environment(environment.getenv());
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+TEST(OtlpEnvironment, Defaults) {
+  const auto options = from({});
+  EXPECT_EQ(options.endpoint, "http://localhost:4318/v1/traces");
+  EXPECT_TRUE(options.headers.empty());
+  EXPECT_EQ(options.timeout, 10s);
+  EXPECT_FALSE(options.gzip);
+  EXPECT_EQ(options.max_attempts, 5);
+  EXPECT_EQ(options.initial_backoff, 1s);
+  EXPECT_EQ(options.max_backoff, 5s);
+}
+
+TEST(OtlpEnvironment, GenericEndpointGetsTheSignalPath) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"}}).endpoint,
+            "http://collector:4318/v1/traces");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"}}).endpoint,
+            "http://collector:4318/v1/traces");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example/base/"}}).endpoint,
+            "https://otel.example/base/v1/traces");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", " HTTP://collector "}}).endpoint, "HTTP://collector/v1/traces");
+}
+
+TEST(OtlpEnvironment, TracesEndpointIsUsedAsIs) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom"}}).endpoint,
+            "http://collector:4318/custom");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector/"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "x"}})
+                .endpoint,
+            "https://collector/")
+      << "the generic variable is not even read";
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"}}).endpoint,
+            "http://c/v1/traces")
+      << "empty counts as unset";
+}
+
+TEST(OtlpEnvironment, Headers) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret,X-Tenant=acme"}}).headers,
+            (Headers{{"api-key", "secret"}, {"X-Tenant", "acme"}}));
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_HEADERS", " a = 1 , b=two%20words ,c=100%25,d=x+y,e=k=v"}}).headers,
+            (Headers{{"a", "1"}, {"b", "two words"}, {"c", "100%"}, {"d", "x+y"}, {"e", "k=v"}}));
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_HEADERS", "empty=,,trailing=1,"}}).headers,
+            (Headers{{"empty", ""}, {"trailing", "1"}}));
+}
+
+TEST(OtlpEnvironment, MalformedHeaderEntriesAreLeftOut) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_HEADERS",
+                   "novalue,=nokey,bad key=1,bad(key)=1,x=%zz,y=%4,z=%0d%0aInjected: 1,good=yes"}})
+                .headers,
+            (Headers{{"good", "yes"}}));
+}
+
+TEST(OtlpEnvironment, TracesHeadersReplaceTheGenericOnes) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_HEADERS", "a=1,b=2"}, {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "c=3"}}).headers,
+            (Headers{{"c", "3"}}));
+}
+
+TEST(OtlpEnvironment, Timeout) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}}).timeout, 2500ms);
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TIMEOUT", "2500"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", " 750 "}}).timeout,
+            750ms);
+}
+
+TEST(OtlpEnvironment, Compression) {
+  EXPECT_TRUE(from({{"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}}).gzip);
+  EXPECT_FALSE(from({{"OTEL_EXPORTER_OTLP_COMPRESSION", "none"}}).gzip);
+  EXPECT_FALSE(
+      from({{"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"}, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "none"}}).gzip);
+  EXPECT_TRUE(
+      from({{"OTEL_EXPORTER_OTLP_COMPRESSION", "none"}, {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "GZIP"}}).gzip);
+}
+
+void expect_invalid(const Environment& environment, const std::string& variable) {
+  try {
+    from(environment);
+    ADD_FAILURE() << "expected std::invalid_argument naming " << variable;
+  } catch (const std::invalid_argument& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.rfind(variable + ":", 0), 0u) << message;
+  }
+}
+
+TEST(OtlpEnvironment, InvalidValuesNameTheirVariable) {
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "soon"}}, "OTEL_EXPORTER_OTLP_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "10s"}}, "OTEL_EXPORTER_OTLP_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "0"}}, "OTEL_EXPORTER_OTLP_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "-5"}}, "OTEL_EXPORTER_OTLP_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "99999999999999999999"}}, "OTEL_EXPORTER_OTLP_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TIMEOUT", "1000"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1.5"}},
+                 "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"}}, "OTEL_EXPORTER_OTLP_COMPRESSION");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "deflate"}}, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"}}, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://collector:4317"}}, "OTEL_EXPORTER_OTLP_ENDPOINT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector/v1/traces"}},
+                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"}}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+}
+
+TEST(OtlpEnvironment, AnUnusedGenericVariableIsNotValidated) {
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TIMEOUT", "soon"}, {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "100"}}).timeout,
+            100ms);
+}
+
+// ---- the exporter without a server ----------------------------------------------
+
+// A loopback port nobody listens on: bound, then released.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    throw std::runtime_error("cannot bind a loopback socket");
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(OtlpHttpExporter, RejectsInvalidOptions) {
+  telemetry::OtlpHttpExporterOptions options;
+  options.endpoint = "localhost:4318";
+  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  options = {};
+  options.max_attempts = 0;
+  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  options = {};
+  options.timeout = 0ms;
+  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+}
+
+TEST(OtlpHttpExporter, AnEmptyBatchSucceedsWithoutARequest) {
+  telemetry::OtlpHttpExporterOptions options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  telemetry::OtlpHttpExporter exporter(options, {}, {});
+  EXPECT_EQ(exporter.export_spans({}), telemetry::ExportResult::success);
+  EXPECT_EQ(exporter.stats().failed_exports, 0u);
+}
+
+TEST(OtlpHttpExporter, ConnectionFailuresAreRetriedUpToMaxAttempts) {
+  telemetry::OtlpHttpExporterOptions options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  options.max_attempts = 3;
+  options.initial_backoff = 10ms;
+  options.max_backoff = 20ms;
+  telemetry::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<telemetry::SpanData> spans{sample_span()};
+  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  EXPECT_EQ(exporter.stats().retries, 2u);
+  EXPECT_EQ(exporter.stats().failed_exports, 1u);
+  EXPECT_EQ(exporter.stats().exported_spans, 0u);
+}
+
+TEST(OtlpHttpExporter, ShutdownInterruptsABackoffWaitAndRefusesLaterExports) {
+  telemetry::OtlpHttpExporterOptions options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  options.timeout = 60s;
+  options.initial_backoff = 30s;
+  options.max_backoff = 30s;
+  telemetry::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<telemetry::SpanData> spans{sample_span()};
+
+  const auto started = std::chrono::steady_clock::now();
+  auto result = std::async(std::launch::async, [&] { return exporter.export_spans(spans); });
+  std::this_thread::sleep_for(200ms);  // the first attempt fails at once; then it waits 15-30 s
+  exporter.shutdown();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(result.get(), telemetry::ExportResult::failure);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(exporter.stats().retries, 0u);
+
+  const auto again = std::chrono::steady_clock::now();
+  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  EXPECT_LT(std::chrono::steady_clock::now() - again, 100ms);
+  EXPECT_EQ(exporter.stats().failed_exports, 2u);
+}
+
+TEST(OtlpHttpExporter, TheOverallTimeoutBoundsRetries) {
+  telemetry::OtlpHttpExporterOptions options;
+  options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
+  options.timeout = 300ms;
+  options.max_attempts = 100;
+  options.initial_backoff = 100ms;
+  options.max_backoff = 100ms;
+  telemetry::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<telemetry::SpanData> spans{sample_span()};
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_LT(exporter.stats().retries, 10u);
+}
+
+}  // namespace
