@@ -92,6 +92,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--cache-ttl-ms", cache_ttl_ms, "How long a cached response stays fresh")
       ->envname("APIMON_CACHE_TTL_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86'400'000}));
 
+  app.add_option("--access-log", config.access_log, "One JSON line per request on stdout (true or false)")
+      ->envname("APIMON_ACCESS_LOG");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("APIMON_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

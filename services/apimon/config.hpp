@@ -19,6 +19,7 @@ struct Config {
   std::chrono::milliseconds connect_timeout{2'000};
   std::chrono::seconds retry_after{5};
   std::string log_level = "info";
+  bool access_log = true;
 };
 
 struct ConfigResult {

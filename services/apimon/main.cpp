@@ -1,6 +1,7 @@
 // apimon: the Pokédex HTTP API of the observability study stack.
 #include "config.hpp"
 #include "pokedex_api.hpp"
+#include "service_metrics.hpp"
 
 #include <http/server.hpp>
 #include <logging/logging.hpp>
@@ -8,6 +9,7 @@
 #include <pokedex/pooled_repository.hpp>
 #include <pokedex/sqlite_store.hpp>
 #include <spdlog/spdlog.h>
+#include <telemetry/telemetry.hpp>
 
 #include <malloc.h>
 
@@ -42,6 +44,11 @@ std::unique_ptr<pokedex::Repository> open_repository(const apimon::Config& confi
   return std::make_unique<pokedex::MysqlRepository>(options);
 }
 
+apimon::DatabaseDescription describe(const pokedex::DatabaseUrl& url) {
+  if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) return {"sqlite", "main", "", 0};
+  return {"mariadb", url.database, url.host, url.port};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -50,8 +57,16 @@ int main(int argc, char** argv) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
     return parsed.exit_code;
   }
-  const apimon::Config& config = *parsed.config;
+  apimon::Config& config = *parsed.config;
   logging::configure_json_stdout("apimon", config.log_level);
+
+  std::unique_ptr<telemetry::Telemetry> telemetry;
+  try {
+    telemetry = telemetry::Telemetry::from_environment("apimon", APIMON_VERSION);
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "apimon: invalid setting: " << error.what() << '\n';
+    return 2;
+  }
 
   try {
     // An embedded database is opened and seeded once here, before the pool's
@@ -63,18 +78,25 @@ int main(int argc, char** argv) {
 
     auto repository = open_repository(config);
     pokedex::ResponseCache cache(config.cache);
-    apimon::PokedexApi api(*repository, cache, config.retry_after);
+    const auto database = describe(config.database);
+    apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database);
+    apimon::register_service_metrics(telemetry->metrics(), *repository, cache, database, APIMON_VERSION);
+    apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), config.retry_after);
     http::Router router;
     api.register_routes(router);
 
+    config.server.telemetry = {telemetry->tracer(), &telemetry->http_server_metrics(), config.access_log};
     http::Server server(config.server, std::move(router));
     server.listen();
-    spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}",
+    spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}; traces {}",
                  config.server.address, server.port(), config.server.threads, config.database.redacted(),
-                 cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off");
+                 cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off",
+                 telemetry->exporter_description());
     const bool drained = server.run();
     repository.reset();  // database work finishes before the event loops it answers to go away
-    spdlog::info("apimon stopped{}", drained ? "" : " (grace period expired)");
+    const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
+    spdlog::info("apimon stopped{}{}", drained ? "" : " (grace period expired)",
+                 flushed ? "" : " (some spans could not be exported)");
     return 0;
   } catch (const std::exception& error) {
     spdlog::critical("apimon cannot start: {}", error.what());

@@ -4,8 +4,10 @@
 #include <http/query.hpp>
 #include <pokedex/render.hpp>
 #include <pokedex/text.hpp>
+#include <telemetry/exposition.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 namespace apimon {
@@ -87,9 +89,28 @@ void log_storage_error(const std::exception& error) {
 
 }  // namespace
 
-PokedexApi::PokedexApi(pokedex::Repository& repository, pokedex::ResponseCache& cache,
-                       std::chrono::seconds retry_after)
-    : repository_(repository), cache_(cache), retry_after_(retry_after) {}
+PokedexApi::PokedexApi(InstrumentedRepository& repository, pokedex::ResponseCache& cache,
+                       telemetry::MetricsRegistry& metrics, std::chrono::seconds retry_after)
+    : repository_(repository),
+      cache_(cache),
+      metrics_(metrics),
+      retry_after_(retry_after),
+      lookups_(prometheus::BuildCounter()
+                   .Name("pokedex_lookups_total")
+                   .Help("Pokémon served by /pokemon/{id} and /pokemon/random, by generation and primary type.")
+                   .Register(metrics.registry())),
+      search_results_(prometheus::BuildHistogram()
+                          .Name("pokedex_search_results")
+                          .Help("Pokémon returned per page of /pokemon/search.")
+                          .Register(metrics.registry())
+                          .Add({}, prometheus::Histogram::BucketBoundaries{0, 1, 2, 5, 10, 20, 50, 100})),
+      languages_(prometheus::BuildCounter()
+                     .Name("pokedex_language_requests_total")
+                     .Help("Pokédex requests by the language of the names asked for (?lang=).")
+                     .Register(metrics.registry())) {
+  for (std::size_t i = 0; i < pokedex::language_tags.size(); ++i)
+    language_series_[i] = &languages_.Add({{"lang", std::string(pokedex::language_tags[i])}});
+}
 
 void PokedexApi::register_routes(http::Router& router) {
   router.get("/healthz", [](Context& context) -> boost::asio::awaitable<Response> {
@@ -101,6 +122,7 @@ void PokedexApi::register_routes(http::Router& router) {
   router.get("/pokemon/search", guarded(&PokedexApi::search, true));
   router.get("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true));
   router.get("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true));
+  router.get("/metrics", [this](Context& context) { return metrics(context); });
 }
 
 http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::*handler)(Context&), bool cacheable) {
@@ -108,7 +130,10 @@ http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::
     const std::string_view key = context.request.target();
     const bool use_cache = cacheable && cache_.enabled();
     if (use_cache) {
-      if (auto body = cache_.find(key)) co_return json_response(context.request, *body);
+      auto lookup = context.start_span("cache lookup");
+      auto body = cache_.find(key);
+      lookup.set_attribute("cache.hit", body != nullptr);
+      if (body) co_return json_response(context.request, *body);
     }
     try {
       Response response = co_await (this->*handler)(context);
@@ -124,7 +149,14 @@ http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::
 }
 
 boost::asio::awaitable<http::Response> PokedexApi::get_pokemon(Context& context) {
+  // Manual spans: how long validation takes, and whether it failed, is visible per request.
+  auto validation = context.start_span("validate pokemon id");
   const auto parsed = pokedex::parse_pokedex_id(context.params.get("id"));
+  if (parsed.error) {
+    validation.add_event("invalid id", {{"pokemon.id.raw", std::string(context.params.get("id"))}});
+    validation.set_status(telemetry::StatusCode::error, "invalid Pokédex number");
+  }
+  validation.end();
   if (parsed.error == pokedex::IdError::not_a_number)
     throw ProblemError(status::bad_request, "The Pokédex number must be a plain positive integer, such as 25.");
   if (parsed.error == pokedex::IdError::out_of_range)
@@ -135,15 +167,26 @@ boost::asio::awaitable<http::Response> PokedexApi::get_pokemon(Context& context)
 
 boost::asio::awaitable<http::Response> PokedexApi::pokemon_response(Context& context, int id) {
   const Language language = requested_language(context.query);
-  auto pokemon = co_await repository_.find_pokemon(id, language);
-  if (!pokemon) throw ProblemError(status::not_found, "No Pokémon has this National Pokédex number.");
-  co_return json_response(context.request, pokedex::render_pokemon(*pokemon));
+  count_language(language);
+  context.span.set_attribute("pokemon.id", static_cast<std::int64_t>(id));
+  auto pokemon = co_await repository_.find_pokemon(context, id, language);
+  if (!pokemon) {
+    context.span.add_event("pokemon not found");
+    throw ProblemError(status::not_found, "No Pokémon has this National Pokédex number.");
+  }
+  context.span.set_attribute("pokemon.name", pokemon->name);
+  count_lookup(*pokemon);
+  auto rendering = context.start_span("render pokemon");
+  std::string body = pokedex::render_pokemon(*pokemon);
+  rendering.set_attribute("response.body.size", static_cast<std::int64_t>(body.size()));
+  rendering.end();
+  co_return json_response(context.request, std::move(body));
 }
 
 boost::asio::awaitable<http::Response> PokedexApi::random_pokemon(Context& context) {
   int max_id = max_id_.load(std::memory_order_relaxed);
   if (max_id == 0) {
-    max_id = co_await repository_.max_pokemon_id();
+    max_id = co_await repository_.max_pokemon_id(context);
     if (max_id < 1) throw ProblemError(status::not_found, "The Pokédex is empty.");
     max_id_.store(max_id, std::memory_order_relaxed);
   }
@@ -161,7 +204,9 @@ boost::asio::awaitable<http::Response> PokedexApi::search(Context& context) {
   if (!prefix) throw ProblemError(status::bad_request, "Query parameter 'name' is not valid UTF-8.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  auto listing = co_await repository_.search_by_name(std::move(*prefix), language, page);
+  count_language(language);
+  auto listing = co_await repository_.search_by_name(context, std::move(*prefix), language, page);
+  search_results_.Observe(static_cast<double>(listing.items.size()));
   co_return json_response(context.request,
                           pokedex::render_listing(listing, page, next_link(context.path, context.query, page)));
 }
@@ -172,7 +217,8 @@ boost::asio::awaitable<http::Response> PokedexApi::by_type(Context& context) {
     throw ProblemError(status::bad_request, "A type is written in lower case, such as 'fire'.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  auto listing = co_await repository_.list_by_type(type, language, page);
+  count_language(language);
+  auto listing = co_await repository_.list_by_type(context, type, language, page);
   if (!listing) throw ProblemError(status::not_found, "No such type.");
   co_return json_response(context.request,
                           pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
@@ -184,15 +230,48 @@ boost::asio::awaitable<http::Response> PokedexApi::by_generation(Context& contex
     throw ProblemError(status::bad_request, "A generation is a small positive integer, such as 1.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
-  auto listing = co_await repository_.list_by_generation(*generation, language, page);
+  count_language(language);
+  auto listing = co_await repository_.list_by_generation(context, *generation, language, page);
   if (!listing) throw ProblemError(status::not_found, "No such generation.");
   co_return json_response(context.request,
                           pokedex::render_listing(*listing, page, next_link(context.path, context.query, page)));
 }
 
 boost::asio::awaitable<http::Response> PokedexApi::ready(Context& context) {
-  co_await repository_.ping();
+  co_await repository_.ping(context);
   co_return json_response(context.request, R"({"status":"ready"})");
+}
+
+boost::asio::awaitable<http::Response> PokedexApi::metrics(Context& context) {
+  const auto format = telemetry::negotiate_format(context.request[boost::beast::http::field::accept]);
+  http::Response response{status::ok, context.request.version()};
+  response.set(boost::beast::http::field::content_type, telemetry::content_type(format));
+  telemetry::serialize(metrics_, format, response.body());
+  response.prepare_payload();
+  co_return response;
+}
+
+void PokedexApi::count_lookup(const pokedex::Pokemon& pokemon) {
+  // Each series is looked up in prometheus-cpp once and then kept: Family::Add
+  // costs more than the increment itself by two orders of magnitude.
+  const std::string& type = pokemon.types.front();
+  const auto known = std::find(known_types.begin(), known_types.end(), type);
+  if (pokemon.generation < 1 || pokemon.generation > max_generation || known == known_types.end()) {
+    lookups_.Add({{"generation", std::to_string(pokemon.generation)}, {"primary_type", type}}).Increment();
+    return;
+  }
+  auto& slot = lookup_series_[static_cast<std::size_t>(pokemon.generation)]
+                             [static_cast<std::size_t>(known - known_types.begin())];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (!counter) {
+    counter = &lookups_.Add({{"generation", std::to_string(pokemon.generation)}, {"primary_type", type}});
+    slot.store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+}
+
+void PokedexApi::count_language(pokedex::Language language) {
+  language_series_[static_cast<std::size_t>(language)]->Increment();
 }
 
 }  // namespace apimon

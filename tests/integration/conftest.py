@@ -37,7 +37,10 @@ class Apimon:
         self.log_path = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp")) / f"apimon-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "wb")
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("APIMON_")}
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("APIMON_", "OTEL_"))}
+        # Spans are made (logs and exemplars carry trace ids) but go nowhere
+        # unless a test points them at a collector.
+        full_env["OTEL_TRACES_EXPORTER"] = "none"
         full_env.update(env or {})
         self.process = subprocess.Popen(
             [apimon_binary(), "--listen-address", "127.0.0.1", "--port", str(self.port), *args],

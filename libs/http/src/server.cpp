@@ -16,6 +16,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <logging/logging.hpp>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -139,9 +140,10 @@ struct Server::Impl {
     response.set(bhttp::field::date, http_date_now());
   }
 
-  asio::awaitable<Response> respond(const Request& request) {
+  // Finds the route and runs its handler; `route` learns the matched template ("" if none).
+  asio::awaitable<Response> respond(const Request& request, telemetry::Span& span, std::string_view& route) {
     auto [path, query] = split_target(request.target());
-    RequestContext context{request, path, query, {}, {}};
+    RequestContext context{request, path, query, {}, {}, span, options.telemetry.tracer};
     const RouteLookup lookup = router.find(request.method(), path, context.params);
     Response response;
     switch (lookup.outcome) {
@@ -154,12 +156,14 @@ struct Server::Impl {
         response.set(bhttp::field::allow, lookup.allow);
         break;
       case RouteLookup::Outcome::found:
-        context.route = *lookup.route;
+        context.route = route = *lookup.route;
         try {
           response = co_await (*lookup.handler)(context);
         } catch (const ProblemError& error) {
           response = problem(error.code(), error.detail(), request.version());
         } catch (const std::exception& error) {
+          span.add_event("exception", {{"exception.type", std::string("std::exception")},
+                                       {"exception.message", std::string(error.what())}});
           spdlog::error("unhandled error on {} {}: {}", request.method_string(), context.route, error.what());
           response = problem(status::internal_server_error, "The server could not complete the request.",
                              request.version());
@@ -167,6 +171,57 @@ struct Server::Impl {
         break;
     }
     response.version(request.version());
+    co_return response;
+  }
+
+  // Runs one request with its span, metrics and access log line around it.
+  asio::awaitable<Response> instrumented(const Request& request, const tcp::endpoint& peer) {
+    const auto& telemetry = options.telemetry;
+    const auto started = Clock::now();
+    const std::string_view method = request.method_string();
+    telemetry::Span span;
+    if (telemetry.tracer) {
+      std::optional<telemetry::SpanContext> parent;
+      if (const auto header = request.find("traceparent"); header != request.end()) {
+        parent = telemetry::parse_traceparent(header->value());
+        if (parent)
+          if (const auto state = request.find("tracestate"); state != request.end())
+            parent->trace_state = telemetry::validate_tracestate(state->value());
+      }
+      span = telemetry.tracer->start_span(method, telemetry::SpanKind::server, parent ? &*parent : nullptr);
+    }
+    if (telemetry.metrics) telemetry.metrics->request_started(method);
+
+    std::string_view route;
+    Response response = co_await respond(request, span, route);
+
+    const unsigned status_code = response.result_int();
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    if (span.recording()) {
+      if (!route.empty()) span.set_name(std::string(method) + " " + std::string(route));
+      span.set_attribute("http.request.method", std::string(telemetry::HttpServerMetrics::normalized_method(method)))
+          .set_attribute("url.path", std::string(split_target(request.target()).first))
+          .set_attribute("url.scheme", std::string("http"))
+          .set_attribute("network.protocol.version", std::string(request.version() == 10 ? "1.0" : "1.1"))
+          .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
+          .set_attribute("client.address", peer.address().to_string())
+          .set_attribute("server.port", static_cast<std::int64_t>(bound_port));
+      if (!route.empty()) span.set_attribute("http.route", std::string(route));
+      if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
+        span.set_attribute("user_agent.original", std::string(agent->value()));
+      if (status_code >= 500) span.set_status(telemetry::StatusCode::error);
+    }
+    if (telemetry.metrics)
+      telemetry.metrics->request_finished(method, route, status_code, seconds, request.body().size(),
+                                          response.body().size(), span.recording() ? &span.context() : nullptr);
+    if (telemetry.access_log) {
+      const auto& context = span.context();
+      const bool traced = context.valid();
+      logging::access_log(method, route.empty() ? telemetry::HttpServerMetrics::unmatched_route : route,
+                          split_target(request.target()).first, status_code, seconds, response.body().size(),
+                          traced ? context.trace_id.hex() : std::string(), traced ? context.span_id.hex() : std::string());
+    }
+    span.end();
     co_return response;
   }
 
@@ -187,6 +242,8 @@ struct Server::Impl {
   asio::awaitable<void> serve(Worker& worker, std::shared_ptr<Connection> connection) {
     const auto& limits = options.limits;
     tcp::socket& socket = connection->socket;
+    boost::system::error_code peer_error;
+    const tcp::endpoint peer = socket.remote_endpoint(peer_error);
     const auto arm = [&](std::chrono::milliseconds timeout) {
       const auto previous = connection->deadline;
       connection->deadline = Clock::now() + timeout;
@@ -222,7 +279,7 @@ struct Server::Impl {
       }
 
       const Request& request = parser.get();
-      Response response = co_await respond(request);
+      Response response = co_await instrumented(request, peer);
       decorate(response);
       response.keep_alive(request.keep_alive() && !draining);
       serialize(response, output);

@@ -3,12 +3,15 @@
 #include <json_writer/json_writer.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace logging {
 namespace {
+
+thread_local std::string_view current_trace_id;
+thread_local std::string_view current_span_id;
 
 // %j: the message as a JSON string, quotes included.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
@@ -21,25 +24,92 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
 };
 
+// %J: ,"trace_id":"…","span_id":"…" when the line is logged with a trace, else nothing.
+class TraceFieldsFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& destination) override {
+    if (current_trace_id.empty()) return;
+    std::string fields;
+    fields.append(R"(,"trace_id":)");
+    json_writer::append_escaped(fields, current_trace_id);
+    fields.append(R"(,"span_id":)");
+    json_writer::append_escaped(fields, current_span_id);
+    destination.append(fields.data(), fields.data() + fields.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<TraceFieldsFlag>(); }
+};
+
+std::string service_json;  // the service name, already a JSON string
+
 }  // namespace
+
+TraceFields::TraceFields(std::string_view trace_id, std::string_view span_id) {
+  current_trace_id = trace_id;
+  current_span_id = span_id;
+}
+
+TraceFields::~TraceFields() {
+  current_trace_id = {};
+  current_span_id = {};
+}
 
 void configure_json_stdout(std::string_view service_name, std::string_view level) {
   const auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off")
     throw std::invalid_argument("unknown log level: " + std::string(level));
 
-  std::string service;
-  json_writer::append_escaped(service, service_name);
+  service_json.clear();
+  json_writer::append_escaped(service_json, service_name);
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<JsonMessageFlag>('j').set_pattern(
-      R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","service":)" + service + R"(,"message":%j})");
+  formatter->add_flag<JsonMessageFlag>('j').add_flag<TraceFieldsFlag>('J').set_pattern(
+      R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","service":)" + service_json + R"(,"message":%j%J})");
 
   auto logger = std::make_shared<spdlog::logger>(std::string(service_name),
                                                  std::make_shared<spdlog::sinks::stdout_sink_mt>());
   logger->set_formatter(std::move(formatter));
   logger->set_level(parsed);
-  logger->flush_on(spdlog::level::info);
+  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  // One line is one record: flush each as it completes, so a collector sees it at once.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+}
+
+void access_log(std::string_view method, std::string_view route, std::string_view target, unsigned status,
+                double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
+                std::string_view span_id) {
+  // Written directly rather than through spdlog's formatter: it has fields, not a message.
+  char time_text[32];
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto length = std::strftime(time_text, sizeof time_text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(time_text + length, sizeof time_text - length, ".%03dZ", static_cast<int>(millis));
+
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f", duration_seconds * 1000.0);
+
+  std::string line;
+  line.reserve(320);
+  json_writer::Writer json(line);
+  json.begin_object()
+      .member("time", std::string_view(time_text))
+      .member("level", "info")
+      .key("service")
+      .raw(service_json.empty() ? std::string_view("\"\"") : std::string_view(service_json))
+      .member("message", "request")
+      .member("http.request.method", method)
+      .member("http.route", route)
+      .member("url.path", target)
+      .member("http.response.status_code", static_cast<int>(status))
+      .key("duration_ms")
+      .raw(duration)
+      .member("response_bytes", static_cast<std::int64_t>(response_bytes));
+  if (!trace_id.empty()) json.member("trace_id", trace_id).member("span_id", span_id);
+  json.end_object();
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
 }  // namespace logging

@@ -1,6 +1,6 @@
 #include "pokedex/mysql_repository.hpp"
 
-#include "queries.hpp"
+#include "pokedex/queries.hpp"
 #include "row_mapping.hpp"
 
 #include <boost/asio/as_tuple.hpp>

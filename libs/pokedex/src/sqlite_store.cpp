@@ -1,7 +1,7 @@
 #include "pokedex/sqlite_store.hpp"
 
 #include "pokedex/embedded_sql.hpp"
-#include "queries.hpp"
+#include "pokedex/queries.hpp"
 #include "row_mapping.hpp"
 
 #include <sqlite3.h>

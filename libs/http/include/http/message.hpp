@@ -2,6 +2,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <telemetry/tracer.hpp>
 
 #include <array>
 #include <cstddef>
@@ -42,13 +43,25 @@ class PathParams {
 
 // Everything a handler learns about the request it serves. `route` is the
 // template the request matched ("/pokemon/{id}"), the only form of the path
-// that may label metrics or name spans.
+// that may label metrics or name spans. `span` is the request's SERVER span
+// (a no-op one when tracing is off or the request is not sampled): the
+// current span travels with the request, not with the thread.
 struct RequestContext {
   const Request& request;
   std::string_view path;
   std::string_view query;
   std::string_view route;
   PathParams params;
+  telemetry::Span& span;
+  telemetry::Tracer* tracer = nullptr;
+
+  // A child of the request's span, for work inside the handler worth seeing
+  // in a trace (validation, a cache lookup, rendering).
+  telemetry::Span start_span(std::string_view name,
+                             telemetry::SpanKind kind = telemetry::SpanKind::internal) const {
+    if (!tracer) return {};
+    return tracer->start_span(name, kind, &span.context());
+  }
 };
 
 using Handler = std::function<asio::awaitable<Response>(RequestContext&)>;

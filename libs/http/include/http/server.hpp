@@ -1,6 +1,9 @@
 #pragma once
 #include "http/router.hpp"
 
+#include <telemetry/http_server_metrics.hpp>
+#include <telemetry/tracer.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -18,12 +21,21 @@ struct ServerLimits {
   std::chrono::milliseconds shutdown_grace{10'000};    // in-flight requests finish within this on shutdown
 };
 
+// Automatic instrumentation: a SERVER span per request (continuing the
+// caller's traceparent), the RED metrics, and an access log line.
+struct ServerTelemetry {
+  telemetry::Tracer* tracer = nullptr;               // null: no spans
+  telemetry::HttpServerMetrics* metrics = nullptr;   // null: no metrics
+  bool access_log = false;
+};
+
 struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 5000;
   unsigned threads = 1;  // one io_context and one SO_REUSEPORT listener per thread
   ServerLimits limits;
   std::string server_name = "http";
+  ServerTelemetry telemetry;
 };
 
 // An HTTP/1.1 server on Boost.Beast with C++20 coroutines: keep-alive,

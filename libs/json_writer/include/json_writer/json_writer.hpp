@@ -68,6 +68,8 @@ class Writer {
   Writer& value(int number) { return value(static_cast<std::int64_t>(number)); }
   Writer& value(bool flag) { separate(); out_.append(flag ? "true" : "false"); return *this; }
   Writer& null() { separate(); out_.append("null"); return *this; }
+  // A value already in JSON form (a number formatted by the caller, a pre-escaped string).
+  Writer& raw(std::string_view json) { separate(); out_.append(json); return *this; }
 
   template <class T>
   Writer& member(std::string_view name, const T& v) { key(name); return value(v); }

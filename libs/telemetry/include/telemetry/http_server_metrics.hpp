@@ -1,0 +1,51 @@
+#pragma once
+// The RED metrics of an HTTP server, named after OpenTelemetry's HTTP semantic
+// conventions in Prometheus form: http_server_request_duration_seconds,
+// http_server_active_requests, http_server_request_body_size_bytes and
+// http_server_response_body_size_bytes, labelled by method, route template and
+// status code only, so their cardinality is bounded by construction.
+#include "telemetry/metrics.hpp"
+#include "telemetry/trace_context.hpp"
+
+#include <prometheus/gauge.h>
+
+#include <atomic>
+#include <string_view>
+
+namespace telemetry {
+
+class HttpServerMetrics {
+ public:
+  explicit HttpServerMetrics(MetricsRegistry& metrics);
+
+  // A method outside the standard set is counted as "_OTHER", as the
+  // semantic conventions ask, so clients cannot invent label values.
+  static std::string_view normalized_method(std::string_view method);
+
+  void request_started(std::string_view method);
+  // `route` must outlive this object (route templates do); "" for requests
+  // that matched no route. `trace` (sampled spans only) becomes the exemplar.
+  void request_finished(std::string_view method, std::string_view route, unsigned status_code, double seconds,
+                        std::size_t request_body_bytes, std::size_t response_body_bytes, const SpanContext* trace);
+
+  static constexpr std::string_view unmatched_route = "unmatched";
+
+ private:
+  struct Series {
+    ExemplarHistogram* duration;
+    prometheus::Histogram* request_size;
+    prometheus::Histogram* response_size;
+  };
+  Series& series(std::string_view method, std::string_view route, unsigned status_code);
+  prometheus::Gauge& active(std::string_view method);
+
+  static std::atomic<std::uint64_t> instances_;
+  const std::uint64_t instance_;
+  MetricsRegistry& metrics_;
+  ExemplarHistogramFamily& duration_;
+  prometheus::Family<prometheus::Histogram>& request_size_;
+  prometheus::Family<prometheus::Histogram>& response_size_;
+  prometheus::Family<prometheus::Gauge>& active_;
+};
+
+}  // namespace telemetry

@@ -1,0 +1,153 @@
+#include "telemetry/telemetry.hpp"
+
+#include "telemetry/otlp_http_exporter.hpp"
+#include "telemetry/process_metrics.hpp"
+#include "telemetry/resource.hpp"
+
+#include <prometheus/histogram.h>
+
+#include <cctype>
+#include <stdexcept>
+
+namespace telemetry {
+namespace {
+
+prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
+  prometheus::MetricFamily made;
+  made.name = std::move(name);
+  made.help = std::move(help);
+  made.type = type;
+  return made;
+}
+
+prometheus::ClientMetric counter(double value, prometheus::ClientMetric::Label label = {}) {
+  prometheus::ClientMetric metric;
+  if (!label.name.empty()) metric.label.push_back(std::move(label));
+  metric.counter.value = value;
+  return metric;
+}
+
+prometheus::ClientMetric gauge(double value) {
+  prometheus::ClientMetric metric;
+  metric.gauge.value = value;
+  return metric;
+}
+
+// The tracing SDK watching itself: how many spans it made, kept, sent and
+// lost, read from its counters at each scrape.
+class TracingSelfMetrics final : public prometheus::Collectable {
+ public:
+  TracingSelfMetrics(const Tracer& tracer, const BatchSpanProcessor* processor, std::size_t queue_capacity)
+      : tracer_(tracer), processor_(processor), queue_capacity_(queue_capacity) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> families;
+    const auto& stats = tracer_.stats();
+    const auto started = static_cast<double>(stats.started.load(std::memory_order_relaxed));
+    const auto sampled = static_cast<double>(stats.sampled.load(std::memory_order_relaxed));
+    auto spans = family("otel_sdk_spans_started_total", "Spans started, by whether the sampler kept them.",
+                        prometheus::MetricType::Counter);
+    spans.metric.push_back(counter(sampled, {"sampled", "true"}));
+    spans.metric.push_back(counter(started - sampled, {"sampled", "false"}));
+    families.push_back(std::move(spans));
+    if (!processor_) return families;
+
+    const auto& batch = processor_->stats();
+    auto exported = family("otel_sdk_spans_exported_total", "Spans the exporter delivered.",
+                           prometheus::MetricType::Counter);
+    exported.metric.push_back(counter(static_cast<double>(batch.exported.load(std::memory_order_relaxed))));
+    families.push_back(std::move(exported));
+    auto dropped = family("otel_sdk_spans_dropped_total",
+                          "Finished spans dropped because the export queue was full: tracing lost them, the "
+                          "requests themselves were served.",
+                          prometheus::MetricType::Counter);
+    dropped.metric.push_back(counter(static_cast<double>(batch.dropped.load(std::memory_order_relaxed))));
+    families.push_back(std::move(dropped));
+    auto failures = family("otel_sdk_span_export_failures_total",
+                           "Batches of spans the exporter could not deliver after its retries.",
+                           prometheus::MetricType::Counter);
+    failures.metric.push_back(counter(static_cast<double>(batch.export_failures.load(std::memory_order_relaxed))));
+    families.push_back(std::move(failures));
+    auto queue = family("otel_sdk_span_queue_length", "Finished spans waiting to be exported.",
+                        prometheus::MetricType::Gauge);
+    queue.metric.push_back(gauge(static_cast<double>(batch.queue_length.load(std::memory_order_relaxed))));
+    families.push_back(std::move(queue));
+    auto capacity = family("otel_sdk_span_queue_capacity", "Size of the export queue (OTEL_BSP_MAX_QUEUE_SIZE).",
+                           prometheus::MetricType::Gauge);
+    capacity.metric.push_back(gauge(static_cast<double>(queue_capacity_)));
+    families.push_back(std::move(capacity));
+    return families;
+  }
+
+ private:
+  const Tracer& tracer_;
+  const BatchSpanProcessor* processor_;
+  std::size_t queue_capacity_;
+};
+
+bool is_true(const char* value) {
+  if (!value) return false;
+  std::string text(value);
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text == "true";
+}
+
+}  // namespace
+
+std::unique_ptr<Telemetry> Telemetry::from_environment(std::string_view service_name, std::string_view service_version,
+                                                       const std::function<const char*(const char*)>& getenv) {
+  std::unique_ptr<Telemetry> telemetry(new Telemetry());
+  telemetry->metrics_ = std::make_unique<MetricsRegistry>();
+  telemetry->metrics_->add_collectable(std::make_shared<ProcessCollector>());
+  telemetry->http_server_metrics_ = std::make_unique<HttpServerMetrics>(*telemetry->metrics_);
+
+  if (is_true(getenv("OTEL_SDK_DISABLED"))) {
+    telemetry->exporter_description_ = "disabled (OTEL_SDK_DISABLED)";
+    return telemetry;
+  }
+  const char* exporter_name = getenv("OTEL_TRACES_EXPORTER");
+  const std::string exporter = exporter_name && *exporter_name ? exporter_name : "otlp";
+  if (exporter != "otlp" && exporter != "none")
+    throw std::invalid_argument("OTEL_TRACES_EXPORTER '" + exporter + "' is not one of otlp, none");
+
+  Resource resource = resource_from_environment(service_name, service_version, getenv);
+  InstrumentationScope scope{std::string(service_name), std::string(service_version)};
+  auto sampler = sampler_from_environment(getenv);
+  std::unique_ptr<BatchSpanProcessor> processor;
+  std::size_t queue_capacity = 0;
+  if (exporter == "otlp") {
+    auto options = otlp_options_from_environment(getenv);
+    telemetry->exporter_description_ = "otlp " + options.endpoint;
+    auto otlp = std::make_unique<OtlpHttpExporter>(std::move(options), resource, scope);
+    const auto batch_options = batch_options_from_environment(getenv);
+    queue_capacity = batch_options.max_queue_size;
+    auto& export_duration = prometheus::BuildHistogram()
+                                .Name("otel_sdk_span_export_duration_seconds")
+                                .Help("Duration of span exports, retries included.")
+                                .Register(telemetry->metrics_->registry());
+    auto& succeeded = export_duration.Add({{"outcome", "success"}},
+                                          prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                                  0.25, 0.5, 1, 2.5, 5, 10, 30});
+    auto& failed = export_duration.Add({{"outcome", "failure"}},
+                                       prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                               0.5, 1, 2.5, 5, 10, 30});
+    processor = std::make_unique<BatchSpanProcessor>(
+        std::move(otlp), batch_options, [&succeeded, &failed](std::chrono::duration<double> took, bool ok, std::size_t) {
+          (ok ? succeeded : failed).Observe(took.count());
+        });
+  } else {
+    telemetry->exporter_description_ = "none (OTEL_TRACES_EXPORTER)";
+  }
+  telemetry->processor_ = processor.get();
+  telemetry->tracer_ = std::make_unique<Tracer>(std::move(resource), std::move(scope), std::move(sampler),
+                                                std::move(processor));
+  telemetry->metrics_->add_collectable(
+      std::make_shared<TracingSelfMetrics>(*telemetry->tracer_, telemetry->processor_, queue_capacity));
+  return telemetry;
+}
+
+Telemetry::~Telemetry() { shutdown(std::chrono::seconds(5)); }
+
+bool Telemetry::shutdown(std::chrono::milliseconds timeout) { return tracer_ ? tracer_->shutdown(timeout) : true; }
+
+}  // namespace telemetry

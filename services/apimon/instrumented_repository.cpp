@@ -1,0 +1,105 @@
+#include "instrumented_repository.hpp"
+
+#include <pokedex/queries.hpp>
+
+#include <chrono>
+#include <exception>
+
+namespace apimon {
+
+const InstrumentedRepository::Operation InstrumentedRepository::operations[operation_count] = {
+    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::find_pokemon},
+    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::search_by_name},
+    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_type},
+    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_generation},
+    {"SELECT pokemon", "SELECT", "pokemon", pokedex::queries::max_pokemon_id},
+    {"SELECT", "SELECT", "", pokedex::queries::ping},
+};
+
+InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
+                                               DatabaseDescription database)
+    : repository_(repository), database_(std::move(database)) {
+  auto& family = prometheus::BuildHistogram()
+                     .Name("db_client_operation_duration_seconds")
+                     .Help("Duration of database client operations, from asking for a connection to the last row.")
+                     .Register(metrics.registry());
+  const prometheus::Histogram::BucketBoundaries buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+  for (std::size_t id = 0; id < operation_count; ++id) {
+    for (std::size_t failed = 0; failed < 2; ++failed) {
+      prometheus::Labels labels = {{"db_system_name", database_.system},
+                                   {"db_operation_name", operations[id].operation},
+                                   {"db_response_status", failed ? "error" : "ok"}};
+      if (*operations[id].collection) labels.emplace("db_collection_name", operations[id].collection);
+      duration_[id][failed] = &family.Add(labels, buckets);
+    }
+  }
+}
+
+template <class Call>
+auto InstrumentedRepository::traced(const http::RequestContext& context, OperationId id, Call call)
+    -> decltype(call()) {
+  const Operation& operation = operations[id];
+  auto span = context.start_span(operation.span_name, telemetry::SpanKind::client);
+  if (span.recording()) {
+    span.set_attribute("db.system.name", database_.system)
+        .set_attribute("db.namespace", database_.name)
+        .set_attribute("db.operation.name", std::string(operation.operation))
+        .set_attribute("db.query.text", std::string(operation.query_text));
+    if (*operation.collection) span.set_attribute("db.collection.name", std::string(operation.collection));
+    if (!database_.address.empty()) span.set_attribute("server.address", database_.address);
+    if (database_.port) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
+  }
+  const auto started = std::chrono::steady_clock::now();
+  std::exception_ptr failure;
+  try {
+    auto result = co_await call();
+    duration_[id][0]->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    co_return result;
+  } catch (const std::exception& error) {
+    // Traces are for operators, so the span keeps the cause; clients never see it.
+    span.set_status(telemetry::StatusCode::error, error.what());
+    span.set_attribute("error.type", std::string("storage_unavailable"));
+    failure = std::current_exception();
+  }
+  duration_[id][1]->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  std::rethrow_exception(failure);
+}
+
+boost::asio::awaitable<std::optional<pokedex::Pokemon>> InstrumentedRepository::find_pokemon(
+    const http::RequestContext& context, int id, pokedex::Language language) {
+  co_return co_await traced(context, find, [&] { return repository_.find_pokemon(id, language); });
+}
+
+boost::asio::awaitable<pokedex::Listing> InstrumentedRepository::search_by_name(const http::RequestContext& context,
+                                                                                std::string prefix,
+                                                                                pokedex::Language language,
+                                                                                pokedex::Page page) {
+  co_return co_await traced(context, search,
+                            [&] { return repository_.search_by_name(std::move(prefix), language, page); });
+}
+
+boost::asio::awaitable<std::optional<pokedex::Listing>> InstrumentedRepository::list_by_type(
+    const http::RequestContext& context, std::string type, pokedex::Language language, pokedex::Page page) {
+  co_return co_await traced(context, by_type,
+                            [&] { return repository_.list_by_type(std::move(type), language, page); });
+}
+
+boost::asio::awaitable<std::optional<pokedex::Listing>> InstrumentedRepository::list_by_generation(
+    const http::RequestContext& context, int generation, pokedex::Language language, pokedex::Page page) {
+  co_return co_await traced(context, by_generation,
+                            [&] { return repository_.list_by_generation(generation, language, page); });
+}
+
+boost::asio::awaitable<int> InstrumentedRepository::max_pokemon_id(const http::RequestContext& context) {
+  co_return co_await traced(context, max_id, [&] { return repository_.max_pokemon_id(); });
+}
+
+boost::asio::awaitable<void> InstrumentedRepository::ping(const http::RequestContext& context) {
+  co_await traced(context, ping_id, [&]() -> boost::asio::awaitable<bool> {
+    co_await repository_.ping();
+    co_return true;
+  });
+}
+
+}  // namespace apimon

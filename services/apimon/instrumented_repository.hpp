@@ -1,0 +1,64 @@
+#pragma once
+// The Pokédex repository seen through telemetry: every call becomes a CLIENT
+// span under the request's span (with the database semantic-convention
+// attributes and the query text with its placeholders, never its values) and
+// an observation of db_client_operation_duration_seconds.
+#include <http/message.hpp>
+#include <pokedex/repository.hpp>
+#include <telemetry/metrics.hpp>
+
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+
+#include <string>
+
+namespace apimon {
+
+struct DatabaseDescription {
+  std::string system;     // db.system.name: "sqlite" or "mariadb"
+  std::string name;       // db.namespace
+  std::string address;    // server.address ("" for the embedded database)
+  int port = 0;           // server.port (0: none)
+};
+
+class InstrumentedRepository {
+ public:
+  InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
+                         DatabaseDescription database);
+
+  boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(const http::RequestContext& context, int id,
+                                                                       pokedex::Language language);
+  boost::asio::awaitable<pokedex::Listing> search_by_name(const http::RequestContext& context, std::string prefix,
+                                                          pokedex::Language language, pokedex::Page page);
+  boost::asio::awaitable<std::optional<pokedex::Listing>> list_by_type(const http::RequestContext& context,
+                                                                       std::string type, pokedex::Language language,
+                                                                       pokedex::Page page);
+  boost::asio::awaitable<std::optional<pokedex::Listing>> list_by_generation(const http::RequestContext& context,
+                                                                             int generation,
+                                                                             pokedex::Language language,
+                                                                             pokedex::Page page);
+  boost::asio::awaitable<int> max_pokemon_id(const http::RequestContext& context);
+  boost::asio::awaitable<void> ping(const http::RequestContext& context);
+
+  pokedex::Repository& repository() { return repository_; }
+
+ private:
+  enum OperationId : std::size_t { find, search, by_type, by_generation, max_id, ping_id, operation_count };
+  struct Operation {
+    const char* span_name;   // "{db.operation.name} {db.collection.name}"
+    const char* operation;   // db.operation.name
+    const char* collection;  // db.collection.name
+    const char* query_text;  // db.query.text
+  };
+  static const Operation operations[operation_count];
+
+  template <class Call>
+  auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call());
+
+  pokedex::Repository& repository_;
+  DatabaseDescription database_;
+  // Every series made up front: [operation][0 = success, 1 = error].
+  prometheus::Histogram* duration_[operation_count][2];
+};
+
+}  // namespace apimon
