@@ -293,3 +293,26 @@ TEST(BatchSpanProcessor, OptionsFromTheEnvironment) {
 }
 
 }  // namespace
+
+namespace {
+
+class FailingExporter final : public telemetry::SpanExporter {
+ public:
+  telemetry::ExportResult export_spans(std::span<const telemetry::SpanData>) override {
+    return telemetry::ExportResult::failure;
+  }
+};
+
+TEST(BatchSpanProcessor, CountsTheSpansOfFailedExports) {
+  telemetry::BatchSpanProcessor processor(std::make_unique<FailingExporter>(), {.max_queue_size = 64,
+                                                                               .schedule_delay = 10ms,
+                                                                               .export_timeout = 5s,
+                                                                               .max_export_batch_size = 4});
+  for (int i = 0; i < 10; ++i) processor.on_end(std::make_unique<telemetry::SpanData>());
+  EXPECT_TRUE(processor.force_flush(5s));
+  EXPECT_EQ(processor.stats().failed_spans.load(), 10u);
+  EXPECT_GE(processor.stats().export_failures.load(), 3u);  // in batches of at most 4
+  EXPECT_EQ(processor.stats().exported.load(), 0u);
+}
+
+}  // namespace

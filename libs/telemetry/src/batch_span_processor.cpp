@@ -103,8 +103,10 @@ void BatchSpanProcessor::export_batch(std::vector<std::unique_ptr<SpanData>>& ba
   const auto took = std::chrono::steady_clock::now() - started;
   if (ok)
     stats_.exported.fetch_add(spans.size(), std::memory_order_relaxed);
-  else
+  else {
     stats_.export_failures.fetch_add(1, std::memory_order_relaxed);
+    stats_.failed_spans.fetch_add(spans.size(), std::memory_order_relaxed);
+  }
   if (on_export_) on_export_(took, ok, spans.size());
 }
 

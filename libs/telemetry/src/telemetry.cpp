@@ -58,10 +58,13 @@ class TracingSelfMetrics final : public prometheus::Collectable {
     exported.metric.push_back(counter(static_cast<double>(batch.exported.load(std::memory_order_relaxed))));
     families.push_back(std::move(exported));
     auto dropped = family("otel_sdk_spans_dropped_total",
-                          "Finished spans dropped because the export queue was full: tracing lost them, the "
-                          "requests themselves were served.",
+                          "Finished spans that never reached the collector, by reason: the export queue was full, "
+                          "or the export failed after its retries. Tracing lost them; the requests were served.",
                           prometheus::MetricType::Counter);
-    dropped.metric.push_back(counter(static_cast<double>(batch.dropped.load(std::memory_order_relaxed))));
+    dropped.metric.push_back(
+        counter(static_cast<double>(batch.dropped.load(std::memory_order_relaxed)), {"reason", "queue_full"}));
+    dropped.metric.push_back(
+        counter(static_cast<double>(batch.failed_spans.load(std::memory_order_relaxed)), {"reason", "export_failed"}));
     families.push_back(std::move(dropped));
     auto failures = family("otel_sdk_span_export_failures_total",
                            "Batches of spans the exporter could not deliver after its retries.",

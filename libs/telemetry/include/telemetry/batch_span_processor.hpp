@@ -32,7 +32,8 @@ struct BatchSpanProcessorStats {
   std::atomic<std::uint64_t> queued{0};           // accepted into the queue
   std::atomic<std::uint64_t> dropped{0};          // refused: queue full
   std::atomic<std::uint64_t> exported{0};         // in batches the exporter accepted
-  std::atomic<std::uint64_t> export_failures{0};  // batches the exporter refused
+  std::atomic<std::uint64_t> export_failures{0};  // batches the exporter could not deliver
+  std::atomic<std::uint64_t> failed_spans{0};     // the spans in those batches: lost
   std::atomic<std::uint64_t> queue_length{0};
 };
 

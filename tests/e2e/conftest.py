@@ -1,0 +1,15 @@
+"""The end-to-end suites reuse the integration suites' helpers (running
+apimon, the seed as reference) and the fixtures for real servers."""
+import importlib.util
+import pathlib
+import sys
+
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS / "fixtures"))
+
+_spec = importlib.util.spec_from_file_location("integration_helpers", TESTS / "integration" / "conftest.py")
+integration_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(integration_helpers)
+
+start_apimon = integration_helpers.start_apimon
+seed = integration_helpers.seed

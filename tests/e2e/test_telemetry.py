@@ -1,0 +1,176 @@
+"""apimon's telemetry against the real backends: a Jaeger v2 receives its
+traces over OTLP/HTTP and a Prometheus scrapes its metrics, exemplars
+included. Both are started here, on free loopback ports."""
+import os
+import pathlib
+import statistics
+import time
+
+import pytest
+
+import jaeger
+import mariadb
+import prometheus
+
+STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state"))
+PARENT_SPAN = "00f067aa0ba902b7"
+
+
+@pytest.fixture(scope="module")
+def collector():
+    state = jaeger.start(str(STATE / "jaeger"))
+    yield state
+    jaeger.stop(str(STATE / "jaeger"), remove=True)
+
+
+def tracing_env(collector, **extra):
+    env = {"OTEL_TRACES_EXPORTER": "otlp",
+           "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector['ports']['otlp_http']}",
+           "OTEL_SERVICE_NAME": "apimon", "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+           "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test"}
+    env.update(extra)
+    return env
+
+
+def traceparent(trace_id):
+    return f"00-{trace_id}-{PARENT_SPAN}-01"
+
+
+def tags(span):
+    return {tag["key"]: tag["value"] for tag in span.get("tags", [])}
+
+
+def parent_of(span):
+    refs = [r for r in span.get("references", []) if r["refType"] == "CHILD_OF"]
+    return refs[0]["spanID"] if refs else None
+
+
+def test_a_request_becomes_a_trace_with_server_database_and_manual_spans(start_apimon, collector):
+    state = mariadb.start(str(STATE / "mariadb"))
+    apimon = start_apimon("--database-url", state["url"], "--database-password-file", state["app_password_file"],
+                          env=tracing_env(collector))
+    trace_id = os.urandom(16).hex()
+    status, _, _ = apimon.get("/pokemon/25", headers={"traceparent": traceparent(trace_id),
+                                                      "tracestate": "congo=t61rcWkgMzE"})
+    assert status == 200
+
+    trace = jaeger.wait_for_trace(collector, trace_id, timeout=30)
+    spans = {span["operationName"]: span for span in trace["spans"]}
+    process = trace["processes"][trace["spans"][0]["processID"]]
+    assert process["serviceName"] == "apimon"
+    process_tags = {tag["key"]: tag["value"] for tag in process["tags"]}
+    assert process_tags["deployment.environment"] == "test"
+    assert process_tags["telemetry.sdk.language"] == "cpp"
+    assert {"GET /pokemon/{id}", "SELECT pokedex_entries", "validate pokemon id", "render pokemon"} <= set(spans)
+
+    server = spans["GET /pokemon/{id}"]
+    assert parent_of(server) == PARENT_SPAN  # continues the caller's trace
+    server_tags = tags(server)
+    assert server_tags["span.kind"] == "server"
+    assert server_tags["http.request.method"] == "GET"
+    assert server_tags["http.route"] == "/pokemon/{id}"
+    assert server_tags["url.path"] == "/pokemon/25"
+    assert server_tags["http.response.status_code"] == 200
+    assert server_tags["pokemon.id"] == 25 and server_tags["pokemon.name"] == "Pikachu"
+
+    database = spans["SELECT pokedex_entries"]
+    assert parent_of(database) == server["spanID"]
+    db_tags = tags(database)
+    assert db_tags["span.kind"] == "client"
+    assert db_tags["db.system.name"] == "mariadb"
+    assert db_tags["db.operation.name"] == "SELECT"
+    assert db_tags["db.collection.name"] == "pokedex_entries"
+    assert "?" in db_tags["db.query.text"] and "25" not in db_tags["db.query.text"]
+    assert db_tags["server.address"] == "127.0.0.1" and db_tags["server.port"] == state["port"]
+    for manual in ("validate pokemon id", "render pokemon"):
+        assert parent_of(spans[manual]) == server["spanID"]
+    # The database span lies within the server span.
+    assert server["startTime"] <= database["startTime"]
+    assert database["startTime"] + database["duration"] <= server["startTime"] + server["duration"]
+
+
+def test_errors_and_unsampled_requests(start_apimon, collector):
+    apimon = start_apimon(env=tracing_env(collector))
+    failing = os.urandom(16).hex()
+    assert apimon.get("/pokemon/abc", headers={"traceparent": traceparent(failing)})[0] == 400
+    trace = jaeger.wait_for_trace(collector, failing)
+    validation = next(s for s in trace["spans"] if s["operationName"] == "validate pokemon id")
+    assert tags(validation)["otel.status_code"] == "ERROR"
+    assert any(log["fields"][0]["value"] == "invalid id" for log in validation["logs"])
+
+    unsampled = os.urandom(16).hex()
+    assert apimon.get("/pokemon/1", headers={"traceparent": f"00-{unsampled}-{PARENT_SPAN}-00"})[0] == 200
+    time.sleep(1.0)  # several export cycles
+    assert jaeger.get_trace(collector, unsampled) is None
+
+
+def test_prometheus_scrapes_metrics_and_exemplars_that_lead_to_traces(start_apimon, collector):
+    apimon = start_apimon(env=tracing_env(collector))
+    server = prometheus.start(str(STATE / "prometheus"), {"apimon": [f"127.0.0.1:{apimon.port}"]},
+                              scrape_interval="1s")
+    try:
+        prometheus.wait_for(server, 'up{job="apimon"} == 1', timeout=30)
+        conn = apimon.connection()
+        sent = []
+        for i in range(40):
+            trace_id = os.urandom(16).hex()
+            sent.append(trace_id)
+            assert apimon.get(f"/pokemon/{i + 1}", conn, headers={"traceparent": traceparent(trace_id)})[0] == 200
+        apimon.get("/pokemon/0", conn)  # a 404 series
+        result = prometheus.wait_for(
+            server, 'sum(http_server_request_duration_seconds_count{http_route="/pokemon/{id}",'
+                    'http_response_status_code="200"})',
+            lambda r: r and float(r[0]["value"][1]) >= 40, timeout=30)
+        assert float(result[0]["value"][1]) >= 40
+        prometheus.wait_for(server, 'http_server_request_duration_seconds_count{http_response_status_code="404"}',
+                            timeout=30)
+        for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+                     "db_client_operation_duration_seconds_count", "apimon_build_info",
+                     "pokedex_lookups_total", "otel_sdk_spans_started_total", "db_client_connection_count"):
+            assert prometheus.query(server, name + '{job="apimon"}'), name
+        # No raw path or id in any label: every route label is a template.
+        routes = {r["metric"]["http_route"] for r in prometheus.query(server, "http_server_request_duration_seconds_count")}
+        assert routes <= {"/pokemon/{id}", "unmatched", "/metrics", "/healthz"}, routes
+
+        now = time.time()
+        exemplars = prometheus.wait_for(
+            server, "http_server_request_duration_seconds_count", timeout=5) and prometheus.query_exemplars(
+            server, 'http_server_request_duration_seconds_bucket{http_route="/pokemon/{id}"}', now - 300, now + 60)
+        found = [e["labels"]["trace_id"] for series in exemplars for e in series["exemplars"]]
+        assert found, "Prometheus stored no exemplar"
+        assert set(found) & set(sent), "exemplars should name the traces of these requests"
+        # An exemplar leads to a trace Jaeger has.
+        assert jaeger.wait_for_trace(collector, next(t for t in found if t in sent))
+    finally:
+        prometheus.stop(str(STATE / "prometheus"), remove=True)
+
+
+def test_losing_the_collector_costs_spans_not_requests(start_apimon, collector):
+    apimon = start_apimon(env=tracing_env(collector, OTEL_BSP_MAX_QUEUE_SIZE="32", OTEL_BSP_MAX_EXPORT_BATCH_SIZE="8",
+                                          OTEL_EXPORTER_OTLP_TIMEOUT="300"))
+    conn = apimon.connection()
+
+    def timed_requests(count):
+        durations = []
+        for i in range(count):
+            started = time.perf_counter()
+            assert apimon.get(f"/pokemon/{i % 1025 + 1}", conn)[0] == 200
+            durations.append(time.perf_counter() - started)
+        return durations
+
+    before = statistics.median(timed_requests(200))
+    jaeger.stop(str(STATE / "jaeger"))
+    try:
+        after = statistics.median(timed_requests(600))
+        metrics = apimon.get("/metrics", conn)[2].decode()
+    finally:
+        jaeger.start(str(STATE / "jaeger"))
+    dropped = {line.split('"')[1]: float(line.split()[-1]) for line in metrics.splitlines()
+               if line.startswith("otel_sdk_spans_dropped_total{")}
+    assert dropped["export_failed"] > 0, f"spans lost with the collector must be counted: {dropped}"
+    failures = next(float(line.split()[-1]) for line in metrics.splitlines()
+                    if line.startswith("otel_sdk_span_export_failures_total"))
+    assert failures > 0
+    # Export happens off the request path: the median request is not slowed
+    # by a dead collector (bound generous: shared machine).
+    assert after < before * 3 + 0.002, (before, after)
