@@ -94,6 +94,9 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
 
   app.add_option("--access-log", config.access_log, "One JSON line per request on stdout (true or false)")
       ->envname("APIMON_ACCESS_LOG");
+  app.add_option("--telemetry", config.telemetry,
+                 "Automatic request and database metrics and spans (true or false; false only to measure their cost)")
+      ->envname("APIMON_TELEMETRY");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("APIMON_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));

@@ -20,6 +20,7 @@ struct Config {
   std::chrono::seconds retry_after{5};
   std::string log_level = "info";
   bool access_log = true;
+  bool telemetry = true;  // automatic metrics and spans; off only to measure what they cost
 };
 
 struct ConfigResult {

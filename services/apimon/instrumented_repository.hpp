@@ -23,8 +23,9 @@ struct DatabaseDescription {
 
 class InstrumentedRepository {
  public:
+  // `enabled` false passes calls straight through: no spans, no timing.
   InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
-                         DatabaseDescription database);
+                         DatabaseDescription database, bool enabled = true);
 
   boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(const http::RequestContext& context, int id,
                                                                        pokedex::Language language);
@@ -57,6 +58,7 @@ class InstrumentedRepository {
 
   pokedex::Repository& repository_;
   DatabaseDescription database_;
+  bool enabled_;
   // Every series made up front: [operation][0 = success, 1 = error].
   prometheus::Histogram* duration_[operation_count][2];
 };

@@ -79,13 +79,14 @@ int main(int argc, char** argv) {
     auto repository = open_repository(config);
     pokedex::ResponseCache cache(config.cache);
     const auto database = describe(config.database);
-    apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database);
+    apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database, config.telemetry);
     apimon::register_service_metrics(telemetry->metrics(), *repository, cache, database, APIMON_VERSION);
     apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), config.retry_after);
     http::Router router;
     api.register_routes(router);
 
-    config.server.telemetry = {telemetry->tracer(), &telemetry->http_server_metrics(), config.access_log};
+    config.server.telemetry = {config.telemetry ? telemetry->tracer() : nullptr,
+                               config.telemetry ? &telemetry->http_server_metrics() : nullptr, config.access_log};
     http::Server server(config.server, std::move(router));
     server.listen();
     spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}; traces {}",

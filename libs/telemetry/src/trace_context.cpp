@@ -42,14 +42,36 @@ bool all_zero(const std::array<std::uint8_t, N>& bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-// splitmix64-seeded xoshiro256** would do as well; mt19937_64 seeded from
-// random_device is standard, fast enough (a few ns per id) and per thread.
-std::mt19937_64& generator() {
-  thread_local std::mt19937_64 engine = [] {
+// xoshiro256** (Blackman and Vigna): a nanosecond per 64 bits, against ten
+// for mt19937_64, which matters when every request makes two or three ids.
+// Each thread's state comes from std::random_device, so threads and processes
+// never share a sequence.
+class Xoshiro256 {
+ public:
+  Xoshiro256() {
     std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }();
+    for (auto& word : state_) word = (std::uint64_t{device()} << 32) | device();
+    if (state_[0] == 0 && state_[1] == 0 && state_[2] == 0 && state_[3] == 0) state_[0] = 1;
+  }
+  std::uint64_t operator()() {
+    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
+    const std::uint64_t t = state_[1] << 17;
+    state_[2] ^= state_[0];
+    state_[3] ^= state_[1];
+    state_[1] ^= state_[2];
+    state_[0] ^= state_[3];
+    state_[2] ^= t;
+    state_[3] = rotl(state_[3], 45);
+    return result;
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::array<std::uint64_t, 4> state_;
+};
+
+Xoshiro256& generator() {
+  thread_local Xoshiro256 engine;
   return engine;
 }
 

@@ -1,0 +1,66 @@
+// The cost of tracing on the request path: starting and ending a span that is
+// sampled (recorded, handed to the batch processor) and one that is not.
+#include <telemetry/batch_span_processor.hpp>
+#include <telemetry/tracer.hpp>
+
+#include <benchmark/benchmark.h>
+
+namespace {
+
+// Accepts everything at once: the benchmark measures the request path, not the export.
+class DiscardingExporter final : public telemetry::SpanExporter {
+ public:
+  telemetry::ExportResult export_spans(std::span<const telemetry::SpanData>) override {
+    return telemetry::ExportResult::success;
+  }
+};
+
+telemetry::Tracer make_tracer(std::unique_ptr<telemetry::Sampler> sampler) {
+  telemetry::BatchSpanProcessorOptions options;
+  options.max_queue_size = 1 << 16;
+  options.max_export_batch_size = 512;
+  options.schedule_delay = std::chrono::milliseconds(50);
+  return telemetry::Tracer({}, {"bench", "1"}, std::move(sampler),
+                           std::make_unique<telemetry::BatchSpanProcessor>(std::make_unique<DiscardingExporter>(),
+                                                                           options));
+}
+
+void span_sampled(benchmark::State& state) {
+  auto tracer = make_tracer(telemetry::always_on_sampler());
+  for (auto _ : state) {
+    auto span = tracer.start_span("GET /pokemon/{id}", telemetry::SpanKind::server);
+    span.end();
+  }
+}
+BENCHMARK(span_sampled);
+
+void span_sampled_with_parent_and_attributes(benchmark::State& state) {
+  auto tracer = make_tracer(telemetry::always_on_sampler());
+  const auto parent = *telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  for (auto _ : state) {
+    auto span = tracer.start_span("SELECT pokedex_entries", telemetry::SpanKind::client, &parent);
+    span.set_attribute("db.system.name", std::string("mariadb")).set_attribute("server.port", std::int64_t{3306});
+    span.end();
+  }
+}
+BENCHMARK(span_sampled_with_parent_and_attributes);
+
+void span_sampled_out(benchmark::State& state) {
+  auto tracer = make_tracer(telemetry::parent_based_sampler(telemetry::trace_id_ratio_sampler(0.0)));
+  for (auto _ : state) {
+    auto span = tracer.start_span("GET /pokemon/{id}", telemetry::SpanKind::server);
+    span.end();
+  }
+}
+BENCHMARK(span_sampled_out);
+
+void traceparent_parse(benchmark::State& state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+}
+BENCHMARK(traceparent_parse);
+
+}  // namespace
+
+BENCHMARK_MAIN();
