@@ -2,6 +2,7 @@
 
 #include <http/problem.hpp>
 #include <http/query.hpp>
+#include <logging/logging.hpp>
 #include <pokedex/render.hpp>
 #include <pokedex/text.hpp>
 #include <telemetry/exposition.hpp>
@@ -77,13 +78,19 @@ int random_between(int low, int high) {
 }
 
 // Storage errors are logged at most once a second, so an outage under load
-// does not turn into a flood of identical lines.
-void log_storage_error(const std::exception& error) {
+// does not turn into a flood of identical lines; the line names the request's
+// trace, which holds the failed database span.
+void log_storage_error(const std::exception& error, const telemetry::Span& span) {
   static std::atomic<std::int64_t> last_logged_second{0};
   const auto second = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::steady_clock::now().time_since_epoch()).count();
   auto previous = last_logged_second.load(std::memory_order_relaxed);
-  if (previous != second && last_logged_second.compare_exchange_strong(previous, second))
+  if (previous == second || !last_logged_second.compare_exchange_strong(previous, second)) return;
+  const auto& trace = span.context();
+  if (trace.valid())
+    logging::log_traced(spdlog::level::warn, trace.trace_id.hex(), trace.span_id.hex(), "storage unavailable: {}",
+                        error.what());
+  else
     spdlog::warn("storage unavailable: {}", error.what());
 }
 
@@ -141,7 +148,7 @@ http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::
         cache_.insert(key, std::make_shared<const std::string>(response.body()));
       co_return response;
     } catch (const pokedex::StorageUnavailable& error) {
-      log_storage_error(error);
+      log_storage_error(error, context.span);
     }
     co_return http::unavailable("The Pokédex storage is unavailable; try again later.", retry_after_,
                                 context.request.version());

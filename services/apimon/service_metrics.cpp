@@ -24,7 +24,7 @@ class PoolAndCacheCollector final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     const auto state = repository_.state();
     std::vector<prometheus::MetricFamily> families(4);
-    families[0].name = "db_client_connection_count";
+    families[0].name = "db_client_connections";
     families[0].help = "Database connections by state: used (running a query) or idle.";
     families[0].type = prometheus::MetricType::Gauge;
     families[0].metric.push_back(

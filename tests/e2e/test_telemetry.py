@@ -126,7 +126,7 @@ def test_prometheus_scrapes_metrics_and_exemplars_that_lead_to_traces(start_apim
                             timeout=30)
         for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
                      "db_client_operation_duration_seconds_count", "apimon_build_info",
-                     "pokedex_lookups_total", "otel_sdk_spans_started_total", "db_client_connection_count"):
+                     "pokedex_lookups_total", "otel_sdk_spans_started_total", "db_client_connections"):
             assert prometheus.query(server, name + '{job="apimon"}'), name
         # No raw path or id in any label: every route label is a template.
         routes = {r["metric"]["http_route"] for r in prometheus.query(server, "http_server_request_duration_seconds_count")}
