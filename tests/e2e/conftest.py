@@ -10,6 +10,7 @@ sys.path.insert(0, str(TESTS / "fixtures"))
 _spec = importlib.util.spec_from_file_location("integration_helpers", TESTS / "integration" / "conftest.py")
 integration_helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(integration_helpers)
+sys.modules["integration_helpers"] = integration_helpers
 
 start_apimon = integration_helpers.start_apimon
 seed = integration_helpers.seed

@@ -174,3 +174,60 @@ def test_losing_the_collector_costs_spans_not_requests(start_apimon, collector):
     # Export happens off the request path: the median request is not slowed
     # by a dead collector (bound generous: shared machine).
     assert after < before * 3 + 0.002, (before, after)
+
+
+def test_shutdown_flushes_the_spans_still_queued(start_apimon, collector):
+    # A schedule delay of a minute: only the shutdown flush can deliver this span in time.
+    apimon = start_apimon(env=tracing_env(collector, OTEL_BSP_SCHEDULE_DELAY="60000"))
+    trace_id = os.urandom(16).hex()
+    assert apimon.get("/pokemon/150", headers={"traceparent": traceparent(trace_id)})[0] == 200
+    started = time.monotonic()
+    assert apimon.stop() == 0
+    assert time.monotonic() - started < 10
+    trace = jaeger.wait_for_trace(collector, trace_id, timeout=10)
+    assert "GET /pokemon/{id}" in {span["operationName"] for span in trace["spans"]}
+
+
+def test_one_trace_runs_from_api_prometheus_through_apimon_to_the_database(start_apimon, collector):
+    import integration_helpers
+    state = mariadb.start(str(STATE / "mariadb"))
+    apimon = start_apimon("--database-url", state["url"], "--database-password-file", state["app_password_file"],
+                          env=tracing_env(collector))
+    binary = os.environ.get("APIPROM_BIN") or str(integration_helpers.REPO /
+                                                   "build/ci/services/api-prometheus/api-prometheus")
+
+    class Proxy(integration_helpers.Apimon):
+        _binary = binary
+
+    proxy = Proxy("--apimon-url", f"http://127.0.0.1:{apimon.port}",
+                  env=tracing_env(collector, OTEL_SERVICE_NAME="api-prometheus"))
+    try:
+        trace_id = os.urandom(16).hex()
+        status, _, _ = proxy.get("/battle/150/129", headers={"traceparent": traceparent(trace_id)})
+        assert status == 200
+        deadline = time.monotonic() + 30
+        while True:
+            trace = jaeger.wait_for_trace(collector, trace_id)
+            if len(trace["spans"]) >= 9 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        services = {pid: p["serviceName"] for pid, p in trace["processes"].items()}
+        by_id = {span["spanID"]: span for span in trace["spans"]}
+
+        def service(span):
+            return services[span["processID"]]
+
+        gateway = [s for s in trace["spans"] if s["operationName"] == "GET /battle/{first}/{second}"]
+        assert len(gateway) == 1 and service(gateway[0]) == "api-prometheus"
+        assert parent_of(gateway[0]) == PARENT_SPAN
+        calls = [s for s in trace["spans"] if tags(s).get("span.kind") == "client" and service(s) == "api-prometheus"]
+        assert len(calls) == 2 and all(parent_of(c) == gateway[0]["spanID"] for c in calls)
+        lookups = [s for s in trace["spans"] if s["operationName"] == "GET /pokemon/{id}"]
+        assert len(lookups) == 2 and all(service(s) == "apimon" for s in lookups)
+        assert {parent_of(s) for s in lookups} == {c["spanID"] for c in calls}
+        queries = [s for s in trace["spans"] if s["operationName"] == "SELECT pokedex_entries"]
+        assert len(queries) == 2 and {parent_of(q) for q in queries} == {s["spanID"] for s in lookups}
+        assert all(tags(q)["db.system.name"] == "mariadb" for q in queries)
+        assert all(by_id.get(parent_of(s)) or parent_of(s) == PARENT_SPAN for s in trace["spans"])
+    finally:
+        assert proxy.stop() == 0

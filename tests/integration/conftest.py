@@ -42,8 +42,9 @@ class Apimon:
         # unless a test points them at a collector.
         full_env["OTEL_TRACES_EXPORTER"] = "none"
         full_env.update(env or {})
+        binary = getattr(self, "_binary", None) or apimon_binary()
         self.process = subprocess.Popen(
-            [apimon_binary(), "--listen-address", "127.0.0.1", "--port", str(self.port), *args],
+            [binary, "--listen-address", "127.0.0.1", "--port", str(self.port), *args],
             stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
         self._wait_until_listening()
 

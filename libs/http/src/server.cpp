@@ -358,6 +358,8 @@ Server::Server(ServerOptions options, Router router)
 Server::~Server() = default;
 void Server::listen() { impl_->listen(); }
 std::uint16_t Server::port() const { return impl_->bound_port; }
+asio::any_io_executor Server::executor() const { return impl_->workers.at(0)->context.get_executor(); }
+void Server::set_router(Router router) { impl_->router = std::move(router); }
 bool Server::run() { return impl_->run(); }
 void Server::stop() { impl_->request_stop(); }
 std::size_t Server::open_connections() const { return impl_->open_connections.load(); }

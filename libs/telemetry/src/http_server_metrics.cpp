@@ -38,11 +38,30 @@ struct SeriesKeyHash {
 
 }  // namespace
 
+class HttpServerMetrics::ActiveRequests final : public prometheus::Collectable {
+ public:
+  std::array<std::atomic<std::int64_t>, standard_methods.size() + 1> in_flight{};  // last: _OTHER
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily family;
+    family.name = "http_server_active_requests";
+    family.help = "Number of HTTP server requests in flight.";
+    family.type = prometheus::MetricType::Gauge;
+    for (std::size_t i = 0; i < in_flight.size(); ++i) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"http_request_method", std::string(i < standard_methods.size() ? standard_methods[i]
+                                                                                             : "_OTHER")});
+      metric.gauge.value = static_cast<double>(in_flight[i].load(std::memory_order_relaxed));
+      family.metric.push_back(std::move(metric));
+    }
+    return {std::move(family)};
+  }
+};
+
 std::atomic<std::uint64_t> HttpServerMetrics::instances_{0};
 
 HttpServerMetrics::HttpServerMetrics(MetricsRegistry& metrics)
     : instance_(++instances_),
-      metrics_(metrics),
       duration_(metrics.histogram_family("http_server_request_duration_seconds",
                                          "Duration of HTTP server requests, from the request's first byte read to "
                                          "its response written.",
@@ -55,25 +74,19 @@ HttpServerMetrics::HttpServerMetrics(MetricsRegistry& metrics)
                          .Name("http_server_response_body_size_bytes")
                          .Help("Size of HTTP server response bodies.")
                          .Register(metrics.registry())),
-      active_(prometheus::BuildGauge()
-                  .Name("http_server_active_requests")
-                  .Help("Number of HTTP server requests in flight.")
-                  .Register(metrics.registry())) {}
-
-std::string_view HttpServerMetrics::normalized_method(std::string_view method) {
-  for (const auto standard : standard_methods)
-    if (standard == method) return standard;
-  return "_OTHER";
+      active_(std::make_shared<ActiveRequests>()) {
+  metrics.add_collectable(active_);
 }
 
-prometheus::Gauge& HttpServerMetrics::active(std::string_view method) {
-  // One gauge per method, found without locking once made.
-  thread_local std::unordered_map<SeriesKey, prometheus::Gauge*, SeriesKeyHash> cache;
-  const SeriesKey key{instance_, normalized_method(method), {}, 0};
-  auto found = cache.find(key);
-  if (found == cache.end())
-    found = cache.emplace(key, &active_.Add({{"http_request_method", std::string(key.method)}})).first;
-  return *found->second;
+std::size_t HttpServerMetrics::method_index(std::string_view method) {
+  for (std::size_t i = 0; i < standard_methods.size(); ++i)
+    if (standard_methods[i] == method) return i;
+  return standard_methods.size();
+}
+
+std::string_view HttpServerMetrics::normalized_method(std::string_view method) {
+  const std::size_t index = method_index(method);
+  return index < standard_methods.size() ? standard_methods[index] : std::string_view("_OTHER");
 }
 
 HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, std::string_view route,
@@ -92,12 +105,14 @@ HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, st
   return cache.emplace(key, made).first->second;
 }
 
-void HttpServerMetrics::request_started(std::string_view method) { active(method).Increment(); }
+void HttpServerMetrics::request_started(std::string_view method) {
+  active_->in_flight[method_index(method)].fetch_add(1, std::memory_order_relaxed);
+}
 
 void HttpServerMetrics::request_finished(std::string_view method, std::string_view route, unsigned status_code,
                                          double seconds, std::size_t request_body_bytes,
                                          std::size_t response_body_bytes, const SpanContext* trace) {
-  active(method).Decrement();
+  active_->in_flight[method_index(method)].fetch_sub(1, std::memory_order_relaxed);
   Series& found = series(method, route, status_code);
   if (trace && trace->sampled()) {
     const std::string trace_id = trace->trace_id.hex();

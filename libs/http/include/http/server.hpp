@@ -4,6 +4,8 @@
 #include <telemetry/http_server_metrics.hpp>
 #include <telemetry/tracer.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -51,6 +53,11 @@ class Server {
   void listen();
   // The bound port (useful when the options asked for port 0).
   std::uint16_t port() const;
+  // The first event loop's executor, after listen(): for clients whose
+  // connections should live on the loop the handlers run on.
+  boost::asio::any_io_executor executor() const;
+  // Replaces the routes; only before run().
+  void set_router(Router router);
 
   // Serves until stop() is called or SIGTERM/SIGINT arrives, then stops
   // accepting, lets in-flight requests finish within the grace period and

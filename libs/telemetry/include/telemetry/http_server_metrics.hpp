@@ -10,6 +10,7 @@
 #include <prometheus/gauge.h>
 
 #include <atomic>
+#include <memory>
 #include <string_view>
 
 namespace telemetry {
@@ -37,15 +38,19 @@ class HttpServerMetrics {
     prometheus::Histogram* response_size;
   };
   Series& series(std::string_view method, std::string_view route, unsigned status_code);
-  prometheus::Gauge& active(std::string_view method);
+  static std::size_t method_index(std::string_view method);
+
+  class ActiveRequests;
 
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;
-  MetricsRegistry& metrics_;
   ExemplarHistogramFamily& duration_;
   prometheus::Family<prometheus::Histogram>& request_size_;
   prometheus::Family<prometheus::Histogram>& response_size_;
-  prometheus::Family<prometheus::Gauge>& active_;
+  // In-flight requests per method: plain atomic integers read at scrape
+  // time, cheaper on the request path than a prometheus-cpp gauge's
+  // compare-and-swap on a double.
+  std::shared_ptr<ActiveRequests> active_;
 };
 
 }  // namespace telemetry

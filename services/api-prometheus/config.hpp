@@ -1,0 +1,32 @@
+#pragma once
+#include <http/client.hpp>
+#include <http/server.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace apiprom {
+
+struct Config {
+  http::ServerOptions server;
+  std::string apimon_host = "127.0.0.1";
+  std::uint16_t apimon_port = 5000;
+  http::ClientOptions upstream;
+  double retry_budget = 0.1;  // retries allowed, as a share of upstream calls
+  int max_team_size = 6;
+  std::string log_level = "info";
+  bool access_log = true;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;
+  int exit_code = 0;
+  std::string message;
+};
+
+// Flags first, then APIPROM_* variables, then defaults; an invalid setting
+// gives exit code 2 and a message naming it.
+ConfigResult parse_config(const std::vector<std::string>& arguments);
+
+}  // namespace apiprom

@@ -1,0 +1,52 @@
+// api-prometheus: a second service that calls apimon, for traces across
+// services and for a showcase of every Prometheus metric type.
+#include "config.hpp"
+#include "showcase_api.hpp"
+#include "upstream.hpp"
+
+#include <http/server.hpp>
+#include <logging/logging.hpp>
+#include <spdlog/spdlog.h>
+#include <telemetry/telemetry.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  auto parsed = apiprom::parse_config(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
+    return parsed.exit_code;
+  }
+  apiprom::Config& config = *parsed.config;
+  logging::configure_json_stdout("api-prometheus", config.log_level);
+  std::unique_ptr<telemetry::Telemetry> telemetry;
+  try {
+    telemetry = telemetry::Telemetry::from_environment("api-prometheus", APIPROM_VERSION);
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "api-prometheus: invalid setting: " << error.what() << '\n';
+    return 2;
+  }
+  try {
+    config.server.threads = 1;  // the client's connection pool belongs to one event loop
+    config.server.telemetry = {telemetry->tracer(), &telemetry->http_server_metrics(), config.access_log};
+    http::Server server(config.server, http::Router{});
+    server.listen();
+    // The client's connections live on the server's (single) event loop, so
+    // a handler's calls to apimon never leave its thread.
+    http::Client client(server.executor(), config.upstream, telemetry->tracer(), &telemetry->metrics());
+    apiprom::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget);
+    apiprom::ShowcaseApi api(upstream, telemetry->metrics(), config.max_team_size);
+    http::Router router;
+    api.register_routes(router);
+    server.set_router(std::move(router));
+    spdlog::info("api-prometheus listening on {}:{}; apimon at {}; traces {}", config.server.address, server.port(),
+                 upstream.url(), telemetry->exporter_description());
+    server.run();
+    const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
+    spdlog::info("api-prometheus stopped{}", flushed ? "" : " (some spans could not be exported)");
+    return 0;
+  } catch (const std::exception& error) {
+    spdlog::critical("api-prometheus cannot start: {}", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,50 @@
+#pragma once
+#include "upstream.hpp"
+
+#include <http/router.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/summary.h>
+#include <telemetry/metrics.hpp>
+
+namespace apiprom {
+
+// The routes: each calls apimon and does a little work of its own, so traces
+// show different shapes (one call, two in parallel, a fan-out of N).
+class ShowcaseApi {
+ public:
+  ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, int max_team_size);
+  void register_routes(http::Router& router);
+
+ private:
+  using Response = http::Response;
+  using Context = http::RequestContext;
+
+  boost::asio::awaitable<Response> pokemon(Context& context);
+  boost::asio::awaitable<Response> battle(Context& context);
+  boost::asio::awaitable<Response> team(Context& context);
+  boost::asio::awaitable<Response> ready(Context& context);
+  boost::asio::awaitable<Response> metrics(Context& context);
+  http::Handler guarded(boost::asio::awaitable<Response> (ShowcaseApi::*handler)(Context&));
+
+  Upstream& upstream_;
+  telemetry::MetricsRegistry& metrics_;
+  int max_team_size_;
+
+  // The metrics showcase: one of each Prometheus type, each answering a question.
+  // Counter (only goes up; rate() gives per-second): how do battles end?
+  prometheus::Family<prometheus::Counter>& battles_;
+  // Gauge (goes up and down; read as is): how many team builds run right now?
+  prometheus::Gauge& teams_in_progress_;
+  // Histogram (buckets counted here, quantiles computed in PromQL, aggregatable
+  // across instances): how strong are the teams people build?
+  prometheus::Histogram& team_strength_;
+  // Summary (quantiles computed in this process over a sliding window; cannot
+  // be aggregated across instances, unlike a histogram): how large are apimon's answers?
+  prometheus::Summary& upstream_body_size_;
+  // Info-style gauge (value 1, facts in labels): which apimon is this instance talking to?
+  prometheus::Gauge& upstream_info_;
+};
+
+}  // namespace apiprom

@@ -1,0 +1,54 @@
+#pragma once
+// apimon as api-prometheus sees it: GET calls with a deadline, a bounded
+// retry budget, and failures classified the way a gateway answers them
+// (502 when apimon cannot be reached or fails, 504 when it is too slow).
+#include <http/client.hpp>
+#include <http/message.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace apiprom {
+
+class UpstreamError : public std::runtime_error {
+ public:
+  UpstreamError(http::status answer, const std::string& what) : std::runtime_error(what), answer_(answer) {}
+  http::status answer() const { return answer_; }  // bad_gateway or gateway_timeout
+
+ private:
+  http::status answer_;
+};
+
+struct UpstreamResponse {
+  unsigned status = 0;
+  std::string body;
+};
+
+class Upstream {
+ public:
+  Upstream(http::Client& client, std::string host, std::uint16_t port, double retry_budget);
+
+  // GET `target` on apimon as a child of the request's span. 5xx answers and
+  // unreachable apimon are retried once while the retry budget allows; a
+  // timeout is not (a retry would only double the wait). Throws UpstreamError.
+  boost::asio::awaitable<UpstreamResponse> get(const http::RequestContext& context, std::string target);
+
+  // Whether apimon answers /readyz with 200 within the deadline.
+  boost::asio::awaitable<bool> ready(const http::RequestContext& context);
+
+  const std::string& url() const { return url_; }
+
+ private:
+  bool take_retry();
+
+  http::Client& client_;
+  std::string host_;
+  std::uint16_t port_;
+  std::string url_;
+  double retry_budget_;
+  std::atomic<std::uint64_t> calls_{0};
+  std::atomic<std::uint64_t> retries_{0};
+};
+
+}  // namespace apiprom
