@@ -327,8 +327,17 @@ def test_an_unreachable_endpoint_fails_within_the_timeout():
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": "soon"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
     ({"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "br"}, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"),
     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://collector:4318/v1/traces"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
 ])
 def test_invalid_variables_exit_2_naming_the_variable(env, named):
     result = run_sample("export", "http://127.0.0.1:9/v1/traces", env=env)
     assert result.returncode == 2
     assert named in result.stderr
+
+
+def test_an_https_endpoint_is_refused():
+    # No TLS in the build: only http:// is supported.
+    result = run_sample("export", "https://127.0.0.1:9/v1/traces")
+    assert result.returncode == 2
+    assert "only http://" in result.stderr

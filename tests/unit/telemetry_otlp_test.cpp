@@ -359,17 +359,18 @@ TEST(OtlpEnvironment, GenericEndpointGetsTheSignalPath) {
             "http://collector:4318/v1/traces");
   EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"}}).endpoint,
             "http://collector:4318/v1/traces");
-  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example/base/"}}).endpoint,
-            "https://otel.example/base/v1/traces");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel.example/base/"}}).endpoint,
+            "http://otel.example/base/v1/traces");
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1]:4318"}}).endpoint, "http://[::1]:4318/v1/traces");
   EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_ENDPOINT", " HTTP://collector "}}).endpoint, "HTTP://collector/v1/traces");
 }
 
 TEST(OtlpEnvironment, TracesEndpointIsUsedAsIs) {
   EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom"}}).endpoint,
             "http://collector:4318/custom");
-  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://collector/"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "x"}})
+  EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector/"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "x"}})
                 .endpoint,
-            "https://collector/")
+            "http://collector/")
       << "the generic variable is not even read";
   EXPECT_EQ(from({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c"}}).endpoint,
             "http://c/v1/traces")
@@ -437,6 +438,25 @@ TEST(OtlpEnvironment, InvalidValuesNameTheirVariable) {
   expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://collector/v1/traces"}},
                  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
   expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"}}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:99999/v1/traces"}},
+                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+  expect_invalid({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1:4318"}}, "OTEL_EXPORTER_OTLP_ENDPOINT");
+}
+
+// No TLS in the build: an https endpoint is refused, saying that only http is supported.
+TEST(OtlpEnvironment, HttpsEndpointsAreRejected) {
+  for (const char* variable : {"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}) {
+    for (const char* endpoint : {"https://otel.example/base/", "HTTPS://collector:4318/v1/traces"}) {
+      try {
+        from({{variable, endpoint}});
+        ADD_FAILURE() << "expected std::invalid_argument for " << variable << "=" << endpoint;
+      } catch (const std::invalid_argument& error) {
+        const std::string message = error.what();
+        EXPECT_EQ(message.rfind(std::string(variable) + ":", 0), 0u) << message;
+        EXPECT_NE(message.find("only http://"), std::string::npos) << message;
+      }
+    }
+  }
 }
 
 TEST(OtlpEnvironment, AnUnusedGenericVariableIsNotValidated) {
@@ -463,6 +483,10 @@ int closed_port() {
 TEST(OtlpHttpExporter, RejectsInvalidOptions) {
   telemetry::OtlpHttpExporterOptions options;
   options.endpoint = "localhost:4318";
+  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  options.endpoint = "https://localhost:4318/v1/traces";
+  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  options.endpoint = "http://localhost:0/v1/traces";
   EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
   options = {};
   options.max_attempts = 0;

@@ -1,6 +1,9 @@
 #pragma once
 // Exports spans over OTLP/HTTP with binary protobuf
-// (https://opentelemetry.io/docs/specs/otlp/#otlphttp), using libcurl.
+// (https://opentelemetry.io/docs/specs/otlp/#otlphttp), over a small blocking
+// HTTP/1.1 client on Boost.Beast. Plain http only: there is no TLS in the build,
+// so an https endpoint is refused (use a collector sidecar, or plain http inside
+// the stack's network).
 #include "telemetry/span_data.hpp"
 #include "telemetry/span_exporter.hpp"
 
@@ -41,7 +44,8 @@ struct OtlpHttpExporterOptions {
 //   COMPRESSION  gzip or none.
 // Throws std::invalid_argument naming the variable for a timeout that is not a
 // positive number, an unknown compression, or an endpoint that is not an
-// http:// or https:// URL. The retry settings keep their defaults.
+// http://host[:port][/path] URL (an https:// one included: only http is
+// supported). The retry settings keep their defaults.
 OtlpHttpExporterOptions otlp_options_from_environment(std::function<const char*(const char*)> getenv = ::getenv);
 
 // Counters for self-monitoring; read them from any thread.
@@ -51,8 +55,9 @@ struct ExporterStats {
   std::atomic<std::uint64_t> retries{0};         // attempts after the first, over all calls
 };
 
-// POSTs application/x-protobuf ExportTraceServiceRequests through one reused
-// libcurl handle (so the connection is kept alive). A 2xx is success. 429,
+// POSTs application/x-protobuf ExportTraceServiceRequests over HTTP/1.1 on one
+// kept-alive connection (a new one when the server closed it), blocking the
+// calling thread, which runs the exporter's own io_context. A 2xx is success. 429,
 // 502, 503, 504, connection failures and timeouts are retried with exponential
 // backoff and jitter (a uniform pick in [d/2, d] for d = initial_backoff *
 // 2^(n-1), capped at max_backoff) or after the response's Retry-After
@@ -63,10 +68,13 @@ struct ExporterStats {
 // out) and never thrown out of export_spans.
 class OtlpHttpExporter final : public SpanExporter {
  public:
-  // Throws std::invalid_argument for an endpoint that is not http(s)://, a
-  // non-positive timeout or max_attempts < 1, std::runtime_error when libcurl
-  // or zlib cannot be set up. Content-Type, Content-Encoding, Content-Length,
-  // Transfer-Encoding and Expect among `options.headers` are left out (warning).
+  // Throws std::invalid_argument for an endpoint that is not an
+  // http://host[:port][/path] URL (https:// is not supported; the host a name,
+  // an IPv4 address or an IPv6 address in brackets, the port 80 by default), a
+  // non-positive timeout or max_attempts < 1, std::runtime_error when zlib
+  // cannot be set up. Content-Type, Content-Encoding, Content-Length,
+  // Transfer-Encoding and Expect among `options.headers` are left out (warning);
+  // a Host or User-Agent among them replaces the exporter's own.
   OtlpHttpExporter(OtlpHttpExporterOptions options, Resource resource, InstrumentationScope scope);
   ~OtlpHttpExporter() override;
   OtlpHttpExporter(const OtlpHttpExporter&) = delete;
