@@ -434,7 +434,9 @@ def test_dockerfile_build_stage():
     assert "strip" in runs
     # Tests are off, so tests/ must be reachable only through the option.
     top = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
-    assert re.search(r"if\(POKEDEX_BUILD_TESTS\)\s*(enable_testing\(\)\s*)?add_subdirectory\(tests\)", top)
+    assert re.search(r"if\(POKEDEX_BUILD_TESTS\)(\s*(enable_testing\(\)|add_subdirectory\([\w/.-]+\)))*?"
+                     r"\s*add_subdirectory\(tests\)", top)
+    assert "-DPOKEDEX_BUILD_BENCHMARKS=OFF" in runs
 
 
 def copied_sources(stage):
@@ -451,7 +453,7 @@ def copied_sources(stage):
 def test_dockerfile_copies_what_cmake_needs():
     copied = copied_sources(STAGES[0])
     top = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
-    top_no_tests = re.sub(r"if\(POKEDEX_BUILD_TESTS\).*?endif\(\)", "", top, flags=re.DOTALL)
+    top_no_tests = re.sub(r"if\(POKEDEX_BUILD_(TESTS|BENCHMARKS)\).*?endif\(\)", "", top, flags=re.DOTALL)
     needed = {"CMakeLists.txt", "CMakePresets.json"}
     needed.update(d.split("/")[0] for d in re.findall(r"add_subdirectory\(\s*([\w./-]+)", top_no_tests))
     for cm in list(REPO.glob("libs/**/CMakeLists.txt")) + list(REPO.glob("libs/**/*.cmake")) + \
