@@ -74,7 +74,6 @@ int main(int argc, char** argv) {
     std::optional<pokedex::SqliteStore> embedded;
     if (config.database.backend == pokedex::DatabaseUrl::Backend::sqlite)
       embedded.emplace(sqlite_location(config.database));
-    malloc_trim(0);  // seeding parsed half a megabyte of SQL; give its scratch memory back
 
     auto repository = open_repository(config);
     pokedex::ResponseCache cache(config.cache);
@@ -93,6 +92,7 @@ int main(int argc, char** argv) {
                  config.server.address, server.port(), config.server.threads, config.database.redacted(),
                  cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off",
                  telemetry->exporter_description());
+    malloc_trim(0);  // seeding parsed a megabyte of SQL; give its scratch memory back before serving
     const bool drained = server.run();
     repository.reset();  // database work finishes before the event loops it answers to go away
     const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
