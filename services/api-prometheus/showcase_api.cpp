@@ -6,11 +6,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <http/metrics_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
 #include <json_writer/json_writer.hpp>
 #include <pokedex/text.hpp>
-#include <telemetry/exposition.hpp>
 
 namespace apiprom {
 namespace {
@@ -113,7 +113,7 @@ void ShowcaseApi::register_routes(http::Router& router) {
     co_return json_response(context.request, R"({"status":"ok"})");
   });
   router.get("/readyz", [this](Context& context) { return ready(context); });
-  router.get("/metrics", [this](Context& context) { return metrics(context); });
+  router.get("/metrics", http::metrics_endpoint(metrics_));
   router.get("/pokemon/{id}", guarded(&ShowcaseApi::pokemon));
   router.get("/battle/{first}/{second}", guarded(&ShowcaseApi::battle));
   router.get("/team/{size}", guarded(&ShowcaseApi::team));
@@ -228,13 +228,5 @@ asio::awaitable<http::Response> ShowcaseApi::ready(Context& context) {
                               context.request.version());
 }
 
-asio::awaitable<http::Response> ShowcaseApi::metrics(Context& context) {
-  const auto format = telemetry::negotiate_format(context.request[boost::beast::http::field::accept]);
-  http::Response response{status::ok, context.request.version()};
-  response.set(boost::beast::http::field::content_type, telemetry::content_type(format));
-  telemetry::serialize(metrics_, format, response.body());
-  response.prepare_payload();
-  co_return response;
-}
 
 }  // namespace apiprom

@@ -25,7 +25,6 @@ class ShowcaseApi {
   boost::asio::awaitable<Response> battle(Context& context);
   boost::asio::awaitable<Response> team(Context& context);
   boost::asio::awaitable<Response> ready(Context& context);
-  boost::asio::awaitable<Response> metrics(Context& context);
   http::Handler guarded(boost::asio::awaitable<Response> (ShowcaseApi::*handler)(Context&));
 
   Upstream& upstream_;

@@ -1,11 +1,11 @@
 #include "pokedex_api.hpp"
 
+#include <http/metrics_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
 #include <logging/logging.hpp>
 #include <pokedex/render.hpp>
 #include <pokedex/text.hpp>
-#include <telemetry/exposition.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -129,7 +129,7 @@ void PokedexApi::register_routes(http::Router& router) {
   router.get("/pokemon/search", guarded(&PokedexApi::search, true));
   router.get("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true));
   router.get("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true));
-  router.get("/metrics", [this](Context& context) { return metrics(context); });
+  router.get("/metrics", http::metrics_endpoint(metrics_));
 }
 
 http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::*handler)(Context&), bool cacheable) {
@@ -249,14 +249,6 @@ boost::asio::awaitable<http::Response> PokedexApi::ready(Context& context) {
   co_return json_response(context.request, R"({"status":"ready"})");
 }
 
-boost::asio::awaitable<http::Response> PokedexApi::metrics(Context& context) {
-  const auto format = telemetry::negotiate_format(context.request[boost::beast::http::field::accept]);
-  http::Response response{status::ok, context.request.version()};
-  response.set(boost::beast::http::field::content_type, telemetry::content_type(format));
-  telemetry::serialize(metrics_, format, response.body());
-  response.prepare_payload();
-  co_return response;
-}
 
 void PokedexApi::count_lookup(const pokedex::Pokemon& pokemon) {
   // Each series is looked up in prometheus-cpp once and then kept: Family::Add

@@ -38,7 +38,6 @@ class PokedexApi {
   boost::asio::awaitable<Response> by_type(Context& context);
   boost::asio::awaitable<Response> by_generation(Context& context);
   boost::asio::awaitable<Response> ready(Context& context);
-  boost::asio::awaitable<Response> metrics(Context& context);
 
   // Wraps a handler: serves from the response cache when it is on, and turns
   // storage errors into 503.
