@@ -11,7 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <errmsg.h>
-#include <mysql.h>
+#include "mysql_library.hpp"
 #include <mysqld_error.h>
 #include <spdlog/spdlog.h>
 
@@ -26,6 +26,8 @@ namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+
+const MysqlLibrary& connector() { return MysqlLibrary::get(); }
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // The connection is gone or unusable; a new one may succeed.
@@ -68,10 +70,10 @@ bool is_connection_error(unsigned code) {
 // and reading stored rows never touch the network.
 class Statement {
  public:
-  explicit Statement(MYSQL* mysql) : statement_(mysql_stmt_init(mysql)) {
-    if (!statement_) fail("mysql_stmt_init", mysql_errno(mysql), mysql_error(mysql));
+  explicit Statement(MYSQL* mysql) : statement_(connector().mysql_stmt_init(mysql)) {
+    if (!statement_) fail("mysql_stmt_init", connector().mysql_errno(mysql), connector().mysql_error(mysql));
   }
-  ~Statement() { mysql_stmt_close(statement_); }
+  ~Statement() { connector().mysql_stmt_close(statement_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -79,12 +81,12 @@ class Statement {
 
   // After a successful prepare: binds the result columns to this statement's buffers.
   void bind_results() {
-    MYSQL_RES* metadata = mysql_stmt_result_metadata(statement_);
-    const unsigned count = metadata ? mysql_num_fields(metadata) : 0;
+    MYSQL_RES* metadata = connector().mysql_stmt_result_metadata(statement_);
+    const unsigned count = metadata ? connector().mysql_num_fields(metadata) : 0;
     columns_.resize(count);
     result_binds_.assign(count, MYSQL_BIND{});
     for (unsigned i = 0; i < count; ++i) {
-      const MYSQL_FIELD* field = mysql_fetch_field_direct(metadata, i);
+      const MYSQL_FIELD* field = connector().mysql_fetch_field_direct(metadata, i);
       Column& column = columns_[i];
       MYSQL_BIND& bind = result_binds_[i];
       const bool is_integer = field->type == MYSQL_TYPE_LONG || field->type == MYSQL_TYPE_LONGLONG ||
@@ -101,16 +103,16 @@ class Statement {
       }
       bind.is_null = &column.null;
     }
-    if (metadata) mysql_free_result(metadata);
-    if (count > 0 && mysql_stmt_bind_result(statement_, result_binds_.data()) != 0) check_failed("bind_result");
-    params_.resize(mysql_stmt_param_count(statement_));
+    if (metadata) connector().mysql_free_result(metadata);
+    if (count > 0 && connector().mysql_stmt_bind_result(statement_, result_binds_.data()) != 0) check_failed("bind_result");
+    params_.resize(connector().mysql_stmt_param_count(statement_));
   }
 
   // Binds the parameters in order; the values must outlive the execution.
   template <class... Params>
   void bind(const Params&... values) {
     static_assert(sizeof...(values) <= max_params);
-    mysql_stmt_free_result(statement_);  // the previous result was stored client-side: no I/O
+    connector().mysql_stmt_free_result(statement_);  // the previous result was stored client-side: no I/O
     std::array<std::variant<int, std::string_view>, sizeof...(values)> given{values...};
     for (std::size_t i = 0; i < given.size(); ++i) {
       MYSQL_BIND& bind = params_.at(i);
@@ -126,11 +128,11 @@ class Statement {
         bind.buffer_length = text.size();
       }
     }
-    if (!params_.empty() && mysql_stmt_bind_param(statement_, params_.data()) != 0) check_failed("bind_param");
+    if (!params_.empty() && connector().mysql_stmt_bind_param(statement_, params_.data()) != 0) check_failed("bind_param");
   }
 
   bool next() {
-    const int rc = mysql_stmt_fetch(statement_);
+    const int rc = connector().mysql_stmt_fetch(statement_);
     if (rc == 0) return true;
     if (rc == MYSQL_NO_DATA) return false;
     if (rc == MYSQL_DATA_TRUNCATED) throw StorageUnavailable("a result column exceeded its buffer");
@@ -145,7 +147,7 @@ class Statement {
   }
 
   [[noreturn]] void check_failed(const char* what) {
-    fail(what, mysql_stmt_errno(statement_), mysql_stmt_error(statement_));
+    fail(what, connector().mysql_stmt_errno(statement_), connector().mysql_stmt_error(statement_));
   }
 
  private:
@@ -178,25 +180,25 @@ class Connection {
 
   asio::awaitable<void> connect(const MysqlOptions& options) {
     close();
-    mysql_ = mysql_init(nullptr);
+    mysql_ = connector().mysql_init(nullptr);
     if (!mysql_) throw StorageUnavailable("mysql_init failed: out of memory");
     const my_bool no = 0;
-    mysql_options(mysql_, MYSQL_OPT_NONBLOCK, nullptr);
-    mysql_options(mysql_, MYSQL_OPT_RECONNECT, &no);  // reconnects are ours: statements must be re-prepared
-    mysql_options(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    connector().mysql_options(mysql_, MYSQL_OPT_NONBLOCK, nullptr);
+    connector().mysql_options(mysql_, MYSQL_OPT_RECONNECT, &no);  // reconnects are ours: statements must be re-prepared
+    connector().mysql_options(mysql_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     deadline_ = Clock::now() + options.connect_timeout;
     try {
       MYSQL* connected = nullptr;
       co_await drive(
           [&] {
-            return mysql_real_connect_start(&connected, mysql_, options.host.c_str(), options.user.c_str(),
+            return connector().mysql_real_connect_start(&connected, mysql_, options.host.c_str(), options.user.c_str(),
                                             options.password.c_str(), options.database.c_str(), options.port,
                                             nullptr, 0);
           },
-          [&](int ready) { return mysql_real_connect_cont(&connected, mysql_, ready); });
+          [&](int ready) { return connector().mysql_real_connect_cont(&connected, mysql_, ready); });
       if (!connected)
         throw StorageUnavailable("connect to " + options.host + ":" + std::to_string(options.port) + " failed (" +
-                                 std::to_string(mysql_errno(mysql_)) + "): " + mysql_error(mysql_));
+                                 std::to_string(connector().mysql_errno(mysql_)) + "): " + connector().mysql_error(mysql_));
       auto statements = std::make_unique<Statements>(mysql_);
       for (auto& [statement, sql] : statements->all()) co_await prepare(*statement, sql);
       statements_ = std::move(statements);
@@ -213,11 +215,11 @@ class Connection {
   asio::awaitable<void> execute(Statement& statement, std::chrono::milliseconds timeout) {
     deadline_ = Clock::now() + timeout;
     int failed = 0;
-    co_await drive([&] { return mysql_stmt_execute_start(&failed, statement.handle()); },
-                   [&](int ready) { return mysql_stmt_execute_cont(&failed, statement.handle(), ready); });
+    co_await drive([&] { return connector().mysql_stmt_execute_start(&failed, statement.handle()); },
+                   [&](int ready) { return connector().mysql_stmt_execute_cont(&failed, statement.handle(), ready); });
     if (failed) statement.check_failed("execute");
-    co_await drive([&] { return mysql_stmt_store_result_start(&failed, statement.handle()); },
-                   [&](int ready) { return mysql_stmt_store_result_cont(&failed, statement.handle(), ready); });
+    co_await drive([&] { return connector().mysql_stmt_store_result_start(&failed, statement.handle()); },
+                   [&](int ready) { return connector().mysql_stmt_store_result_cont(&failed, statement.handle(), ready); });
     if (failed) statement.check_failed("store_result");
     deadline_ = Clock::time_point::max();
   }
@@ -236,7 +238,7 @@ class Connection {
       socket_->release();  // the descriptor belongs to Connector/C, which closes it
       socket_.reset();
     }
-    if (mysql_) mysql_close(mysql_);
+    if (mysql_) connector().mysql_close(mysql_);
     mysql_ = nullptr;
     timed_out_ = false;
   }
@@ -262,8 +264,8 @@ class Connection {
  private:
   asio::awaitable<void> prepare(Statement& statement, const char* sql) {
     int failed = 0;
-    co_await drive([&] { return mysql_stmt_prepare_start(&failed, statement.handle(), sql, std::strlen(sql)); },
-                   [&](int ready) { return mysql_stmt_prepare_cont(&failed, statement.handle(), ready); });
+    co_await drive([&] { return connector().mysql_stmt_prepare_start(&failed, statement.handle(), sql, std::strlen(sql)); },
+                   [&](int ready) { return connector().mysql_stmt_prepare_cont(&failed, statement.handle(), ready); });
     if (failed) statement.check_failed("prepare");
     statement.bind_results();
   }
@@ -276,7 +278,7 @@ class Connection {
 
   // Waits for what Connector/C asked for and returns what happened.
   asio::awaitable<int> wait(int status) {
-    if (!socket_) socket_.emplace(executor_, mysql_get_socket(mysql_));
+    if (!socket_) socket_.emplace(executor_, connector().mysql_get_socket(mysql_));
     if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
       const bool want_write = status & MYSQL_WAIT_WRITE;
       auto [error] = co_await socket_->async_wait(
@@ -287,7 +289,7 @@ class Connection {
       co_return want_write ? MYSQL_WAIT_WRITE : MYSQL_WAIT_READ;
     }
     // Only a timeout was asked for: Connector/C's own (e.g. connect) timer.
-    asio::steady_timer timer(executor_, std::chrono::milliseconds(mysql_get_timeout_value_ms(mysql_)));
+    asio::steady_timer timer(executor_, std::chrono::milliseconds(connector().mysql_get_timeout_value_ms(mysql_)));
     co_await timer.async_wait(use_tuple);
     co_return MYSQL_WAIT_TIMEOUT;
   }
