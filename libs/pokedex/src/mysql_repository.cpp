@@ -463,15 +463,32 @@ auto run(std::shared_ptr<MysqlRepository::LoopPool> pool, Query query)
 
 }  // namespace
 
-MysqlRepository::MysqlRepository(MysqlOptions options) : options_(std::move(options)) {}
+std::atomic<std::uint64_t> MysqlRepository::instances_{0};
+
+MysqlRepository::MysqlRepository(MysqlOptions options) : options_(std::move(options)), instance_(++instances_) {}
 MysqlRepository::~MysqlRepository() = default;
 
 asio::awaitable<std::shared_ptr<MysqlRepository::LoopPool>> MysqlRepository::current_pool() {
   const auto executor = co_await asio::this_coro::executor;
+  // Each event-loop thread remembers its pool, so a query takes no lock; the
+  // weak reference never keeps a pool past its repository.
+  struct Remembered {
+    std::uint64_t repository = 0;
+    std::weak_ptr<LoopPool> pool;
+  };
+  thread_local Remembered remembered;
+  if (remembered.repository == instance_)
+    if (auto pool = remembered.pool.lock(); pool && pool->executor() == executor) co_return pool;
   std::lock_guard lock(mutex_);
-  for (const auto& pool : pools_)
-    if (pool->executor() == executor) co_return pool;
+  remembered.repository = instance_;
+  for (const auto& pool : pools_) {
+    if (pool->executor() == executor) {
+      remembered.pool = pool;
+      co_return pool;
+    }
+  }
   pools_.push_back(std::make_shared<LoopPool>(executor, options_));
+  remembered.pool = pools_.back();
   co_return pools_.back();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 #include "pokedex/repository.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,8 @@ class MysqlRepository final : public Repository {
   boost::asio::awaitable<std::shared_ptr<LoopPool>> current_pool();
 
   MysqlOptions options_;
+  static std::atomic<std::uint64_t> instances_;
+  const std::uint64_t instance_;  // never reused, unlike an address
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<LoopPool>> pools_;  // one per event loop that has queried
 };
