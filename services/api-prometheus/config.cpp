@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <faults/fault_options.hpp>
 
 #ifndef APIPROM_VERSION
 #define APIPROM_VERSION "0.0.0"
@@ -44,6 +45,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("APIPROM_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  faults::FaultOptions fault_options;
+  fault_options.add_to(app, "APIPROM", supported_faults);
 
   ConfigResult result;
   try {
@@ -67,6 +70,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     config.upstream.user_agent = "api-prometheus";
     server.limits.idle_timeout = std::chrono::milliseconds(idle_ms);
     server.limits.shutdown_grace = std::chrono::milliseconds(grace_ms);
+    config.faults = fault_options.settings();
+    config.admin_token = fault_options.admin_token();
     result.config = std::move(config);
   } catch (const CLI::CallForHelp&) {
     result.message = app.help();

@@ -1,4 +1,5 @@
 #pragma once
+#include <faults/fault_injector.hpp>
 #include <http/client.hpp>
 #include <http/server.hpp>
 
@@ -17,7 +18,12 @@ struct Config {
   int max_team_size = 6;
   std::string log_level = "info";
   bool access_log = true;
+  faults::Settings faults;  // injected from the start
+  std::string admin_token;  // empty: no admin API
 };
+
+inline constexpr std::initializer_list<faults::Fault> supported_faults = {
+    faults::Fault::latency, faults::Fault::errors, faults::Fault::upstream_unreachable};
 
 struct ConfigResult {
   std::optional<Config> config;

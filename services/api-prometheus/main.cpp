@@ -4,6 +4,7 @@
 #include "showcase_api.hpp"
 #include "upstream.hpp"
 
+#include <faults/http_faults.hpp>
 #include <http/server.hpp>
 #include <logging/logging.hpp>
 #include <spdlog/spdlog.h>
@@ -34,13 +35,18 @@ int main(int argc, char** argv) {
     // The client's connections live on the server's (single) event loop, so
     // a handler's calls to apimon never leave its thread.
     http::Client client(server.executor(), config.upstream, telemetry->tracer(), &telemetry->metrics());
-    apiprom::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget);
-    apiprom::ShowcaseApi api(upstream, telemetry->metrics(), config.max_team_size);
+    faults::FaultInjector faults(apiprom::supported_faults, &telemetry->metrics());
+    faults.apply(config.faults);
+    apiprom::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget, &faults);
+    apiprom::ShowcaseApi api(upstream, telemetry->metrics(), faults, config.max_team_size);
     http::Router router;
     api.register_routes(router);
+    faults::add_admin_routes(router, faults, config.admin_token);
     server.set_router(std::move(router));
-    spdlog::info("api-prometheus listening on {}:{}; apimon at {}; traces {}", config.server.address, server.port(),
-                 upstream.url(), telemetry->exporter_description());
+    spdlog::info("api-prometheus listening on {}:{}; apimon at {}; traces {}; fault admin API {}",
+                 config.server.address, server.port(), upstream.url(), telemetry->exporter_description(),
+                 config.admin_token.empty() ? "off" : "on");
+    if (faults.any_active()) spdlog::warn("fault injection is on from the start: {}", faults.active_names());
     server.run();
     const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
     spdlog::info("api-prometheus stopped{}", flushed ? "" : " (some spans could not be exported)");

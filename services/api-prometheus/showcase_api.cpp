@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <faults/http_faults.hpp>
 #include <http/metrics_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
@@ -74,9 +75,11 @@ asio::awaitable<std::vector<T>> gather(std::size_t count, Make make) {
 
 }  // namespace
 
-ShowcaseApi::ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, int max_team_size)
+ShowcaseApi::ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
+                         int max_team_size)
     : upstream_(upstream),
       metrics_(metrics),
+      faults_(faults),
       max_team_size_(max_team_size),
       battles_(prometheus::BuildCounter()
                    .Name("apiprom_battles_total")
@@ -114,9 +117,10 @@ void ShowcaseApi::register_routes(http::Router& router) {
   });
   router.get("/readyz", [this](Context& context) { return ready(context); });
   router.get("/metrics", http::metrics_endpoint(metrics_));
-  router.get("/pokemon/{id}", guarded(&ShowcaseApi::pokemon));
-  router.get("/battle/{first}/{second}", guarded(&ShowcaseApi::battle));
-  router.get("/team/{size}", guarded(&ShowcaseApi::team));
+  // Injected latency and errors reach the API routes only, as in apimon.
+  router.get("/pokemon/{id}", faults::with_faults(faults_, guarded(&ShowcaseApi::pokemon)));
+  router.get("/battle/{first}/{second}", faults::with_faults(faults_, guarded(&ShowcaseApi::battle)));
+  router.get("/team/{size}", faults::with_faults(faults_, guarded(&ShowcaseApi::team)));
 }
 
 http::Handler ShowcaseApi::guarded(asio::awaitable<Response> (ShowcaseApi::*handler)(Context&)) {

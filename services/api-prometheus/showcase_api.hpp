@@ -1,6 +1,7 @@
 #pragma once
 #include "upstream.hpp"
 
+#include <faults/fault_injector.hpp>
 #include <http/router.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -14,7 +15,8 @@ namespace apiprom {
 // show different shapes (one call, two in parallel, a fan-out of N).
 class ShowcaseApi {
  public:
-  ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, int max_team_size);
+  ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
+              int max_team_size);
   void register_routes(http::Router& router);
 
  private:
@@ -29,6 +31,7 @@ class ShowcaseApi {
 
   Upstream& upstream_;
   telemetry::MetricsRegistry& metrics_;
+  faults::FaultInjector& faults_;
   int max_team_size_;
 
   // The metrics showcase: one of each Prometheus type, each answering a question.

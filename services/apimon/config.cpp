@@ -1,9 +1,9 @@
 #include "config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <faults/fault_options.hpp>
+#include <secret_file/secret_file.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #ifndef APIMON_VERSION
@@ -13,14 +13,10 @@
 namespace apimon {
 namespace {
 
-std::string read_secret_file(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw CLI::ValidationError("--database-password-file", "cannot read '" + path + "'");
-  std::stringstream content;
-  content << file.rdbuf();
-  std::string secret = content.str();
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  return secret;
+std::string read_password_file(const std::string& path) {
+  auto secret = secret_file::read(path);
+  if (!secret) throw CLI::ValidationError("--database-password-file", "cannot read '" + path + "'");
+  return std::move(*secret);
 }
 
 }  // namespace
@@ -100,6 +96,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname("APIMON_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  faults::FaultOptions fault_options;
+  fault_options.add_to(app, "APIMON", supported_faults);
 
   ConfigResult result;
   try {
@@ -110,7 +108,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     } catch (const std::invalid_argument& error) {
       throw CLI::ValidationError("--database-url", error.what());
     }
-    if (!password_file.empty()) password = read_secret_file(password_file);
+    if (!password_file.empty()) password = read_password_file(password_file);
     if (!password.empty()) config.database.password = password;
     limits.idle_timeout = std::chrono::milliseconds(idle_ms);
     limits.io_timeout = std::chrono::milliseconds(io_ms);
@@ -120,6 +118,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     config.query_timeout = std::chrono::milliseconds(query_timeout_ms);
     config.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
     config.retry_after = std::chrono::seconds(retry_after_s);
+    config.faults = fault_options.settings();
+    config.admin_token = fault_options.admin_token();
     result.config = std::move(config);
   } catch (const CLI::CallForHelp&) {
     result.message = app.help();

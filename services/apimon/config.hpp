@@ -1,4 +1,5 @@
 #pragma once
+#include <faults/fault_injector.hpp>
 #include <http/server.hpp>
 #include <pokedex/database_url.hpp>
 #include <pokedex/response_cache.hpp>
@@ -21,7 +22,12 @@ struct Config {
   std::string log_level = "info";
   bool access_log = true;
   bool telemetry = true;  // automatic metrics and spans; off only to measure what they cost
+  faults::Settings faults;  // injected from the start
+  std::string admin_token;  // empty: no admin API
 };
+
+inline constexpr std::initializer_list<faults::Fault> supported_faults = {
+    faults::Fault::latency, faults::Fault::errors, faults::Fault::slow_queries};
 
 struct ConfigResult {
   std::optional<Config> config;  // set when the service should run

@@ -2,6 +2,10 @@
 
 #include <pokedex/queries.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <chrono>
 #include <exception>
 
@@ -17,8 +21,9 @@ const InstrumentedRepository::Operation InstrumentedRepository::operations[opera
 };
 
 InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
-                                               DatabaseDescription database, bool enabled)
-    : repository_(repository), database_(std::move(database)), enabled_(enabled) {
+                                               DatabaseDescription database, bool enabled,
+                                               faults::FaultInjector* faults)
+    : repository_(repository), database_(std::move(database)), enabled_(enabled), faults_(faults) {
   auto& family = prometheus::BuildHistogram()
                      .Name("db_client_operation_duration_seconds")
                      .Help("Duration of database client operations, from asking for a connection to the last row.")
@@ -39,7 +44,13 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
 template <class Call>
 auto InstrumentedRepository::traced(const http::RequestContext& context, OperationId id, Call call)
     -> decltype(call()) {
-  if (!enabled_) co_return co_await call();
+  if (!enabled_) {
+    if (faults_ && faults_->any_active()) {
+      telemetry::Span no_span;
+      co_await injected_delay(no_span);
+    }
+    co_return co_await call();
+  }
   const Operation& operation = operations[id];
   auto span = context.start_span(operation.span_name, telemetry::SpanKind::client);
   if (span.recording()) {
@@ -52,6 +63,7 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     if (database_.port) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
   }
   const auto started = std::chrono::steady_clock::now();
+  if (faults_ && faults_->any_active()) co_await injected_delay(span);
   std::exception_ptr failure;
   try {
     auto result = co_await call();
@@ -65,6 +77,15 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
   }
   duration_[id][1]->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   std::rethrow_exception(failure);
+}
+
+boost::asio::awaitable<void> InstrumentedRepository::injected_delay(telemetry::Span& span) {
+  const auto delay = faults_->draw_slow_query();
+  if (delay.count() == 0) co_return;
+  span.set_attribute("fault_injection.injected", std::string("slow_queries"))
+      .set_attribute("fault_injection.delay_ms", static_cast<std::int64_t>(delay.count()));
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+  co_await timer.async_wait(boost::asio::use_awaitable);
 }
 
 boost::asio::awaitable<std::optional<pokedex::Pokemon>> InstrumentedRepository::find_pokemon(

@@ -3,6 +3,7 @@
 // span under the request's span (with the database semantic-convention
 // attributes and the query text with its placeholders, never its values) and
 // an observation of db_client_operation_duration_seconds.
+#include <faults/fault_injector.hpp>
 #include <http/message.hpp>
 #include <pokedex/repository.hpp>
 #include <telemetry/metrics.hpp>
@@ -24,8 +25,9 @@ struct DatabaseDescription {
 class InstrumentedRepository {
  public:
   // `enabled` false passes calls straight through: no spans, no timing.
+  // `faults` (may be null) slows queries down when the slow_queries fault is on.
   InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
-                         DatabaseDescription database, bool enabled = true);
+                         DatabaseDescription database, bool enabled = true, faults::FaultInjector* faults = nullptr);
 
   boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(const http::RequestContext& context, int id,
                                                                        pokedex::Language language);
@@ -55,10 +57,13 @@ class InstrumentedRepository {
 
   template <class Call>
   auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call());
+  // The slow_queries fault: waits before the query runs, inside its span.
+  boost::asio::awaitable<void> injected_delay(telemetry::Span& span);
 
   pokedex::Repository& repository_;
   DatabaseDescription database_;
   bool enabled_;
+  faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
   prometheus::Histogram* duration_[operation_count][2];
 };

@@ -3,6 +3,7 @@
 #include "pokedex_api.hpp"
 #include "service_metrics.hpp"
 
+#include <faults/http_faults.hpp>
 #include <http/server.hpp>
 #include <logging/logging.hpp>
 #include <pokedex/mysql_repository.hpp>
@@ -78,20 +79,25 @@ int main(int argc, char** argv) {
     auto repository = open_repository(config);
     pokedex::ResponseCache cache(config.cache);
     const auto database = describe(config.database);
-    apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database, config.telemetry);
+    faults::FaultInjector faults(apimon::supported_faults, &telemetry->metrics());
+    faults.apply(config.faults);
+    apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database, config.telemetry, &faults);
     apimon::register_service_metrics(telemetry->metrics(), *repository, cache, database, APIMON_VERSION);
-    apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), config.retry_after);
+    apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), faults, config.retry_after);
     http::Router router;
     api.register_routes(router);
+    faults::add_admin_routes(router, faults, config.admin_token);
 
     config.server.telemetry = {config.telemetry ? telemetry->tracer() : nullptr,
                                config.telemetry ? &telemetry->http_server_metrics() : nullptr, config.access_log};
     http::Server server(config.server, std::move(router));
     server.listen();
-    spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}; traces {}",
+    spdlog::info("apimon listening on {}:{} with {} thread(s); storage {}; response cache {}; traces {}; "
+                 "fault admin API {}",
                  config.server.address, server.port(), config.server.threads, config.database.redacted(),
                  cache.enabled() ? std::to_string(config.cache.max_entries) + " entries" : "off",
-                 telemetry->exporter_description());
+                 telemetry->exporter_description(), config.admin_token.empty() ? "off" : "on");
+    if (faults.any_active()) spdlog::warn("fault injection is on from the start: {}", faults.active_names());
     malloc_trim(0);  // seeding parsed a megabyte of SQL; give its scratch memory back before serving
     const bool drained = server.run();
     repository.reset();  // database work finishes before the event loops it answers to go away

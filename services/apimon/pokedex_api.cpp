@@ -1,5 +1,6 @@
 #include "pokedex_api.hpp"
 
+#include <faults/http_faults.hpp>
 #include <http/metrics_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
@@ -97,10 +98,12 @@ void log_storage_error(const std::exception& error, const telemetry::Span& span)
 }  // namespace
 
 PokedexApi::PokedexApi(InstrumentedRepository& repository, pokedex::ResponseCache& cache,
-                       telemetry::MetricsRegistry& metrics, std::chrono::seconds retry_after)
+                       telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
+                       std::chrono::seconds retry_after)
     : repository_(repository),
       cache_(cache),
       metrics_(metrics),
+      faults_(faults),
       retry_after_(retry_after),
       lookups_(prometheus::BuildCounter()
                    .Name("pokedex_lookups_total")
@@ -124,11 +127,14 @@ void PokedexApi::register_routes(http::Router& router) {
     co_return json_response(context.request, R"({"status":"ok"})");
   });
   router.get("/readyz", guarded(&PokedexApi::ready, false));
-  router.get("/pokemon/{id}", guarded(&PokedexApi::get_pokemon, true));
-  router.get("/pokemon/random", guarded(&PokedexApi::random_pokemon, false));
-  router.get("/pokemon/search", guarded(&PokedexApi::search, true));
-  router.get("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true));
-  router.get("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true));
+  // Injected latency and errors reach the API routes only: health checks and
+  // scrapes keep answering, as they would for a real fault in request handling.
+  const auto api = [this](http::Handler handler) { return faults::with_faults(faults_, std::move(handler)); };
+  router.get("/pokemon/{id}", api(guarded(&PokedexApi::get_pokemon, true)));
+  router.get("/pokemon/random", api(guarded(&PokedexApi::random_pokemon, false)));
+  router.get("/pokemon/search", api(guarded(&PokedexApi::search, true)));
+  router.get("/types/{type}/pokemon", api(guarded(&PokedexApi::by_type, true)));
+  router.get("/generations/{generation}/pokemon", api(guarded(&PokedexApi::by_generation, true)));
   router.get("/metrics", http::metrics_endpoint(metrics_));
 }
 

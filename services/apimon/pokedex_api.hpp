@@ -1,6 +1,7 @@
 #pragma once
 #include "instrumented_repository.hpp"
 
+#include <faults/fault_injector.hpp>
 #include <http/router.hpp>
 #include <pokedex/response_cache.hpp>
 #include <pokedex/repository.hpp>
@@ -20,7 +21,7 @@ namespace apimon {
 class PokedexApi {
  public:
   PokedexApi(InstrumentedRepository& repository, pokedex::ResponseCache& cache, telemetry::MetricsRegistry& metrics,
-             std::chrono::seconds retry_after);
+             faults::FaultInjector& faults, std::chrono::seconds retry_after);
 
   void register_routes(http::Router& router);
 
@@ -50,6 +51,7 @@ class PokedexApi {
   InstrumentedRepository& repository_;
   pokedex::ResponseCache& cache_;
   telemetry::MetricsRegistry& metrics_;
+  faults::FaultInjector& faults_;
   std::chrono::seconds retry_after_;
 
   // Manual instrumentation, each a question the dashboards answer:

@@ -1,6 +1,7 @@
 """apimon's telemetry against the real backends: a Jaeger v2 receives its
 traces over OTLP/HTTP and a Prometheus scrapes its metrics, exemplars
 included. Both are started here, on free loopback ports."""
+import json
 import os
 import pathlib
 import statistics
@@ -193,14 +194,8 @@ def test_one_trace_runs_from_api_prometheus_through_apimon_to_the_database(start
     state = mariadb.start(str(STATE / "mariadb"))
     apimon = start_apimon("--database-url", state["url"], "--database-password-file", state["app_password_file"],
                           env=tracing_env(collector))
-    binary = os.environ.get("APIPROM_BIN") or str(integration_helpers.REPO /
-                                                   "build/ci/services/api-prometheus/api-prometheus")
-
-    class Proxy(integration_helpers.Apimon):
-        _binary = binary
-
-    proxy = Proxy("--apimon-url", f"http://127.0.0.1:{apimon.port}",
-                  env=tracing_env(collector, OTEL_SERVICE_NAME="api-prometheus"))
+    proxy = integration_helpers.ApiPrometheus(apimon.port,
+                                              env=tracing_env(collector, OTEL_SERVICE_NAME="api-prometheus"))
     try:
         trace_id = os.urandom(16).hex()
         status, _, _ = proxy.get("/battle/150/129", headers={"traceparent": traceparent(trace_id)})
@@ -229,5 +224,37 @@ def test_one_trace_runs_from_api_prometheus_through_apimon_to_the_database(start
         assert len(queries) == 2 and {parent_of(q) for q in queries} == {s["spanID"] for s in lookups}
         assert all(tags(q)["db.system.name"] == "mariadb" for q in queries)
         assert all(by_id.get(parent_of(s)) or parent_of(s) == PARENT_SPAN for s in trace["spans"])
+    finally:
+        assert proxy.stop() == 0
+
+
+def test_injected_faults_are_marked_on_the_spans(start_apimon, collector):
+    import integration_helpers
+    apimon = start_apimon("--admin-token", "t", env=tracing_env(collector))
+    proxy = integration_helpers.ApiPrometheus(apimon.port, "--admin-token", "t",
+                                              env=tracing_env(collector, OTEL_SERVICE_NAME="api-prometheus"))
+    try:
+        for service, settings in ((apimon, {"slow_query_ms": 20, "latency_ms": 10}),
+                                  (proxy, {"upstream_unreachable": True})):
+            conn = service.connection()
+            conn.request("PUT", "/admin/faults", body=json.dumps(settings), headers={"Authorization": "Bearer t"})
+            assert conn.getresponse().status == 200
+        slowed, refused = os.urandom(16).hex(), os.urandom(16).hex()
+        assert apimon.get("/pokemon/25", headers={"traceparent": traceparent(slowed)})[0] == 200
+        assert proxy.get("/pokemon/25", headers={"traceparent": traceparent(refused)})[0] == 502
+
+        spans = {span["operationName"]: tags(span) for span in jaeger.wait_for_trace(collector, slowed)["spans"]}
+        assert spans["GET /pokemon/{id}"]["fault_injection.active"] == "latency,slow_queries"
+        assert spans["GET /pokemon/{id}"]["fault_injection.injected"] == "latency"
+        assert spans["injected latency"]["fault_injection.delay_ms"] == 10
+        assert spans["SELECT pokedex_entries"]["fault_injection.injected"] == "slow_queries"
+        assert spans["SELECT pokedex_entries"]["fault_injection.delay_ms"] == 20
+
+        trace = jaeger.wait_for_trace(collector, refused)
+        server = [tags(s) for s in trace["spans"] if s["operationName"] == "GET /pokemon/{id}"]
+        assert server and server[0]["fault_injection.active"] == "upstream_unreachable"
+        assert server[0]["fault_injection.injected"] == "upstream_unreachable"
+        assert any(tags(s).get("span.kind") == "client" and tags(s).get("otel.status_code") == "ERROR"
+                   for s in trace["spans"])
     finally:
         assert proxy.stop() == 0

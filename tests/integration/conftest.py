@@ -104,6 +104,30 @@ def start_apimon():
         assert code == 0, f"apimon exited with {code} on SIGTERM: {server.output()[-2000:]}"
 
 
+class ApiPrometheus(Apimon):
+    """The same process handling as apimon's, for the other binary."""
+
+    def __init__(self, apimon_port, *args, env=None):
+        binary = os.environ.get("APIPROM_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
+        self._binary = binary
+        super().__init__("--apimon-url", f"http://127.0.0.1:{apimon_port}", *args, env=env)
+
+
+@pytest.fixture
+def stack(start_apimon, monkeypatch):
+    started = []
+
+    def start(*args, apimon_args=(), env=None):
+        apimon = start_apimon(*apimon_args, env=env)
+        proxy = ApiPrometheus(apimon.port, *args, env=env)
+        started.append(proxy)
+        return apimon, proxy
+
+    yield start
+    for proxy in started:
+        assert proxy.stop() == 0, proxy.output()[-2000:]
+
+
 @pytest.fixture(scope="session")
 def seed():
     """The committed SQL loaded into Python's own sqlite3: the reference the

@@ -1,0 +1,37 @@
+#pragma once
+// Fault injection over HTTP: a wrapper that injects latency and errors into
+// a route's handler, and the admin API that changes the faults at runtime.
+#include "faults/fault_injector.hpp"
+
+#include <http/router.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace faults {
+
+// `handler` with the latency and error faults applied before it runs. While
+// no fault is on it is called directly: no extra coroutine, one atomic load.
+// While any is on, the request's span carries fault_injection.active (the
+// faults on) and fault_injection.injected (what this request got).
+http::Handler with_faults(FaultInjector& injector, http::Handler handler);
+
+// The admin API, only when `token` is not empty (the routes do not exist
+// otherwise): every call needs "Authorization: Bearer <token>" (401
+// without it or with another token).
+//   GET    /admin/faults   the current settings and the active faults
+//   PUT    /admin/faults   replaces every setting (a field left out is off)
+//   DELETE /admin/faults   switches every fault off
+void add_admin_routes(http::Router& router, FaultInjector& injector, std::string token);
+
+// The admin API's JSON: {"latency_ms": 200, "latency_jitter_ms": 50,
+// "latency_share": 0.5, "error_share": 0.1, "error_status": 503,
+// "slow_query_ms": 300, "slow_query_share": 1, "upstream_unreachable": true}.
+// Throws std::invalid_argument naming the field for unknown fields, wrong
+// types and malformed JSON; ranges are checked by FaultInjector::validate.
+Settings settings_from_json(std::string_view body);
+std::string settings_to_json(const FaultInjector& injector);
+
+inline constexpr std::string_view admin_route = "/admin/faults";
+
+}  // namespace faults
