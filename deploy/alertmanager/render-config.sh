@@ -12,12 +12,18 @@
 # ${NAME:-default} placeholders, and this script fills them in at start, writing
 # the result (mode 0600) to a path outside git, ideally a tmpfs.
 #
+# Telegram is optional. With neither a token (an empty or absent token file)
+# nor a chat id, the lines between "# telegram:begin" and "# telegram:end" in
+# the template are left out: the receiver then notifies no one, and alerts
+# are seen in Alertmanager's UI only. Giving one of the two without the
+# other is an error.
+#
 # Variables (placeholders in comment lines of the template are left alone):
 #   TELEGRAM_BOT_TOKEN_FILE   file holding the bot token, e.g. a Compose secret
-#                             (default /run/secrets/telegram_bot_token); required.
+#                             (default /run/secrets/telegram_bot_token).
 #                             The token never comes from the environment.
 #   TELEGRAM_CHAT_ID          integer id of the chat, group (negative) or
-#                             channel (-100...) to notify; required
+#                             channel (-100...) to notify
 #   TELEGRAM_API_URL          Bot API base URL (default https://api.telegram.org)
 #   ALERTMANAGER_GROUP_WAIT, ALERTMANAGER_GROUP_INTERVAL
 #                             durations such as 30s or 5m (defaults in the template)
@@ -47,23 +53,36 @@ export ALERTMANAGER_TEMPLATES_DIR
 
 [ -r "$template" ] || die "cannot read the template $template"
 
+chat_id=${TELEGRAM_CHAT_ID:-}
+token=""
+if [ -r "$token_file" ]; then
+  token=$(tr -d ' \t\r\n' < "$token_file")
+elif [ -n "${TELEGRAM_BOT_TOKEN_FILE:-}" ] || [ -n "$chat_id" ]; then
+  die "cannot read the Telegram bot token file $token_file (set TELEGRAM_BOT_TOKEN_FILE)"
+fi
+telegram=on
+if [ -z "$token" ] && [ -z "$chat_id" ]; then
+  telegram=off
+  echo "render-config: Telegram is not configured (no bot token, no TELEGRAM_CHAT_ID): alerts are shown in Alertmanager's UI and sent nowhere" >&2
+fi
+
 # The bot token, as @BotFather prints it: digits, a colon, then letters,
 # digits, '_' and '-'. Surrounding whitespace (a trailing newline) is dropped.
-[ -r "$token_file" ] || die "cannot read the Telegram bot token file $token_file (set TELEGRAM_BOT_TOKEN_FILE)"
-token=$(tr -d ' \t\r\n' < "$token_file")
-case $token in
-  "") die "the Telegram bot token file $token_file is empty" ;;
-  *[!A-Za-z0-9:_-]* | :* | *: | *:*:* | [!0-9]*) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
-  *:*) ;;
-  *) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
-esac
+if [ "$telegram" = on ]; then
+  case $token in
+    "") die "the Telegram bot token file $token_file is empty" ;;
+    *[!A-Za-z0-9:_-]* | :* | *: | *:*:* | [!0-9]*) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
+    *:*) ;;
+    *) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
+  esac
+fi
 
 # Values taken from the environment: checked only when set (the template's
 # defaults are reviewed code).
-chat_id=${TELEGRAM_CHAT_ID:-}
-[ -n "$chat_id" ] || die "TELEGRAM_CHAT_ID is not set (the integer id of the chat to notify)"
-case ${chat_id#-} in
-  "" | *[!0-9]* | 0*) die "TELEGRAM_CHAT_ID must be an integer such as 123456789 or -1001234567890, not '$chat_id'" ;;
+[ "$telegram" = off ] || [ -n "$chat_id" ] || die "TELEGRAM_CHAT_ID is not set (the integer id of the chat to notify)"
+case $telegram:${chat_id#-} in
+  off:) ;;
+  *: | *:*[!0-9]* | *:0*) die "TELEGRAM_CHAT_ID must be an integer such as 123456789 or -1001234567890, not '$chat_id'" ;;
 esac
 
 # Without trailing slashes: the Bot API client appends "/bot<token>/<method>".
@@ -105,10 +124,13 @@ umask 077
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
-TELEGRAM_BOT_TOKEN=$token TELEGRAM_CHAT_ID=$chat_id TELEGRAM_API_URL=$api_url \
+TELEGRAM_BOT_TOKEN=$token TELEGRAM_CHAT_ID=$chat_id TELEGRAM_API_URL=$api_url RENDER_TELEGRAM=$telegram \
 RENDER_NAMES="TELEGRAM_BOT_TOKEN TELEGRAM_CHAT_ID TELEGRAM_API_URL ALERTMANAGER_TEMPLATES_DIR ALERTMANAGER_GROUP_WAIT ALERTMANAGER_GROUP_INTERVAL" \
 awk -v src="$template" '
-  BEGIN { names = " " ENVIRON["RENDER_NAMES"] " " }
+  BEGIN { names = " " ENVIRON["RENDER_NAMES"] " "; telegram = ENVIRON["RENDER_TELEGRAM"] == "on" }
+  /^[ \t]*# telegram:begin/ { skipping = !telegram; print; next }
+  /^[ \t]*# telegram:end/ { skipping = 0; print; next }
+  skipping { next }
   /^[ \t]*#/ { print; next }
   {
     line = $0; result = ""

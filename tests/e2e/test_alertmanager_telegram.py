@@ -135,6 +135,42 @@ def test_render_refuses_missing_or_malformed_values(state_root, case, kwargs, me
     assert not out.exists()
 
 
+def render_without_fixture(state_root, name, token_text=None, chat_id=""):
+    """render-config.sh run as a container runs it, with an optional token file."""
+    out = state_root / name / "alertmanager.yml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ALERTMANAGER_"))}
+    env.update(ALERTMANAGER_CONFIG_OUT=str(out), TELEGRAM_CHAT_ID=str(chat_id))
+    if token_text is not None:
+        token_file = state_root / name / "telegram_bot_token"
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token_text)
+        env["TELEGRAM_BOT_TOKEN_FILE"] = str(token_file)
+    result = subprocess.run(["sh", am.RENDER_SCRIPT], env=env, capture_output=True, text=True, timeout=30)
+    return result, out
+
+
+@pytest.mark.parametrize("token_text", ["", "\n", None])
+def test_without_telegram_settings_alerts_go_nowhere_but_the_config_is_valid(state_root, token_text):
+    result, out = render_without_fixture(state_root, "no-telegram-%r" % (token_text,), token_text=token_text)
+    assert result.returncode == 0, result.stderr
+    assert "Telegram is not configured" in result.stderr
+    am.check_config(out)
+    config = yaml.safe_load(out.read_text())
+    assert config["receivers"] == [{"name": "telegram"}]  # a receiver that notifies no one
+    assert config["route"]["receiver"] == "telegram" and config["inhibit_rules"]
+
+
+@pytest.mark.parametrize("token_text, chat_id, message", [
+    ("", CHAT_ID, "is empty"),
+    (TOKEN, "", "TELEGRAM_CHAT_ID is not set"),
+    (None, CHAT_ID, "cannot read"),
+])
+def test_half_a_telegram_configuration_is_refused(state_root, token_text, chat_id, message):
+    result, out = render_without_fixture(state_root, "half-%s" % message.replace(" ", "-"), token_text, chat_id)
+    assert result.returncode == 78 and message in result.stderr, result.stderr
+    assert not out.exists()
+
+
 def test_render_script_execs_the_server_without_the_token_in_its_environment(state_root):
     """The container entrypoint form: render-config.sh COMMAND [ARG]... renders,
     then execs COMMAND with --config.file appended; the token only in the file."""

@@ -217,6 +217,14 @@ def test_admin_token_is_read_from_a_file(start_apimon, tmp_path):
     assert admin(service, "GET")[0] == 401
 
 
+def test_an_empty_token_file_leaves_the_admin_api_off(start_apimon, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("\n")
+    service = start_apimon(env={"APIMON_ADMIN_TOKEN_FILE": str(token_file)})
+    assert admin(service, "GET")[0] == 404
+    assert "fault admin API off" in service.output()
+
+
 def test_api_prometheus_upstream_unreachable_and_back(start_apimon):
     backend = start_apimon()
     proxy = ApiPrometheus(backend.port, "--admin-token", TOKEN)

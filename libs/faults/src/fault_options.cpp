@@ -43,7 +43,7 @@ void FaultOptions::add_to(CLI::App& app, const std::string& env_prefix, std::ini
                  "Token of the fault-injection admin API (/admin/faults); the API is off without one "
                  "(prefer the _FILE form)")
       ->envname(env("ADMIN_TOKEN"))->group(group);
-  app.add_option("--admin-token-file", admin_token_file_, "File holding the admin API's token")
+  app.add_option("--admin-token-file", admin_token_file_, "File holding the admin API's token (empty: API off)")
       ->envname(env("ADMIN_TOKEN_FILE"))->group(group);
 }
 
@@ -64,8 +64,7 @@ std::string FaultOptions::admin_token() const {
   if (admin_token_file_.empty()) return admin_token_;
   const auto token = secret_file::read(admin_token_file_);
   if (!token) throw CLI::ValidationError("--admin-token-file", "cannot read '" + admin_token_file_ + "'");
-  if (token->empty()) throw CLI::ValidationError("--admin-token-file", "'" + admin_token_file_ + "' is empty");
-  return *token;
+  return *token;  // an empty file leaves the admin API off, as no token does
 }
 
 }  // namespace faults

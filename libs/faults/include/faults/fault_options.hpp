@@ -17,7 +17,8 @@ class FaultOptions {
   void add_to(CLI::App& app, const std::string& env_prefix, std::initializer_list<Fault> supported);
 
   // After parsing. admin_token() reads the token file when one was given
-  // and throws CLI::ValidationError naming the option when it cannot.
+  // (an empty file means no token: the admin API stays off) and throws
+  // CLI::ValidationError naming the option when it cannot read it.
   Settings settings() const;
   std::string admin_token() const;
 
