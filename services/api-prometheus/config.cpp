@@ -1,7 +1,8 @@
 #include "config.hpp"
 
-#include <CLI/CLI.hpp>
+#include <cli_settings/cli_settings.hpp>
 #include <faults/fault_options.hpp>
+#include <http/url.hpp>
 
 #ifndef APIPROM_VERSION
 #define APIPROM_VERSION "0.0.0"
@@ -48,40 +49,23 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   faults::FaultOptions fault_options;
   fault_options.add_to(app, "APIPROM", supported_faults);
 
-  ConfigResult result;
-  try {
-    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
-    app.parse(reversed);
-    const std::string_view prefix = "http://";
-    std::string_view rest(apimon_url);
-    if (!rest.starts_with(prefix)) throw CLI::ValidationError("--apimon-url", "must be http://host:port");
-    rest.remove_prefix(prefix.size());
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    const auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos || colon == 0 || rest.find('/') != std::string_view::npos)
-      throw CLI::ValidationError("--apimon-url", "must be http://host:port");
-    const std::string port(rest.substr(colon + 1));
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(port) == 0 || std::stoul(port) > 65535)
-      throw CLI::ValidationError("--apimon-url", "has an invalid port");
-    config.apimon_host = std::string(rest.substr(0, colon));
-    config.apimon_port = static_cast<std::uint16_t>(std::stoul(port));
+  const auto outcome = cli_settings::parse(app, arguments, [&] {
+    try {
+      const auto apimon = http::parse_host_port_url(apimon_url);
+      config.apimon_host = apimon.host;
+      config.apimon_port = apimon.port;
+    } catch (const std::invalid_argument& error) {
+      throw CLI::ValidationError("--apimon-url", error.what());
+    }
     config.upstream.timeout = std::chrono::milliseconds(upstream_timeout_ms);
     config.upstream.user_agent = "api-prometheus";
     server.limits.idle_timeout = std::chrono::milliseconds(idle_ms);
     server.limits.shutdown_grace = std::chrono::milliseconds(grace_ms);
     config.faults = fault_options.settings();
     config.admin_token = fault_options.admin_token();
-    result.config = std::move(config);
-  } catch (const CLI::CallForHelp&) {
-    result.message = app.help();
-  } catch (const CLI::CallForVersion& version) {
-    result.message = version.what();
-  } catch (const CLI::Error& error) {
-    result.exit_code = 2;
-    result.message = "api-prometheus: invalid setting: " + std::string(error.what()) +
-                     "\nRun 'api-prometheus --help' for the settings and their environment variables.";
-  }
+  });
+  ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
+  if (outcome.run) result.config = std::move(config);
   return result;
 }
 

@@ -1,6 +1,6 @@
 #include "config.hpp"
 
-#include <CLI/CLI.hpp>
+#include <cli_settings/cli_settings.hpp>
 #include <faults/fault_options.hpp>
 #include <secret_file/secret_file.hpp>
 
@@ -99,10 +99,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   faults::FaultOptions fault_options;
   fault_options.add_to(app, "APIMON", supported_faults);
 
-  ConfigResult result;
-  try {
-    std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
-    app.parse(reversed);
+  const auto outcome = cli_settings::parse(app, arguments, [&] {
     try {
       config.database = pokedex::parse_database_url(database_url);
     } catch (const std::invalid_argument& error) {
@@ -120,16 +117,9 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     config.retry_after = std::chrono::seconds(retry_after_s);
     config.faults = fault_options.settings();
     config.admin_token = fault_options.admin_token();
-    result.config = std::move(config);
-  } catch (const CLI::CallForHelp&) {
-    result.message = app.help();
-  } catch (const CLI::CallForVersion& version) {
-    result.message = version.what();
-  } catch (const CLI::Error& error) {
-    result.exit_code = 2;
-    result.message = "apimon: invalid setting: " + std::string(error.what()) +
-                     "\nRun 'apimon --help' for the settings and their environment variables.";
-  }
+  });
+  ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
+  if (outcome.run) result.config = std::move(config);
   return result;
 }
 

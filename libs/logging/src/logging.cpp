@@ -74,10 +74,11 @@ void configure_json_stdout(std::string_view service_name, std::string_view level
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 }
 
-void access_log(std::string_view method, std::string_view route, std::string_view target, unsigned status,
-                double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
-                std::string_view span_id) {
-  // Written directly rather than through spdlog's formatter: it has fields, not a message.
+namespace {
+
+// Opens a record written directly rather than through spdlog's formatter (it
+// has fields, not just a message): time, level, service and message.
+void begin_record(json_writer::Writer& json, std::string_view level, std::string_view message) {
   char time_text[32];
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -86,20 +87,33 @@ void access_log(std::string_view method, std::string_view route, std::string_vie
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   const auto length = std::strftime(time_text, sizeof time_text, "%Y-%m-%dT%H:%M:%S", &utc);
   std::snprintf(time_text + length, sizeof time_text - length, ".%03dZ", static_cast<int>(millis));
+  json.begin_object()
+      .member("time", std::string_view(time_text))
+      .member("level", level)
+      .key("service")
+      .raw(service_json.empty() ? std::string_view("\"\"") : std::string_view(service_json))
+      .member("message", message);
+}
 
+void end_record(json_writer::Writer& json, std::string& line) {
+  json.end_object();
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
+}  // namespace
+
+void access_log(std::string_view method, std::string_view route, std::string_view target, unsigned status,
+                double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
+                std::string_view span_id) {
   char duration[32];
   std::snprintf(duration, sizeof duration, "%.3f", duration_seconds * 1000.0);
 
   std::string line;
   line.reserve(320);
   json_writer::Writer json(line);
-  json.begin_object()
-      .member("time", std::string_view(time_text))
-      .member("level", "info")
-      .key("service")
-      .raw(service_json.empty() ? std::string_view("\"\"") : std::string_view(service_json))
-      .member("message", "request")
-      .member("http.request.method", method)
+  begin_record(json, "info", "request");
+  json.member("http.request.method", method)
       .member("http.route", route)
       .member("url.path", target)
       .member("http.response.status_code", static_cast<int>(status))
@@ -107,9 +121,18 @@ void access_log(std::string_view method, std::string_view route, std::string_vie
       .raw(duration)
       .member("response_bytes", static_cast<std::int64_t>(response_bytes));
   if (!trace_id.empty()) json.member("trace_id", trace_id).member("span_id", span_id);
-  json.end_object();
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
+  end_record(json, line);
+}
+
+void log_fields(spdlog::level::level_enum level, std::string_view message, std::string_view members) {
+  if (!spdlog::should_log(level)) return;
+  std::string line;
+  line.reserve(members.size() + 160);
+  json_writer::Writer json(line);
+  const auto level_name = spdlog::level::to_string_view(level);
+  begin_record(json, std::string_view(level_name.data(), level_name.size()), message);
+  if (!members.empty()) line.append(",").append(members);
+  end_record(json, line);
 }
 
 }  // namespace logging

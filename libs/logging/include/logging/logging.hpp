@@ -36,4 +36,10 @@ void access_log(std::string_view method, std::string_view route, std::string_vie
                 double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
                 std::string_view span_id);
 
+// A record that carries data rather than prose: the usual time, level,
+// service and message, then `members`, further members of the object already
+// in JSON form (`"sent":10,"latency_ms":{"p99":1.5}`). Nothing below the
+// configured level is written.
+void log_fields(spdlog::level::level_enum level, std::string_view message, std::string_view members);
+
 }  // namespace logging
