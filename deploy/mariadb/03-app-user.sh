@@ -15,47 +15,21 @@
 #   MARIADB_DATABASE           database it may read      (default pokedex)
 #
 # The password is read the way apimon reads APIMON_DATABASE_PASSWORD_FILE:
-# trailing CR and LF characters are dropped, nothing else.
+# trailing CR and LF characters are dropped, nothing else. The helpers it
+# shares with 04-monitor-user.sh live in account-lib.bash, next to this file.
 
 pokedex_app_user_main() {
   local user="${POKEDEX_APP_USER:-pokedex_app}"
   local password_file="${POKEDEX_APP_PASSWORD_FILE:-/run/secrets/db_app_password}"
   local database="${MARIADB_DATABASE:-pokedex}"
-  local name
-  for name in "$user" "$database"; do
-    if [[ ! $name =~ ^[A-Za-z0-9_]{1,64}$ ]]; then
-      echo "03-app-user: refusing identifier '$name' (letters, digits and _ only)" >&2
-      return 1
-    fi
-  done
-  if [[ ! -r $password_file ]]; then
-    echo "03-app-user: cannot read the password file $password_file" >&2
-    return 1
-  fi
+  # shellcheck source=deploy/mariadb/account-lib.bash
+  source "$(dirname "${BASH_SOURCE[0]}")/account-lib.bash" || return 1
+  pokedex_account_check_names 03-app-user "$user" "$database" || return 1
+  local escaped
+  escaped="$(pokedex_account_password_literal 03-app-user "$password_file")" || return 1
 
-  local password
-  password="$(<"$password_file")"
-  while [[ $password == *[$'\r\n'] ]]; do password="${password%?}"; done
-  if [[ -z $password ]]; then
-    echo "03-app-user: $password_file is empty" >&2
-    return 1
-  fi
-
-  # SQL string literal: escape backslashes first, then quotes and newlines.
-  local escaped="${password//\\/\\\\}"
-  escaped="${escaped//\'/\\\'}"
-  escaped="${escaped//$'\n'/\\n}"
-
-  local sql
-  sql="CREATE OR REPLACE USER '${user}'@'%' IDENTIFIED BY '${escaped}';
-GRANT SELECT ON \`${database}\`.* TO '${user}'@'%';"
-
-  if declare -F docker_process_sql >/dev/null; then
-    docker_process_sql --database=mysql <<<"$sql" || return 1
-  else
-    MYSQL_PWD="${MARIADB_ROOT_PASSWORD:-}" mariadb --protocol=socket -uroot -hlocalhost \
-      --socket="${SOCKET:-/run/mysqld/mysqld.sock}" --database=mysql <<<"$sql" || return 1
-  fi
+  pokedex_account_run_sql "CREATE OR REPLACE USER '${user}'@'%' IDENTIFIED BY '${escaped}';
+GRANT SELECT ON \`${database}\`.* TO '${user}'@'%';" || return 1
   echo "03-app-user: created '${user}'@'%' with SELECT on \`${database}\`"
 }
 

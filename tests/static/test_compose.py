@@ -1,33 +1,117 @@
-"""Static checks of the container setup: compose.yaml, services/apimon/Dockerfile,
-.dockerignore, .env.example and the MariaDB init script.
+"""Static checks of the container setup: compose.yaml, services/Dockerfile,
+.dockerignore, .env.example, the secrets placeholders, the MariaDB init
+scripts, deploy/mysqld-exporter/run.sh and docs/compose.md.
 
 No Docker engine is needed: the files are parsed and their properties asserted,
 so a change that would break `docker compose up -d --build` from a clean clone,
-or weaken the hardening, fails here first.
+weaken the hardening, or let compose drift from what the tests run natively,
+fails here first.
+
+* compose.yaml is valid against the Compose Specification's JSON schema
+  (vendored in tests/static/compose-spec/), after interpolating every
+  ${VAR:-default} as a clean clone without .env would.
+* Every service has a pinned image, a healthcheck, a restart policy, rotated
+  logs and a memory limit; the limits add up to no more than the budget
+  docs/compose.md documents, and match its table.
+* The images Prometheus, Alertmanager, node-exporter, mysqld-exporter and
+  Jaeger run are the releases scripts/tool-versions pins and the installed
+  Debian packages provide.
+* Prometheus scrapes exactly the compose services that serve metrics, each on
+  a port that service listens on; the published ports are the issue's.
+* Every secret is file-backed with a committed placeholder (empty where empty
+  means "not configured"), no password or token passes through the
+  environment, .env.example documents every variable.
+* services/Dockerfile builds every image compose builds: multi-stage on the
+  pinned bookworm-slim, packages from scripts/bootstrap, non-root USER,
+  HEALTHCHECK matching compose's.
 """
 
 import fnmatch
+import hashlib
+import http.server
 import json
 import os
 import re
 import shlex
+import shutil
 import stat
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+
+from jaeger import tool_versions  # noqa: E402  (tests/fixtures is not a package)
+from processes import free_port as processes_free_port  # noqa: E402
+
 COMPOSE_FILE = REPO / "compose.yaml"
-DOCKERFILE = REPO / "services" / "apimon" / "Dockerfile"
+COMPOSE_SCHEMA = REPO / "tests" / "static" / "compose-spec" / "compose-spec.json"
+COMPOSE_SCHEMA_README = COMPOSE_SCHEMA.parent / "README.md"
+DOCKERFILE = REPO / "services" / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ENV_EXAMPLE = REPO / ".env.example"
-APP_USER_SCRIPT = REPO / "deploy" / "mariadb" / "03-app-user.sh"
+COMPOSE_DOC = REPO / "docs" / "compose.md"
+MARIADB_DIR = REPO / "deploy" / "mariadb"
+APP_USER_SCRIPT = MARIADB_DIR / "03-app-user.sh"
+MONITOR_USER_SCRIPT = MARIADB_DIR / "04-monitor-user.sh"
+ACCOUNT_LIB = MARIADB_DIR / "account-lib.bash"
+EXPORTER_RUN = REPO / "deploy" / "mysqld-exporter" / "run.sh"
+PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
+JAEGER_CONFIG = REPO / "deploy" / "jaeger" / "config.yaml"
+ALERTMANAGER_DIR = REPO / "deploy" / "alertmanager"
 BOOTSTRAP = REPO / "scripts" / "bootstrap"
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # An image reference is pinned when it carries a digest, or a tag naming an exact
 # release: a three-part version (11.4.9, v3.1.0) or a dated build (bookworm-20260202-slim).
 PINNED_TAG = re.compile(r"\d+\.\d+\.\d+|(?<!\d)20\d{6}(?!\d)")
+
+# The services of the stack and the host ports the issue lists for them.
+EXPECTED_SERVICES = {
+    "db", "apimon", "api-prometheus", "pokeload", "pokeload-apimon", "prometheus", "alertmanager",
+    "grafana", "jaeger", "cadvisor", "node-exporter", "mysqld-exporter",
+}
+PUBLISHED = {
+    "apimon": 5000, "api-prometheus": 8689, "grafana": 3000, "prometheus": 9090,
+    "jaeger": 16686, "cadvisor": 8080, "alertmanager": 9093,
+}
+# Services Prometheus does not scrape, and why.
+NOT_SCRAPED = {
+    "db": "MariaDB is watched through mysqld-exporter",
+    "grafana": "a user interface, not a signal of the stack under study",
+}
+
+# Images whose releases the tests run natively: compose image -> (the
+# scripts/tool-versions keys of the release and of the Debian package, the
+# Debian package, how the tag spells the release).
+NATIVE_IMAGES = {
+    "prom/prometheus": ("PROMETHEUS_VERSION", "PROMETHEUS_DEB_VERSION", "prometheus", "v{}"),
+    "prom/alertmanager": ("ALERTMANAGER_VERSION", "ALERTMANAGER_DEB_VERSION", "prometheus-alertmanager", "v{}"),
+    "prom/node-exporter": ("NODE_EXPORTER_VERSION", "NODE_EXPORTER_DEB_VERSION", "prometheus-node-exporter", "v{}"),
+    "prom/mysqld-exporter": ("MYSQLD_EXPORTER_VERSION", "MYSQLD_EXPORTER_DEB_VERSION",
+                             "prometheus-mysqld-exporter", "v{}"),
+}
+
+# Secrets whose committed default is an empty file, meaning "not configured".
+EMPTY_BY_DEFAULT = {"telegram_bot_token", "fault_admin_token"}
+
+# The memory the stack may take on a 1 GiB host; docs/compose.md must not
+# document more, and the limits must add up to no more than it documents.
+MAX_BUDGET_MIB = 900
+MIB = 1 << 20
+
+# Third-party host paths a service may bind-mount (read-only), by service.
+HOST_MOUNTS = {
+    "node-exporter": {"/"},
+    "cadvisor": {"/", "/var/run", "/sys", "/var/lib/docker/", "/dev/disk/"},
+}
 
 
 # ---------------------------------------------------------------- helpers ----
@@ -78,10 +162,22 @@ def interpolation_default(value):
     return re.sub(r"\$\{([^}]*)\}", repl, value)
 
 
+def interpolated(node):
+    """The whole document as Compose sees it without .env: defaults filled in, $$ unescaped."""
+    if isinstance(node, dict):
+        return {k: interpolated(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [interpolated(v) for v in node]
+    if isinstance(node, str):
+        parts = node.split("$$")
+        return "$".join(interpolation_default(p) for p in parts)
+    return node
+
+
 def parse_size(value):
     if isinstance(value, int):
         return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)[bB]?\s*", str(value))
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)(i?[bB])?\s*", str(value))
     assert m, "unparseable size %r" % value
     factor = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
     return int(float(m.group(1)) * factor)
@@ -144,9 +240,102 @@ def bind_mounts(service):
     return mounts
 
 
-def read_dockerfile():
-    """Stages of the Dockerfile as lists of (INSTRUCTION, arguments)."""
-    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+def repo_mounts(service):
+    """{container target: repository path} of the bind mounts from the repository."""
+    found = {}
+    for source, target, _ in bind_mounts(service):
+        source = interpolation_default(source)
+        if not source.startswith("/"):
+            found[target] = (REPO / source).resolve()
+    return found
+
+
+def host_path(service, container_path):
+    """The repository path a container path of the service comes from (None when not mounted)."""
+    for target, source in sorted(repo_mounts(service).items(), key=lambda item: -len(item[0])):
+        if container_path == target:
+            return source
+        if container_path.startswith(target.rstrip("/") + "/"):
+            return (source / os.path.relpath(container_path, target)).resolve()
+    return None
+
+
+def named_volumes(service):
+    """{container target: volume name} of the named volumes."""
+    found = {}
+    for v in service.get("volumes") or []:
+        if isinstance(v, str):
+            parts = v.split(":")
+            if len(parts) > 1 and not parts[0].startswith((".", "/", "~", "$")):
+                found[parts[1]] = parts[0]
+        elif v.get("type") == "volume":
+            found[v["target"]] = v["source"]
+    return found
+
+
+def memory_limit(service):
+    limit = service.get("mem_limit") or \
+        (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("memory")
+    return parse_size(limit) if limit else None
+
+
+def command_list(service, key="command"):
+    command = service.get(key)
+    return shlex.split(command) if isinstance(command, str) else list(command or [])
+
+
+def flag_value(args, flag):
+    """Value of --flag=VALUE in args (None when absent)."""
+    for arg in args:
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def published_ports(service):
+    """{host port: container port} of the published ports."""
+    found = {}
+    for p in service.get("ports") or []:
+        if isinstance(p, dict):
+            found[int(p["published"])] = int(p["target"])
+            continue
+        parts = interpolation_default(str(p)).split(":")
+        assert len(parts) >= 2, "a port published on a random host port: %r" % p
+        found[int(parts[-2])] = int(parts[-1].split("/")[0])
+    return found
+
+
+def listening_ports(name):
+    """Ports a service demonstrably listens on: published or exposed container
+    ports, the ports its healthcheck probes on 127.0.0.1, its
+    --web.listen-address, and the EXPOSE of its Dockerfile target."""
+    service = SERVICES[name]
+    ports = set(published_ports(service).values())
+    ports.update(int(str(p).split("/")[0]) for p in service.get("expose") or [])
+    test = (service.get("healthcheck") or {}).get("test") or []
+    ports.update(int(p) for p in re.findall(r"127\.0\.0\.1[:/](\d+)", " ".join(test)))
+    if test[1:2] == ["http-probe"]:
+        ports.add(int(test[2]))
+    for arg in command_list(service):
+        m = re.fullmatch(r"--web\.listen-address=[^:]*:(\d+)", arg)
+        if m:
+            ports.add(int(m.group(1)))
+    if name in BUILT:
+        ports.update(int(p) for p in " ".join(stage_args(TARGETS[BUILT[name]["build"]["target"]], "EXPOSE")).split())
+    return ports
+
+
+def documented_variables():
+    return set(re.findall(r"^#?\s*([A-Za-z_][A-Za-z0-9_]*)=", ENV_EXAMPLE.read_text(encoding="utf-8"),
+                          re.MULTILINE))
+
+
+# ------------------------------------------------------------- Dockerfile ----
+
+def read_dockerfile(path=DOCKERFILE):
+    """Stages of a Dockerfile as lists of (INSTRUCTION, arguments); instructions
+    before the first FROM (global ARGs) are returned apart."""
+    lines = path.read_text(encoding="utf-8").splitlines()
     instructions, current = [], ""
     for line in lines:
         if re.match(r"\s*#", line) or (not current and not line.strip()):
@@ -160,16 +349,16 @@ def read_dockerfile():
             instructions.append((keyword.upper(), rest.strip()))
         current = ""
     assert not current.strip(), "Dockerfile ends inside a continued instruction"
-    stages = []
+    preamble, stages = [], []
     for keyword, rest in instructions:
         if keyword == "FROM":
             stages.append([])
-        assert stages, "instruction %s before the first FROM" % keyword
+        if not stages:
+            assert keyword == "ARG", "instruction %s before the first FROM" % keyword
+            preamble.append((keyword, rest))
+            continue
         stages[-1].append((keyword, rest))
-    return stages
-
-
-STAGES = read_dockerfile()
+    return preamble, stages
 
 
 def stage_args(stage, keyword):
@@ -180,6 +369,14 @@ def from_image(stage):
     words = stage[0][1].split()
     words = [w for w in words if not w.startswith("--")]
     return words[0], (words[2] if len(words) >= 3 and words[1].upper() == "AS" else None)
+
+
+PREAMBLE, STAGES = read_dockerfile()
+NAMED_STAGES = {from_image(stage)[1]: stage for stage in STAGES if from_image(stage)[1]}
+BUILD_STAGE = NAMED_STAGES.get("build")
+RUNTIME_STAGE = NAMED_STAGES.get("runtime")
+# The image targets: stages built on the runtime stage, by name.
+TARGETS = {name: stage for name, stage in NAMED_STAGES.items() if from_image(stage)[0] == "runtime"}
 
 
 def cmake_project_version():
@@ -208,18 +405,59 @@ def ignored_by_dockerignore(path):
         p = pattern[1:] if negate else pattern
         p = p.strip("/")
         candidates = [p]
-        if p.startswith("**/"):
-            candidates.append(p[3:])
+        while candidates[-1].startswith("**/"):
+            candidates.append(candidates[-1][3:])
         if any(fnmatch.fnmatchcase(prefix, c) for prefix in prefixes for c in candidates):
             ignored = not negate
     return ignored
 
 
+HTTP_PROBE = REPO / "services" / "http-probe"
+
+
+def image_healthcheck(stage):
+    """(port variable, default port, path) of a target's HEALTHCHECK, which must
+    run http-probe in the shell form with the port from the program's variable."""
+    checks = stage_args(stage, "HEALTHCHECK")
+    assert checks, "no HEALTHCHECK"
+    check = checks[-1]
+    for option in ("--interval=", "--timeout=", "--retries="):
+        assert option in check, "HEALTHCHECK sets no %s" % option
+    m = re.search(r'\bCMD http-probe "\$\{([A-Z_]+):-(\d+)\}" (/\S*)$', check)
+    assert m, "HEALTHCHECK must be: CMD http-probe \"${PORT_VARIABLE:-PORT}\" /PATH, not %r" % check
+    return m.group(1), int(m.group(2)), m.group(3)
+
+
 # ---------------------------------------------------------------- compose ----
 
-def test_compose_is_compose_spec_without_version_key():
+def test_compose_validates_against_the_compose_specification_schema():
+    digest = hashlib.sha256(COMPOSE_SCHEMA.read_bytes()).hexdigest()
+    assert digest in COMPOSE_SCHEMA_README.read_text(encoding="utf-8"), \
+        "the vendored schema changed but its README does not record the new checksum"
+    schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(interpolated(COMPOSE)), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join("%s: %s" % ("/".join(map(str, e.absolute_path)), e.message[:300])
+                                 for e in errors[:10])
+
+
+def test_the_schema_rejects_what_compose_rejects():
+    # The validation above must be able to fail: the vendored schema really is
+    # the Compose Specification's, strict about unknown keys and types.
+    validator = jsonschema.Draft202012Validator(json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8")))
+    broken = interpolated(COMPOSE)
+    broken["services"]["apimon"]["restart_policy"] = "always"
+    broken["services"]["db"]["healthcheck"]["retries"] = ["5"]
+    messages = [e.message for e in validator.iter_errors(broken)]
+    assert any("restart_policy" in m for m in messages), messages
+    assert any("'5'" in m for m in messages), messages
+
+
+def test_compose_defines_the_stack():
     assert "version" not in COMPOSE, "the Compose Specification has no top-level version key"
-    assert {"db", "apimon"} <= set(SERVICES), "compose.yaml must define db and apimon"
+    assert COMPOSE.get("name") == "pokedex-stack", \
+        "the dashboards select containers by the project name (pokedex-stack-<service>-N)"
+    assert set(SERVICES) == EXPECTED_SERVICES, "services %s" % sorted(set(SERVICES) ^ EXPECTED_SERVICES)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -229,14 +467,61 @@ def test_service_image_is_pinned(name):
     assert_pinned(interpolation_default(service["image"]), "service " + name)
 
 
+def image_versions():
+    """{image name: tag} of the third-party images."""
+    return {split_image(s["image"])[0]: split_image(s["image"])[1] for s in SERVICES.values() if "build" not in s}
+
+
+@pytest.mark.parametrize("image", sorted(NATIVE_IMAGES))
+def test_image_is_the_release_the_tests_run(image):
+    version_key, deb_key, package, tag_format = NATIVE_IMAGES[image]
+    versions = tool_versions()
+    assert image in image_versions(), "compose.yaml does not run %s" % image
+    assert version_key in versions and deb_key in versions, "scripts/tool-versions lacks %s or %s" % (
+        version_key, deb_key)
+    version, deb_version = versions[version_key], versions[deb_key]
+    assert image_versions()[image] == tag_format.format(version), \
+        "%s:%s, but scripts/tool-versions pins %s %s" % (image, image_versions()[image], version_key, version)
+    upstream = re.sub(r"^\d+:", "", deb_version).split("-")[0].split("+")[0]
+    assert upstream == version, "%s=%s is not release %s" % (deb_key, deb_version, version)
+    assert re.search(r"(^|\s)%s(\s|$)" % re.escape(package), BOOTSTRAP.read_text(encoding="utf-8")), \
+        "scripts/bootstrap does not install %s" % package
+
+    dpkg = shutil.which("dpkg-query")
+    installed = None
+    if dpkg:
+        result = subprocess.run([dpkg, "-W", "-f=${Version}", package], capture_output=True, text=True)
+        installed = result.stdout.strip() if result.returncode == 0 else None
+    if not installed:
+        message = "Debian package %s is not installed (scripts/bootstrap installs it)" % package
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    assert installed == deb_version, "installed %s is %s; scripts/tool-versions says %s" % (
+        package, installed, deb_version)
+
+
+def test_jaeger_image_is_the_release_the_tests_run():
+    release = tool_versions()["JAEGER_RELEASE"]
+    assert image_versions().get("jaegertracing/jaeger") == release.lstrip("v"), \
+        "jaegertracing/jaeger:%s, but the tests run Jaeger %s" % (image_versions().get("jaegertracing/jaeger"),
+                                                                  release)
+
+
 def test_built_image_tag_follows_project_version():
     version = cmake_project_version()
     assert BUILT, "compose.yaml builds no service"
     for name, service in BUILT.items():
-        _, tag, _ = split_image(service["image"])
+        image, tag, _ = split_image(service["image"])
+        assert image.startswith("pokedex-stack/"), "%s: image %s is not named pokedex-stack/<name>" % (name, image)
         assert tag == version, "%s: image tag %s, CMake project version %s" % (name, tag, version)
         assert service.get("pull_policy") == "build", (
             "%s: pull_policy must be build so the image is never pulled from a registry" % name)
+    # One image, one build: services sharing an image share its target.
+    by_image = {}
+    for name, service in BUILT.items():
+        by_image.setdefault(service["image"], set()).add(service["build"]["target"])
+    assert all(len(targets) == 1 for targets in by_image.values()), by_image
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -263,11 +548,9 @@ def test_service_has_restart_policy(name):
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_has_memory_limit(name):
-    service = SERVICES[name]
-    limit = service.get("mem_limit") or \
-        (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("memory")
+    limit = memory_limit(SERVICES[name])
     assert limit, "%s: no memory limit (mem_limit or deploy.resources.limits.memory)" % name
-    assert parse_size(limit) >= 16 << 20, "%s: memory limit %r is implausibly small" % (name, limit)
+    assert limit >= 16 * MIB, "%s: memory limit %d MiB is implausibly small" % (name, limit // MIB)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -281,6 +564,47 @@ def test_service_logs_are_rotated(name):
     assert int(options.get("max-file", 0)) >= 1, "%s: logging without max-file" % name
 
 
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_go_memory_limit_is_below_the_container_limit(name):
+    value = env_dict(SERVICES[name]).get("GOMEMLIMIT")
+    if value is None:
+        return  # not a Go program, or one too old to read it
+    m = re.fullmatch(r"(\d+)MiB", value)
+    assert m, "%s: GOMEMLIMIT %r (write it in MiB)" % (name, value)
+    assert int(m.group(1)) * MIB < memory_limit(SERVICES[name]), \
+        "%s: GOMEMLIMIT %s is not below the container's limit" % (name, value)
+
+
+def documented_memory():
+    """({service: limit in MiB}, documented total, budget) of docs/compose.md's memory section."""
+    text = COMPOSE_DOC.read_text(encoding="utf-8")
+    m = re.search(r"^## Memory\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert m, "docs/compose.md has no '## Memory' section"
+    section = m.group(1)
+    budget = re.search(r"^Budget: \*\*(\d+) MiB\*\*", section, re.MULTILINE)
+    assert budget, "docs/compose.md states no 'Budget: **N MiB**'"
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (\d+) MiB \|", section, re.MULTILINE))
+    total = re.search(r"^\| \*\*total\*\* \| \*\*(\d+) MiB\*\* \|", section, re.MULTILINE)
+    assert total, "the memory table has no total row"
+    measured = re.search(r"^### Measured use", section, re.MULTILINE)
+    assert measured, "docs/compose.md has no 'Measured use' section"
+    return {k: int(v) for k, v in rows.items()}, int(total.group(1)), int(budget.group(1))
+
+
+def test_memory_limits_fit_the_documented_budget():
+    rows, total, budget = documented_memory()
+    limits = {name: memory_limit(s) for name, s in SERVICES.items()}
+    assert all(v % MIB == 0 for v in limits.values()), "write every limit in whole MiB (M)"
+    limits = {name: v // MIB for name, v in limits.items()}
+    assert rows == limits, "docs/compose.md's memory table disagrees with compose.yaml: %s" % sorted(
+        set(rows.items()) ^ set(limits.items()))
+    assert total == sum(limits.values()), "the table's total %d MiB is not the sum %d MiB" % (
+        total, sum(limits.values()))
+    assert sum(limits.values()) <= budget, "the limits add up to %d MiB, over the %d MiB budget" % (
+        sum(limits.values()), budget)
+    assert budget <= MAX_BUDGET_MIB, "a %d MiB budget does not leave a 1 GiB host room for itself" % budget
+
+
 @pytest.mark.parametrize("name", sorted(BUILT))
 def test_built_service_is_non_root_and_read_only(name):
     service = BUILT[name]
@@ -289,24 +613,174 @@ def test_built_service_is_non_root_and_read_only(name):
     uid = user.split(":")[0]
     assert uid not in ("", "0", "root"), "%s runs as root" % name
     assert service.get("read_only") is True, "%s: root filesystem not read_only" % name
+    assert any(t.split(":")[0] == "/tmp" for t in service.get("tmpfs") or []), "%s: no /tmp tmpfs" % name
     assert "ALL" in (service.get("cap_drop") or []), "%s: capabilities not dropped" % name
     assert "no-new-privileges:true" in (service.get("security_opt") or []), name
-    dockerfile = REPO / service["build"].get("context", ".") / service["build"]["dockerfile"]
-    assert dockerfile.is_file(), "%s: %s missing" % (name, dockerfile)
+    build = service["build"]
+    assert (REPO / build.get("context", ".") / build["dockerfile"]).resolve() == DOCKERFILE, \
+        "%s: not built from services/Dockerfile" % name
+    assert build.get("target") in TARGETS, "%s: target %r is not an image stage of the Dockerfile" % (
+        name, build.get("target"))
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
-def test_bind_mounted_host_files_exist_in_repo(name):
+def test_bind_mounts_exist_and_are_read_only(name):
     for source, target, read_only in bind_mounts(SERVICES[name]):
-        path = (REPO / interpolation_default(source)).resolve()
+        source = interpolation_default(source)
+        assert read_only, "%s: bind mount %s -> %s is writable" % (name, source, target)
+        if source.startswith("/"):
+            assert source in HOST_MOUNTS.get(name, set()), \
+                "%s: host path %s is not one this service's documentation asks for" % (name, source)
+            continue
+        path = (REPO / source).resolve()
         assert path.is_relative_to(REPO), "%s: bind source %s lies outside the repository" % (name, source)
         assert path.exists(), "%s: bind source %s (-> %s) does not exist" % (name, source, target)
-        assert read_only, "%s: bind mount %s -> %s is writable" % (name, source, target)
 
 
-def test_secret_files_exist_and_defaults_are_marked_placeholders():
+def test_named_volumes_are_declared_and_used():
+    declared = set(COMPOSE.get("volumes") or {})
+    used = {v for s in SERVICES.values() for v in named_volumes(s).values()}
+    assert used == declared, "volumes used %s, declared %s" % (sorted(used), sorted(declared))
+    for name, path in (("db", "/var/lib/mysql"), ("prometheus", "/prometheus"),
+                       ("alertmanager", "/alertmanager"), ("grafana", "/var/lib/grafana")):
+        assert path in named_volumes(SERVICES[name]), "%s: %s is not on a named volume" % (name, path)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_depends_on_names_services_with_conditions(name):
+    depends = SERVICES[name].get("depends_on") or {}
+    assert isinstance(depends, dict), "%s: depends_on must give a condition for each service" % name
+    for other, spec in depends.items():
+        assert other in SERVICES, "%s depends on unknown service %s" % (name, other)
+        condition = (spec or {}).get("condition")
+        assert condition in ("service_started", "service_healthy"), "%s -> %s: condition %r" % (
+            name, other, condition)
+        if condition == "service_healthy":
+            assert SERVICES[other].get("healthcheck"), "%s waits for %s to be healthy; it has no check" % (
+                name, other)
+
+
+def test_dependencies_follow_the_call_graph():
+    healthy = {(name, other) for name, s in SERVICES.items() for other, spec in (s.get("depends_on") or {}).items()
+               if spec.get("condition") == "service_healthy"}
+    for edge in (("apimon", "db"), ("mysqld-exporter", "db"), ("api-prometheus", "apimon"),
+                 ("pokeload", "api-prometheus"), ("pokeload-apimon", "apimon"), ("grafana", "prometheus")):
+        assert edge in healthy, "%s must wait until %s is healthy" % edge
+    for name in BUILT:
+        assert "jaeger" in (SERVICES[name].get("depends_on") or {}), "%s exports traces to jaeger" % name
+
+
+def test_published_ports_are_the_issues():
+    for name, service in SERVICES.items():
+        ports = published_ports(service)
+        if name in PUBLISHED:
+            assert ports == {PUBLISHED[name]: PUBLISHED[name]}, "%s publishes %s, not %d" % (
+                name, ports, PUBLISHED[name])
+        else:
+            assert not ports, "%s publishes %s; it stays inside the network" % (name, ports)
+
+
+def prometheus_targets():
+    """{job: [(host, port)]} of deploy/prometheus/prometheus.yml."""
+    with open(PROMETHEUS_CONFIG, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    jobs = {}
+    for sc in config["scrape_configs"]:
+        for static in sc["static_configs"]:
+            for target in static["targets"]:
+                host, port = target.rsplit(":", 1)
+                jobs.setdefault(sc["job_name"], []).append((host, int(port)))
+    alerting = [t for m in config["alerting"]["alertmanagers"] for sc in m["static_configs"] for t in sc["targets"]]
+    return jobs, alerting
+
+
+def test_prometheus_scrapes_compose_services_on_their_ports():
+    jobs, alerting = prometheus_targets()
+    scraped = set()
+    for job, targets in jobs.items():
+        for host, port in targets:
+            assert host in SERVICES, "job %s scrapes %s, which is no compose service" % (job, host)
+            assert port in listening_ports(host), "job %s scrapes %s:%d; %s listens on %s" % (
+                job, host, port, host, sorted(listening_ports(host)))
+            scraped.add(host)
+    missing = set(SERVICES) - set(NOT_SCRAPED) - scraped
+    assert not missing, "Prometheus scrapes no metrics of %s" % sorted(missing)
+    assert not scraped & set(NOT_SCRAPED), sorted(scraped & set(NOT_SCRAPED))
+    for target in alerting:
+        host, port = target.rsplit(":", 1)
+        assert host in SERVICES and int(port) in listening_ports(host), "alerts go to %s" % target
+
+
+def test_prometheus_flags():
+    prometheus = SERVICES["prometheus"]
+    args = command_list(prometheus)
+    # Every flag prometheus.yml documents at its top, as it documents it.
+    header = PROMETHEUS_CONFIG.read_text(encoding="utf-8").split("\nglobal:", 1)[0]
+    documented = re.findall(r"^#\s+(--[a-z.-]+(?:=\S+)?)", header, re.MULTILINE)
+    assert len(documented) >= 3, documented
+    for flag in documented:
+        assert flag in args, "prometheus.yml documents %s; compose does not pass it" % flag
+    assert flag_value(args, "--enable-feature") == "exemplar-storage"
+    assert flag_value(args, "--storage.tsdb.retention.time") == "31d"
+    assert "--web.enable-lifecycle" in args
+    size = interpolation_default(flag_value(args, "--storage.tsdb.retention.size") or "")
+    assert re.fullmatch(r"\d+(B|KB|MB|GB|TB)", size), "retention size %r" % size
+    config = flag_value(args, "--config.file")
+    assert host_path(prometheus, config) == PROMETHEUS_CONFIG.resolve(), \
+        "--config.file=%s is not deploy/prometheus/prometheus.yml" % config
+    assert flag_value(args, "--storage.tsdb.path") in named_volumes(prometheus)
+
+
+def test_alertmanager_renders_its_config_from_the_mounted_template():
+    am = SERVICES["alertmanager"]
+    entrypoint = command_list(am, "entrypoint")
+    script = next(a for a in entrypoint if a.endswith("render-config.sh"))
+    assert entrypoint[0] in ("/bin/sh", "sh") and entrypoint[-1].endswith("alertmanager"), entrypoint
+    assert host_path(am, script) == (ALERTMANAGER_DIR / "render-config.sh").resolve(), script
+    # The script finds the template and templates/ next to itself.
+    for needed in ("alertmanager.yml", "templates"):
+        found = host_path(am, os.path.join(os.path.dirname(script), needed))
+        assert found == (ALERTMANAGER_DIR / needed).resolve() and found.exists(), \
+            "%s is not mounted next to render-config.sh" % needed
+    env = env_dict(am)
+    assert env.get("TELEGRAM_BOT_TOKEN_FILE") == secret_target(am, "telegram_bot_token")
+    assert env.get("TELEGRAM_CHAT_ID") == "${TELEGRAM_CHAT_ID:-}", "Telegram stays optional"
+    out = env.get("ALERTMANAGER_CONFIG_OUT", "/tmp/alertmanager/alertmanager.yml")
+    assert out.startswith("/tmp/") and any(t.split(":")[0] == "/tmp" for t in am.get("tmpfs") or []), \
+        "the rendered configuration (it holds the token) belongs on a tmpfs"
+    args = command_list(am)
+    assert flag_value(args, "--storage.path") in named_volumes(am)
+    assert not flag_value(args, "--config.file"), "render-config.sh appends --config.file itself"
+
+
+def test_jaeger_wiring():
+    jaeger = SERVICES["jaeger"]
+    args = command_list(jaeger)
+    config = flag_value(args, "--config")
+    assert host_path(jaeger, config) == JAEGER_CONFIG.resolve(), "jaeger must run deploy/jaeger/config.yaml"
+    text = JAEGER_CONFIG.read_text(encoding="utf-8")
+    defaults = dict(re.findall(r"\$\{env:(JAEGER_[A-Z_]+_PORT):-(\d+)\}", text))
+    env = env_dict(jaeger)
+    ports = {k: int(env.get(k, v)) for k, v in defaults.items()}
+    assert ports["JAEGER_QUERY_HTTP_PORT"] in published_ports(jaeger).values()
+    for key in ("JAEGER_OTLP_GRPC_PORT", "JAEGER_OTLP_HTTP_PORT", "JAEGER_METRICS_PORT", "JAEGER_HEALTH_PORT"):
+        assert ports[key] not in published_ports(jaeger).values(), "%s is published" % key
+        assert ports[key] in listening_ports("jaeger"), "%s is not exposed" % key
+    assert "${env:JAEGER_MAX_TRACES" in text and env.get("JAEGER_MAX_TRACES")
+    for name in BUILT:
+        service_env = env_dict(SERVICES[name])
+        endpoint = service_env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        assert endpoint == "http://jaeger:%d" % ports["JAEGER_OTLP_HTTP_PORT"], "%s exports to %r" % (name, endpoint)
+        assert service_env.get("OTEL_TRACES_SAMPLER") == "parentbased_traceidratio", name
+        ratio = float(interpolation_default(service_env.get("OTEL_TRACES_SAMPLER_ARG") or "x"))
+        assert 0 < ratio <= 1, name
+        assert service_env.get("OTEL_SERVICE_NAME") == BUILT[name]["build"]["target"], name
+
+
+def test_secrets_are_files_with_committed_placeholders():
     secrets = COMPOSE.get("secrets") or {}
-    assert {"db_root_password", "db_app_password"} <= set(secrets)
+    assert {"db_root_password", "db_app_password", "db_monitor_password", "grafana_admin_password",
+            "telegram_bot_token", "fault_admin_token"} <= set(secrets)
     for name, spec in secrets.items():
         assert "file" in spec, (
             "secret %s must be file-backed: Compose rejects environment-sourced secrets "
@@ -314,27 +788,53 @@ def test_secret_files_exist_and_defaults_are_marked_placeholders():
         path = (REPO / interpolation_default(spec["file"])).resolve()
         assert path.is_relative_to(REPO) and path.is_file(), "secret %s: default file %s missing" % (name, path)
         content = path.read_text(encoding="utf-8").strip()
-        assert content, "secret %s: default file is empty" % name
-        assert "not-a-secret" in content, (
-            "secret %s: the committed default must be an obvious public placeholder" % name)
-        mode = path.stat().st_mode
-        assert mode & stat.S_IROTH, "secret %s: the containers' users (999, 10001) cannot read %s" % (name, path)
+        if name in EMPTY_BY_DEFAULT:
+            assert content == "", "secret %s: the committed default must be empty ('not configured')" % name
+        else:
+            assert content, "secret %s: default file is empty" % name
+            assert "not-a-secret" in content, (
+                "secret %s: the committed default must be an obvious public placeholder" % name)
+        assert path.stat().st_mode & stat.S_IROTH, \
+            "secret %s: the containers' users (999, 10001, 65534, 472) cannot read %s" % (name, path)
+        assert ignored_by_dockerignore(str(path.relative_to(REPO))), "%s is sent to the image builder" % path
+    used = set()
     for name, service in SERVICES.items():
         for secret in secret_names(service):
             assert secret in secrets, "%s uses undeclared secret %s" % (name, secret)
+            used.add(secret)
+    assert used == set(secrets), "secrets nobody uses: %s" % sorted(set(secrets) - used)
 
 
-def test_no_password_in_plain_environment():
+def test_no_secret_in_plain_environment():
     for name, service in SERVICES.items():
         for key, value in env_dict(service).items():
-            if "PASSWORD" in key.upper():
-                assert key.upper().endswith("_FILE"), "%s: %s passes a password in the environment" % (name, key)
+            if re.search(r"PASSWORD|TOKEN|SECRET", key.upper()):
+                assert key.upper().endswith("_FILE"), "%s: %s passes a secret in the environment" % (name, key)
                 assert value and value.startswith("/run/secrets/"), "%s: %s=%r is no secret" % (name, key, value)
+                assert value in {secret_target(service, s) for s in secret_names(service)}, \
+                    "%s: %s names a secret the service is not given" % (name, key)
+
+
+def test_fault_admin_api_is_off_by_default_and_fed_by_a_secret():
+    for name, prefix in (("apimon", "APIMON"), ("api-prometheus", "APIPROM")):
+        service = SERVICES[name]
+        env = env_dict(service)
+        assert env.get(prefix + "_ADMIN_TOKEN_FILE") == secret_target(service, "fault_admin_token"), name
+        assert prefix + "_ADMIN_TOKEN" not in env
+        assert not any(k.startswith(prefix + "_FAULT_") for k in env), \
+            "%s: faults are off by default (docs/compose.md says how to add them)" % name
+
+
+def test_grafana_wiring():
+    grafana = SERVICES["grafana"]
+    env = env_dict(grafana)
+    assert env.get("GF_SECURITY_ADMIN_PASSWORD__FILE") == secret_target(grafana, "grafana_admin_password")
+    assert env.get("GF_AUTH_ANONYMOUS_ENABLED", "false") == "false"
+    assert host_path(grafana, "/etc/grafana/grafana.ini") == (REPO / "deploy" / "grafana" / "grafana.ini").resolve()
 
 
 def test_every_compose_variable_is_documented_in_env_example():
-    documented = set(re.findall(r"^#?\s*([A-Za-z_][A-Za-z0-9_]*)=", ENV_EXAMPLE.read_text(encoding="utf-8"),
-                                re.MULTILINE))
+    documented = documented_variables()
     used = compose_variables()
     missing = used - documented
     assert not missing, ".env.example does not document %s" % sorted(missing)
@@ -349,33 +849,48 @@ def test_every_variable_has_a_default_for_a_clean_clone():
             assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*:?-.*", body), "${%s} has no default" % body
 
 
-# ------------------------------------------------------- db and apimon wiring ----
+def test_docs_describe_every_service_and_port():
+    text = COMPOSE_DOC.read_text(encoding="utf-8")
+    for name, service in SERVICES.items():
+        row = re.search(r"^\| `%s` \| `([^`]+)`[^|]*\| ([^|]*) \|" % re.escape(name), text, re.MULTILINE)
+        assert row, "docs/compose.md's service table has no row for %s" % name
+        assert row.group(1) == service["image"], "%s: docs say %s, compose runs %s" % (
+            name, row.group(1), service["image"])
+        published = published_ports(service)
+        assert row.group(2).strip() == (", ".join(str(p) for p in published) or "none"), \
+            "%s: docs say published port %r" % (name, row.group(2))
+    assert "Grafana and cAdvisor are not exercised by the tests" in text, \
+        "docs/compose.md must say which images the tests do not run"
+
+
+# ------------------------------------------------------- db and exporters ----
 
 def test_mariadb_init_scripts_are_mounted_in_order():
     db = SERVICES["db"]
     mounts = {os.path.normpath(interpolation_default(src)): target for src, target, _ in bind_mounts(db)}
-    schema = mounts.get("db/schema.sql")
-    seed = mounts.get("db/seed.sql")
-    user = mounts.get("deploy/mariadb/03-app-user.sh")
-    for what, target in (("schema", schema), ("seed", seed), ("app user script", user)):
-        assert target and target.startswith("/docker-entrypoint-initdb.d/"), "db: %s not mounted for init" % what
-    assert schema.endswith(".sql") and seed.endswith(".sql") and user.endswith(".sh")
-    names = [os.path.basename(t) for t in (schema, seed, user)]
+    ordered = ["db/schema.sql", "db/seed.sql", "deploy/mariadb/03-app-user.sh", "deploy/mariadb/04-monitor-user.sh"]
+    targets = [mounts.get(src) for src in ordered]
+    for src, target in zip(ordered, targets):
+        assert target and target.startswith("/docker-entrypoint-initdb.d/"), "db: %s not mounted for init" % src
+        assert os.path.splitext(target)[1] == os.path.splitext(src)[1], target
+    names = [os.path.basename(t) for t in targets]
     assert names == sorted(names), "init files run in name order; got %s" % names
-    data_volumes = [v.split(":")[0] for v in db.get("volumes") or []
-                    if isinstance(v, str) and v.split(":")[1:2] == ["/var/lib/mysql"]]
-    data_volumes += [v.get("source") for v in db.get("volumes") or []
-                     if isinstance(v, dict) and v.get("type") == "volume" and v.get("target") == "/var/lib/mysql"]
-    assert len(data_volumes) == 1, "db: /var/lib/mysql is not on one named volume"
-    assert data_volumes[0] in (COMPOSE.get("volumes") or {}), "db: volume %s not declared" % data_volumes[0]
+    # The account scripts source their helpers from their own directory; the
+    # entrypoint must not run the helpers as an init file.
+    lib = mounts.get("deploy/mariadb/account-lib.bash")
+    assert lib and os.path.dirname(lib) == os.path.dirname(targets[2]), "account-lib.bash must sit beside 03/04"
+    assert not re.search(r"\.(sh|sql)(\.(gz|xz|zst))?$", lib), "the entrypoint would run %s" % lib
+    data_volumes = named_volumes(db)
+    assert "/var/lib/mysql" in data_volumes, "db: /var/lib/mysql is not on one named volume"
 
 
 def test_mariadb_settings():
     db = SERVICES["db"]
-    command = db.get("command")
-    command = shlex.split(command) if isinstance(command, str) else list(command or [])
+    command = command_list(db)
     assert "--character-set-server=utf8mb4" in command
     assert "--collation-server=utf8mb4_bin" in command
+    pool = flag_value(command, "--innodb-buffer-pool-size")
+    assert pool and parse_size(pool) <= memory_limit(db) // 4, "the buffer pool must fit well inside the limit"
     env = env_dict(db)
     assert env.get("MARIADB_DATABASE") == "pokedex"
     assert env.get("MARIADB_ROOT_PASSWORD_FILE") == secret_target(db, "db_root_password")
@@ -400,43 +915,166 @@ def test_apimon_database_wiring_matches_db():
     assert app_env.get("APIMON_DATABASE_PASSWORD_FILE") == secret_target(apimon, "db_app_password")
     assert db_env.get("POKEDEX_APP_PASSWORD_FILE") == secret_target(db, "db_app_password")
     assert "db_root_password" not in secret_names(apimon), "apimon must not see the root password"
-    assert (apimon.get("depends_on") or {}).get("db", {}).get("condition") == "service_healthy"
-    assert "5000:5000" in [str(p) for p in apimon.get("ports") or []]
+
+
+def test_api_prometheus_and_pokeload_targets():
+    assert env_dict(SERVICES["api-prometheus"]).get("APIPROM_APIMON_URL") == "http://apimon:5000"
+    for name, target, api in (("pokeload", "http://api-prometheus:8689", "api-prometheus"),
+                              ("pokeload-apimon", "http://apimon:5000", "apimon")):
+        env = env_dict(SERVICES[name])
+        assert env.get("POKELOAD_TARGET") == target and env.get("POKELOAD_API") == api, name
+        host, port = target[len("http://"):].split(":")
+        assert int(port) in listening_ports(host), "%s targets a port %s does not listen on" % (name, host)
+        rate = float(interpolation_default(env.get("POKELOAD_RATE", "x")))
+        assert 0 < rate <= 10, "%s: a study stack on a small host needs a low rate, not %s" % (name, rate)
+
+
+def test_mysqld_exporter_wiring_matches_db():
+    db, exporter = SERVICES["db"], SERVICES["mysqld-exporter"]
+    db_env, env = env_dict(db), env_dict(exporter)
+    assert env.get("MYSQLD_EXPORTER_USER") == db_env.get("POKEDEX_MONITOR_USER") == "pokedex_monitor"
+    assert env.get("MYSQLD_EXPORTER_HOST") == "db" and env.get("MYSQLD_EXPORTER_PORT") == "3306"
+    assert env.get("MYSQLD_EXPORTER_PASSWORD_FILE") == secret_target(exporter, "db_monitor_password")
+    assert db_env.get("POKEDEX_MONITOR_PASSWORD_FILE") == secret_target(db, "db_monitor_password")
+    assert "db_root_password" not in secret_names(exporter)
+    entrypoint = command_list(exporter, "entrypoint")
+    script = next(a for a in entrypoint if a.endswith("run.sh"))
+    assert host_path(exporter, script) == EXPORTER_RUN.resolve()
+    assert entrypoint[0] in ("/bin/sh", "sh") and entrypoint[-1].endswith("mysqld_exporter"), entrypoint
+    cnf = env.get("MYSQLD_EXPORTER_CNF", "/tmp/mysqld-exporter/my.cnf")
+    assert cnf.startswith("/tmp/") and any(t.split(":")[0] == "/tmp" for t in exporter.get("tmpfs") or []), \
+        "the my.cnf (it holds the password) belongs on a tmpfs"
+
+
+def grants(path):
+    return re.findall(r"GRANT\s+(.+?)\s+ON\s+(\S+)\s+TO", path.read_text(encoding="utf-8"))
 
 
 def test_app_user_script_grants_select_only():
+    found = grants(APP_USER_SCRIPT)
+    assert found, "03-app-user.sh grants nothing"
+    assert all(g.strip().upper() == "SELECT" for g, _ in found), "03-app-user.sh grants %s" % found
     text = APP_USER_SCRIPT.read_text(encoding="utf-8")
-    grants = re.findall(r"GRANT\s+(.+?)\s+ON\s", text)
-    assert grants, "03-app-user.sh grants nothing"
-    assert all(g.strip().upper() == "SELECT" for g in grants), "03-app-user.sh grants %s" % grants
     assert re.search(r"IDENTIFIED BY", text) and "POKEDEX_APP_PASSWORD_FILE" in text
-    assert not re.search(r"^\s*exit\b", text, re.MULTILINE), (
-        "the entrypoint sources non-executable init scripts; `exit` would end the entrypoint")
+
+
+def test_monitor_user_script_grants_what_mysqld_exporter_needs():
+    found = grants(MONITOR_USER_SCRIPT)
+    assert len(found) == 1, found
+    privileges = {p.strip().upper() for p in found[0][0].split(",")}
+    assert privileges == {"PROCESS", "REPLICATION CLIENT", "SELECT"}, privileges
+    assert found[0][1] == "*.*"
+    text = MONITOR_USER_SCRIPT.read_text(encoding="utf-8")
+    assert "WITH MAX_USER_CONNECTIONS 3" in text and "POKEDEX_MONITOR_PASSWORD_FILE" in text
+    assert "/run/secrets/db_monitor_password" in text
+
+
+@pytest.mark.parametrize("path", [APP_USER_SCRIPT, MONITOR_USER_SCRIPT, ACCOUNT_LIB], ids=lambda p: p.name)
+def test_init_scripts_never_exit(path):
+    # The entrypoint sources non-executable init scripts; `exit` would end the entrypoint.
+    assert not re.search(r"^\s*exit\b", path.read_text(encoding="utf-8"), re.MULTILINE), path.name
+
+
+def shellcheck():
+    binary = os.environ.get("SHELLCHECK_BIN") or shutil.which("shellcheck")
+    if not binary:
+        message = "shellcheck is not installed (scripts/bootstrap installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return binary
+
+
+@pytest.mark.parametrize("path", [EXPORTER_RUN, APP_USER_SCRIPT, MONITOR_USER_SCRIPT, ACCOUNT_LIB, HTTP_PROBE],
+                         ids=lambda p: p.name)
+def test_scripts_pass_shellcheck(path):
+    shell = ["--shell=sh"] if path == EXPORTER_RUN else []
+    result = subprocess.run([shellcheck(), "--external-sources", "--severity=style", *shell,
+                             str(path.relative_to(REPO))], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def run_exporter_script(tmp_path, password, **env):
+    """Runs run.sh with a command that prints its last argument and the file it names."""
+    secret = tmp_path / "password"
+    secret.write_bytes(password)
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MYSQLD_EXPORTER_PASSWORD_FILE": str(secret),
+                   "MYSQLD_EXPORTER_CNF": str(tmp_path / "cnf" / "my.cnf")}
+    environment.update(env)
+    return subprocess.run(["sh", str(EXPORTER_RUN), "sh", "-c", 'echo "$0"; cat "${0#--config.my-cnf=}"'],
+                          env=environment, capture_output=True, timeout=30)
+
+
+def test_exporter_script_writes_a_private_my_cnf(tmp_path):
+    password = b"p#a;s's\"w@rd/x:y \\z\r\n"
+    result = run_exporter_script(tmp_path, password)
+    assert result.returncode == 0, result.stderr.decode()
+    cnf = tmp_path / "cnf" / "my.cnf"
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == "--config.my-cnf=%s" % cnf, "the command gets --config.my-cnf= last"
+    assert lines[1:] == ["[client]", "user = pokedex_monitor", "password = `p#a;s's\"w@rd/x:y \\z`",
+                         "host = db", "port = 3306"], lines
+    assert stat.S_IMODE(cnf.stat().st_mode) == 0o600
+
+
+def test_exporter_script_takes_its_settings_from_the_environment(tmp_path):
+    result = run_exporter_script(tmp_path, b"pw\n", MYSQLD_EXPORTER_USER="mon", MYSQLD_EXPORTER_HOST="127.0.0.1",
+                                 MYSQLD_EXPORTER_PORT="33306")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().splitlines()[1:] == ["[client]", "user = mon", "password = `pw`",
+                                                       "host = 127.0.0.1", "port = 33306"]
+
+
+@pytest.mark.parametrize("password, env, problem", [
+    (b"", {}, "empty"),
+    (b"\r\n", {}, "empty"),
+    (b"back`quote", {}, "backquote"),
+    (b"two\nlines", {}, "line break"),
+    (b"pw", {"MYSQLD_EXPORTER_USER": "no-dash"}, "MYSQLD_EXPORTER_USER"),
+    (b"pw", {"MYSQLD_EXPORTER_HOST": "-oops"}, "MYSQLD_EXPORTER_HOST"),
+    (b"pw", {"MYSQLD_EXPORTER_PORT": "65536"}, "MYSQLD_EXPORTER_PORT"),
+    (b"pw", {"MYSQLD_EXPORTER_CNF": "relative/my.cnf"}, "absolute"),
+    (b"pw", {"MYSQLD_EXPORTER_PASSWORD_FILE": "/nonexistent/password"}, "cannot read"),
+])
+def test_exporter_script_refuses_what_it_cannot_write(tmp_path, password, env, problem):
+    result = run_exporter_script(tmp_path, password, **env)
+    assert result.returncode == 78, (result.returncode, result.stdout, result.stderr)
+    assert problem in result.stderr.decode()
+    assert not result.stdout, "the exporter must not start"
 
 
 # -------------------------------------------------------------- Dockerfile ----
 
+def test_dockerfile_has_a_target_for_every_built_service():
+    assert BUILD_STAGE and RUNTIME_STAGE, "services/Dockerfile needs stages named build and runtime"
+    assert {s["build"]["target"] for s in BUILT.values()} == set(TARGETS), \
+        "targets %s, compose builds %s" % (sorted(TARGETS), sorted({s["build"]["target"] for s in BUILT.values()}))
+
+
 def test_dockerfile_is_multi_stage_on_pinned_bookworm_slim():
-    assert len(STAGES) >= 2, "Dockerfile is not multi-stage"
-    images = [from_image(stage)[0] for stage in STAGES]
+    assert len(STAGES) >= 3, "Dockerfile is not multi-stage"
+    images = [from_image(stage)[0] for stage in STAGES if from_image(stage)[0] not in NAMED_STAGES]
     for image in images:
         assert image.startswith("debian:bookworm-") and image.endswith("-slim"), image
         assert_pinned(image, "Dockerfile FROM")
     assert len(set(images)) == 1, "stages use different base images: %s" % images
+    for name, stage in TARGETS.items():
+        assert not any(k == "RUN" and "bootstrap" in a for k, a in stage), "%s installs packages again" % name
 
 
 def test_dockerfile_build_stage():
-    build = STAGES[0]
-    runs = " ".join(stage_args(build, "RUN"))
+    runs = " ".join(stage_args(BUILD_STAGE, "RUN"))
     assert re.search(r"(^|[\s;&])(\./)?scripts/bootstrap --build-only", runs), "build stage skips bootstrap"
     assert "cmake --preset release" in runs and "-DPOKEDEX_BUILD_TESTS=OFF" in runs
-    assert re.search(r"cmake --build --preset release --target apimon", runs)
-    assert "strip" in runs
+    assert "-DPOKEDEX_BUILD_BENCHMARKS=OFF" in runs
+    built = re.search(r"cmake --build --preset release --target ((?:[\w-]+ ?)+)", runs)
+    assert built and set(TARGETS) <= set(built.group(1).split()), "the build stage does not build %s" % sorted(TARGETS)
+    for name in TARGETS:
+        assert re.search(r"strip [^&]*/%s\b" % re.escape(name), runs), "%s is not stripped" % name
     # Tests are off, so tests/ must be reachable only through the option.
     top = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
     assert re.search(r"if\(POKEDEX_BUILD_TESTS\)(\s*(enable_testing\(\)|add_subdirectory\([\w/.-]+\)))*?"
                      r"\s*add_subdirectory\(tests\)", top)
-    assert "-DPOKEDEX_BUILD_BENCHMARKS=OFF" in runs
 
 
 def copied_sources(stage):
@@ -451,7 +1089,7 @@ def copied_sources(stage):
 
 
 def test_dockerfile_copies_what_cmake_needs():
-    copied = copied_sources(STAGES[0])
+    copied = copied_sources(BUILD_STAGE)
     top = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
     top_no_tests = re.sub(r"if\(POKEDEX_BUILD_(TESTS|BENCHMARKS)\).*?endif\(\)", "", top, flags=re.DOTALL)
     needed = {"CMakeLists.txt", "CMakePresets.json"}
@@ -467,9 +1105,9 @@ def test_dockerfile_copies_what_cmake_needs():
             "the build stage does not COPY %s, which CMake reads" % item
 
 
-@pytest.mark.parametrize("stage_index", [0, -1])
-def test_dockerfile_copy_sources_exist_and_are_in_context(stage_index):
-    for source in copied_sources(STAGES[stage_index]):
+@pytest.mark.parametrize("stage", ["build", "runtime"])
+def test_dockerfile_copy_sources_exist_and_are_in_context(stage):
+    for source in copied_sources(NAMED_STAGES[stage]):
         assert (REPO / source).exists(), "COPY %s: not in the repository" % source
         assert not ignored_by_dockerignore(source), "COPY %s: excluded by .dockerignore" % source
 
@@ -481,66 +1119,104 @@ def test_bootstrap_is_executable_and_has_the_modes_the_dockerfile_uses():
     assert "--build-only)" in text and "--runtime-only)" in text
 
 
+def test_bootstrap_keeps_the_exporters_system_services_stopped():
+    text = BOOTSTRAP.read_text(encoding="utf-8")
+    loop = re.search(r"^for service in ([^;]+); do", text, re.MULTILINE)
+    assert loop, "scripts/bootstrap no longer stops the system services"
+    assert {"prometheus", "prometheus-alertmanager", "prometheus-node-exporter",
+            "prometheus-mysqld-exporter"} <= set(loop.group(1).split())
+
+
 def test_dockerfile_runtime_stage():
-    runtime = STAGES[-1]
-    runs = stage_args(runtime, "RUN")
+    runs = stage_args(RUNTIME_STAGE, "RUN")
     assert any(re.search(r"scripts/bootstrap --runtime-only", r) for r in runs), \
         "runtime stage does not install its libraries with scripts/bootstrap --runtime-only"
     assert not any("--build-only" in r for r in runs)
     joined = " ".join(runs)
     assert "useradd" in joined and "--uid 10001" in joined and "--gid 10001" in joined
+    labels = " ".join(stage_args(RUNTIME_STAGE, "LABEL"))
+    for key in ("version", "revision", "licenses"):
+        assert "org.opencontainers.image.%s=" % key in labels
+    version_args = [a for a in stage_args(PREAMBLE, "ARG") if a.startswith("PROJECT_VERSION=")]
+    assert version_args and version_args[0].split("=", 1)[1] == cmake_project_version()
+    assert "PROJECT_VERSION" in stage_args(RUNTIME_STAGE, "ARG")
 
-    users = stage_args(runtime, "USER")
-    assert users, "runtime stage sets no USER"
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_dockerfile_image_target(target):
+    stage = TARGETS[target]
+    users = stage_args(stage, "USER")
+    assert users, "%s sets no USER" % target
     uid = users[-1].split(":")[0]
-    assert uid.isdigit() and int(uid) != 0, "runtime USER %r must be a numeric non-root uid" % users[-1]
-
-    keywords = [k for k, _ in runtime]
+    assert uid.isdigit() and int(uid) != 0, "%s: USER %r must be a numeric non-root uid" % (target, users[-1])
+    keywords = [k for k, _ in stage]
     assert keywords.index("USER") > max(i for i, k in enumerate(keywords) if k in ("RUN", "COPY")), \
         "USER must follow the last RUN/COPY"
-
-    copies = [a for a in stage_args(runtime, "COPY") if a.startswith("--from=")]
-    assert any(a.split()[-1] == "/usr/local/bin/apimon" for a in copies)
-
-    assert "5000" in " ".join(stage_args(runtime, "EXPOSE")).split()
-    entrypoint = json.loads(stage_args(runtime, "ENTRYPOINT")[-1])
-    assert entrypoint == ["apimon"]
-
-    labels = " ".join(stage_args(runtime, "LABEL"))
-    for key in ("title", "description", "version", "revision", "licenses"):
-        assert "org.opencontainers.image.%s=" % key in labels
-    version_args = [a for a in stage_args(runtime, "ARG") if a.startswith("APIMON_VERSION=")]
-    assert version_args and version_args[0].split("=", 1)[1] == cmake_project_version()
+    copies = [a for a in stage_args(stage, "COPY") if a.startswith("--from=build ")]
+    assert [a.split()[-1] for a in copies] == ["/usr/local/bin/" + target], copies
+    assert any(json.loads(r) == [target, "--version"] for r in stage_args(stage, "RUN") if r.startswith("[")), \
+        "%s: the image build does not run the binary once (missing shared libraries)" % target
+    assert json.loads(stage_args(stage, "ENTRYPOINT")[-1]) == [target]
+    labels = " ".join(stage_args(stage, "LABEL"))
+    assert 'org.opencontainers.image.title="%s"' % target in labels and "image.description=" in labels
 
 
-def test_dockerfile_healthcheck_probes_healthz():
-    runtime = STAGES[-1]
-    checks = stage_args(runtime, "HEALTHCHECK")
-    assert checks, "runtime stage has no HEALTHCHECK"
-    check = checks[-1]
-    assert not check.upper().startswith("NONE")
-    m = re.search(r"\bCMD\s+(\[.*\])\s*$", check)
-    assert m, "HEALTHCHECK must use the exec form: %r" % check
-    argv = json.loads(m.group(1))  # fails on a JSON escaping mistake
-    assert argv[0] == "bash", "the probe needs bash, which bookworm-slim has (curl it has not)"
-    script = argv[-1]
-    assert "/dev/tcp/127.0.0.1/" in script and "GET /healthz HTTP/1.0\\r\\n" in script and " 200 " in script
-    for option in ("--interval=", "--timeout=", "--retries="):
-        assert option in check
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_dockerfile_healthcheck_probes_the_exposed_port(target):
+    stage = TARGETS[target]
+    variable, port, path = image_healthcheck(stage)
+    assert str(port) in " ".join(stage_args(stage, "EXPOSE")).split(), "%s probes %d, exposes %s" % (
+        target, port, stage_args(stage, "EXPOSE"))
+    assert path in ("/healthz", "/metrics"), path
+    config = (REPO / "services" / target / "config.cpp").read_text(encoding="utf-8")
+    assert 'envname("%s")' % variable in config, "%s: %s is not the program's port variable" % (target, variable)
 
 
-def test_compose_healthcheck_of_built_service_matches_image():
-    test = SERVICES["apimon"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "bash", "-c"]
-    script = test[3]
-    assert "/dev/tcp/127.0.0.1/5000" in script and "GET /healthz HTTP/1.0\\r\\n" in script
-    assert "$$status" in script and "${" not in script.replace("$${", ""), \
-        "shell variables in a compose healthcheck must be written $$ to escape interpolation"
+def test_runtime_stage_installs_the_probe():
+    copies = [shlex.split(a) for a in stage_args(RUNTIME_STAGE, "COPY")]
+    assert any(words[-2:] == ["services/http-probe", "/usr/local/bin/http-probe"] for words in copies), copies
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_compose_healthcheck_of_built_service_matches_image(name):
+    test = SERVICES[name]["healthcheck"]["test"]
+    _, port, path = image_healthcheck(TARGETS[SERVICES[name]["build"]["target"]])
+    assert test == ["CMD", "http-probe", str(port), path], \
+        "%s: compose probes %s, the image %d %s" % (name, test, port, path)
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_http_probe_wants_a_200(http_server):
+    def probe(*args):
+        return subprocess.run(["bash", str(HTTP_PROBE), *map(str, args)], capture_output=True, timeout=30).returncode
+    assert probe(http_server, "/healthz") == 0
+    assert probe(http_server, "/readyz") == 1, "a 503 is not healthy"
+    closed = processes_free_port()
+    assert probe(closed, "/healthz") == 1, "nothing listening is not healthy"
+    assert probe("x", "/healthz") == 2 and probe(http_server, "healthz") == 2
+    assert os.access(HTTP_PROBE, os.X_OK)
 
 
 def test_dockerignore_keeps_secrets_and_build_trees_out():
-    for path in (".git", "build/release", ".env", "secrets/db_app_password", "deploy/secrets/db_app_password",
-                 "tests/__pycache__/x.pyc"):
+    for path in (".git", "build/release", ".env", ".env.local", "secrets/db_app_password",
+                 "deploy/secrets/db_app_password", "deploy/secrets/telegram_bot_token",
+                 "infra/aws/terraform.tfstate", "infra/aws/prod.tfvars", "tests/__pycache__/x.pyc"):
         assert ignored_by_dockerignore(path), ".dockerignore lets %s into the build context" % path
-    for path in ("scripts/bootstrap", "CMakeLists.txt", "libs/http/src/server.cpp", "db/seed.sql"):
+    for path in ("scripts/bootstrap", "CMakeLists.txt", "libs/http/src/server.cpp", "db/seed.sql",
+                 "services/Dockerfile", "services/pokeload/main.cpp"):
         assert not ignored_by_dockerignore(path), ".dockerignore excludes %s" % path

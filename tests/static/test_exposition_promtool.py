@@ -18,7 +18,6 @@ that need escaping, an exemplar and the process metrics, in either format
 
 import os
 import re
-import shutil
 import subprocess
 import time
 
@@ -26,14 +25,6 @@ import pytest
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"
-
-
-@pytest.fixture(scope="module")
-def promtool():
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is missing: scripts/bootstrap installs Debian's prometheus package")
-    return path
 
 
 def exposition(format_name):

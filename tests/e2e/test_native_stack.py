@@ -1,0 +1,201 @@
+"""The whole stack, without Docker, as scripts/stack runs it: every target
+up with load flowing, every dashboard panel's query answered by the real
+Prometheus, traces in the real Jaeger, and an injected error fault that
+fires the SLO burn-rate alert, reaches Telegram (a local capture server
+speaking the Bot API) and resolves once the fault is off.
+
+The stack runs on its own ports (an offset above the usual ones) and state
+directory, and is stopped and removed at the end."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
+sys.path.insert(0, str(TESTS / "fixtures"))
+sys.path.insert(0, str(REPO / "deploy" / "native"))
+
+import dashboards  # noqa: E402
+import processes  # noqa: E402
+import stack as native  # noqa: E402
+from telegram_capture import TelegramCapture  # noqa: E402
+
+STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "native-stack"
+TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"
+CHAT_ID = -1001234567890
+ERROR_SHARE = 0.15  # the fast-burn page alert fires above 14.4 x 0.5 % = 7.2 % errors
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def choose_offset():
+    """An offset at which every port of the stack is free."""
+    for offset in range(20000, 40001, 1000):
+        if all(processes.port_free(port + offset) for port in native.PORTS.values()):
+            return offset
+    raise AssertionError("no free set of ports for the stack")
+
+
+def get_json(url, timeout=10):
+    with OPENER.open(url, timeout=timeout) as response:
+        return json.load(response)
+
+
+def put_faults(url, token, settings):
+    request = urllib.request.Request(url + "/admin/faults", data=json.dumps(settings).encode(), method="PUT",
+                                     headers={"Authorization": "Bearer " + token,
+                                              "Content-Type": "application/json"})
+    with OPENER.open(request, timeout=10) as response:
+        return json.load(response)
+
+
+def promql(stack, expr):
+    url = stack.url("prometheus") + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    answer = get_json(url)
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def wait_until(what, check, timeout, interval=2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def telegram():
+    with TelegramCapture(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(telegram, tmp_path_factory):
+    offset = choose_offset()
+    token_file = tmp_path_factory.mktemp("telegram") / "bot_token"
+    token_file.write_text(TOKEN + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ALERTMANAGER_", "POKEDEX_STACK"))}
+    env.update(POKEDEX_STACK_DIR=str(STATE), POKEDEX_STACK_PORT_OFFSET=str(offset),
+               TELEGRAM_BOT_TOKEN_FILE=str(token_file), TELEGRAM_CHAT_ID=str(CHAT_ID),
+               TELEGRAM_API_URL=telegram.url,
+               # Shorter than the committed 30s/5m, so the test sees notifications within seconds.
+               ALERTMANAGER_GROUP_WAIT="5s", ALERTMANAGER_GROUP_INTERVAL="10s",
+               POKEDEX_TRACE_SAMPLE_RATIO="1", POKEDEX_LOAD_RATE_APIMON="10", POKEDEX_LOAD_RATE_APIPROM="3")
+    script = str(REPO / "scripts" / "stack")
+    subprocess.run([script, "down", "--remove"], env=env, capture_output=True, timeout=120)
+    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stdout + up.stderr
+    started = time.monotonic()
+    instance = native.Stack(state_dir=str(STATE), offset=offset)
+    instance.started = started
+    instance.env = env
+    try:
+        yield instance
+    finally:
+        down = subprocess.run([script, "down", "--remove"], env=env, capture_output=True, text=True, timeout=300)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert all(processes.port_free(port + offset) for port in native.PORTS.values()), "a port is still held"
+
+
+def test_every_component_is_ready(stack):
+    status = subprocess.run([str(REPO / "scripts" / "stack"), "status", "--json"], env=stack.env,
+                            capture_output=True, text=True, timeout=60)
+    rows = json.loads(status.stdout)
+    assert status.returncode == 0, rows
+    assert {row["name"] for row in rows} == {
+        "mariadb", "jaeger", "apimon", "api-prometheus", "pokeload", "pokeload-apimon",
+        "node-exporter", "mysqld-exporter", "alertmanager", "prometheus"}
+    assert all(row["ready"] and row["rss_mib"] > 0 for row in rows), rows
+
+
+def test_every_prometheus_target_is_up(stack):
+    def all_up():
+        targets = get_json(stack.url("prometheus") + "/api/v1/targets")["data"]["activeTargets"]
+        return targets if targets and all(t["health"] == "up" for t in targets) else None
+    targets = wait_until("every target up", all_up, timeout=60)
+    jobs = {t["labels"]["job"] for t in targets}
+    assert jobs == {"apimon", "api-prometheus", "pokeload", "node", "mysqld", "jaeger", "prometheus",
+                    "alertmanager"}
+    # Instances keep their compose names, which alerts and dashboards show.
+    assert {"apimon:5000", "api-prometheus:8689"} <= {t["labels"]["instance"] for t in targets}
+    assert promql(stack, "mysql_up")[0]["value"][1] == "1"
+
+
+def test_jaeger_finds_traces_across_services(stack):
+    """What Grafana's Jaeger datasource asks: the services, then traces of one."""
+    api = stack.url("jaeger-ui") + "/api"
+    services = wait_until("services in Jaeger", lambda: {"apimon", "api-prometheus", "pokeload"} <= set(
+        get_json(api + "/services")["data"] or []) and get_json(api + "/services")["data"], timeout=60)
+    assert "jaeger" not in services  # Jaeger does not trace itself into the stack's traces
+    traces = get_json(api + "/traces?" + urllib.parse.urlencode(
+        {"service": "pokeload", "operation": "GET /battle/{first}/{second}", "limit": 20, "lookback": "1h"}))["data"]
+    if not traces:
+        traces = get_json(api + "/traces?" + urllib.parse.urlencode(
+            {"service": "api-prometheus", "limit": 20, "lookback": "1h"}))["data"]
+    assert traces
+    services_in_trace = max((len({trace["processes"][span["processID"]]["serviceName"] for span in trace["spans"]}),
+                             trace["traceID"]) for trace in traces)
+    assert services_in_trace[0] >= 3, "no trace runs pokeload → api-prometheus → apimon"
+
+
+def test_an_error_fault_fires_the_burn_rate_alert_in_telegram_and_resolves(stack, telegram):
+    token = stack.admin_token()
+    put_faults(stack.url("apimon"), token, {"error_share": ERROR_SHARE})
+    try:
+        wait_until("fault_injection_active in Prometheus",
+                   lambda: promql(stack, 'fault_injection_active{job="apimon",fault="errors"} == 1'), timeout=60)
+
+        def fired(call):
+            text = call["plain_text"]
+            return text.startswith("FIRING: AvailabilityErrorBudgetBurn") and "job apimon" in text
+        message = telegram.wait_for_messages(1, fired, timeout=240)[0]
+        assert message["chat_id"] == CHAT_ID
+        assert "spending its availability error budget 14.4 times too fast" in message["plain_text"]
+        assert "severity page" in message["plain_text"]
+        assert "AvailabilityErrorBudgetBurn.md" in message["text"]  # the runbook link
+    finally:
+        put_faults(stack.url("apimon"), token, {})
+    off_at = time.monotonic()
+
+    def resolved(call):
+        text = call["plain_text"]
+        if "AvailabilityErrorBudgetBurn" not in text or "job apimon" not in text:
+            return False
+        # Either the whole group resolved, or its fast-burn alert is listed as resolved.
+        return text.startswith("RESOLVED") or ("Resolved" in text and "long 1h" in text.split("Resolved", 1)[1])
+    telegram.wait_for_messages(1, resolved, timeout=420)
+    assert time.monotonic() - off_at < 420
+    assert promql(stack, 'fault_injection_active{job="apimon"} == 1') == []
+
+
+def test_every_dashboard_panel_has_data(stack):
+    """Every panel's query, as Grafana would send it, returns series, except
+    the panels only a container runtime can feed (cAdvisor)."""
+    groups = dashboards.recording_rule_groups()
+    slowest = max(interval for _, interval in groups.values())
+    queries = [q for q in dashboards.rendered_queries(dashboards.load_dashboards())
+               if (q[0], q[1]) not in dashboards.CONTAINER_RUNTIME_ONLY]
+    assert queries
+    # The slowest recording rule group first evaluates within its interval
+    # of Prometheus's start; after that every query must have data.
+    deadline = stack.started + slowest + 90
+    empty = queries
+    while True:
+        empty = [q for q in empty if not promql(stack, q[3])]
+        if not empty or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert not empty, "panels without data:\n" + "\n".join("%s / %s / %s: %s" % q for q in empty)
+    container_only = {(uid, title) for uid, title, _, _ in dashboards.rendered_queries(dashboards.load_dashboards())
+                      if (uid, title) in dashboards.CONTAINER_RUNTIME_ONLY}
+    assert container_only == set(dashboards.CONTAINER_RUNTIME_ONLY), "the exceptions name panels that do not exist"
