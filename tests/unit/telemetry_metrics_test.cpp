@@ -1,4 +1,5 @@
 #include "telemetry/exposition.hpp"
+#include "telemetry/integer_histogram.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/process_metrics.hpp"
 
@@ -534,6 +535,54 @@ TEST(ProcessCollectorWithoutProc, CollectsWithoutThrowing) {
   std::vector<prometheus::MetricFamily> families;
   EXPECT_NO_THROW(families = ProcessCollector("/nonexistent/proc").Collect());
   EXPECT_EQ(by_name(families).count("process_open_fds"), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(IntegerHistogram, CountsEachValueInTheFirstBucketWhoseBoundHoldsIt) {
+  telemetry::IntegerHistogramFamily family("body_bytes", "Body sizes.", {64, 256, 1024});
+  auto& series = family.add({{"route", "/a"}});
+  for (const std::uint64_t value : {0, 64, 65, 256, 1000, 1025, 5000}) series.observe(value);
+  const auto collected = family.Collect();
+  ASSERT_EQ(collected.size(), 1u);
+  EXPECT_EQ(collected[0].name, "body_bytes");
+  EXPECT_EQ(collected[0].type, prometheus::MetricType::Histogram);
+  ASSERT_EQ(collected[0].metric.size(), 1u);
+  const auto& histogram = collected[0].metric[0].histogram;
+  ASSERT_EQ(histogram.bucket.size(), 4u);
+  EXPECT_EQ(histogram.bucket[0].cumulative_count, 2u);  // 0 and 64 (bounds are inclusive)
+  EXPECT_EQ(histogram.bucket[1].cumulative_count, 4u);  // 65, 256
+  EXPECT_EQ(histogram.bucket[2].cumulative_count, 5u);  // 1000
+  EXPECT_EQ(histogram.bucket[3].cumulative_count, 7u);  // +Inf
+  EXPECT_TRUE(std::isinf(histogram.bucket[3].upper_bound));
+  EXPECT_EQ(histogram.sample_count, 7u);
+  EXPECT_EQ(histogram.sample_sum, 0 + 64 + 65 + 256 + 1000 + 1025 + 5000);
+  EXPECT_EQ(&family.add({{"route", "/a"}}), &series);  // the same series for the same labels
+}
+
+TEST(IntegerHistogram, RejectsInvalidNamesAndBounds) {
+  EXPECT_THROW(telemetry::IntegerHistogramFamily("0bad", "", {1}), std::invalid_argument);
+  EXPECT_THROW(telemetry::IntegerHistogramFamily("ok", "", {5, 5}), std::invalid_argument);
+  telemetry::IntegerHistogramFamily family("ok", "", {1});
+  EXPECT_THROW(family.add({{"le", "1"}}), std::invalid_argument);
+  EXPECT_THROW(family.add({{"bad-name", "1"}}), std::invalid_argument);
+}
+
+TEST(IntegerHistogram, ObservationsFromManyThreadsAreAllCounted) {
+  telemetry::IntegerHistogramFamily family("bytes", "", {10});
+  auto& series = family.add({});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10'000; ++i) series.observe(static_cast<std::uint64_t>(i % 20));
+    });
+  for (auto& thread : threads) thread.join();
+  const auto histogram = family.Collect()[0].metric[0].histogram;
+  EXPECT_EQ(histogram.sample_count, 40'000u);
+  EXPECT_EQ(histogram.bucket[0].cumulative_count, 22'000u);  // 0..10 of every 20
+  EXPECT_EQ(histogram.sample_sum, 4 * 500 * 190);
 }
 
 }  // namespace

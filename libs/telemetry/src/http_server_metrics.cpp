@@ -14,7 +14,7 @@ namespace {
 // stack's SLOs use (25 ms, 100 ms, 250 ms).
 const std::vector<double> duration_buckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-const prometheus::Histogram::BucketBoundaries size_buckets = {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576};
+const std::vector<std::uint64_t> size_buckets = {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576};
 
 constexpr std::array<std::string_view, 9> standard_methods = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                                               "CONNECT", "OPTIONS", "TRACE", "PATCH"};
@@ -66,16 +66,14 @@ HttpServerMetrics::HttpServerMetrics(MetricsRegistry& metrics)
                                          "Duration of HTTP server requests, from the request's first byte read to "
                                          "its response written.",
                                          duration_buckets)),
-      request_size_(prometheus::BuildHistogram()
-                        .Name("http_server_request_body_size_bytes")
-                        .Help("Size of HTTP server request bodies.")
-                        .Register(metrics.registry())),
-      response_size_(prometheus::BuildHistogram()
-                         .Name("http_server_response_body_size_bytes")
-                         .Help("Size of HTTP server response bodies.")
-                         .Register(metrics.registry())),
+      request_size_(std::make_shared<IntegerHistogramFamily>(
+          "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", size_buckets)),
+      response_size_(std::make_shared<IntegerHistogramFamily>(
+          "http_server_response_body_size_bytes", "Size of HTTP server response bodies.", size_buckets)),
       active_(std::make_shared<ActiveRequests>()) {
   metrics.add_collectable(active_);
+  metrics.add_collectable(request_size_);
+  metrics.add_collectable(response_size_);
 }
 
 std::size_t HttpServerMetrics::method_index(std::string_view method) {
@@ -95,14 +93,37 @@ HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, st
   // the hot path neither locks nor allocates; prometheus-cpp's own lookup
   // (about 160 ns) happens once per combination and thread.
   thread_local std::unordered_map<SeriesKey, Series, SeriesKeyHash> cache;
+  // In front of the index, the series of this thread's previous request:
+  // consecutive requests mostly share method, route and status, and then the
+  // answer costs a few comparisons instead of hashing the route. The route is
+  // compared by address (templates live in the router, so a route is always
+  // the same string_view), the method by value (it points into the request).
+  struct LastSeries {
+    std::uint64_t owner = 0;
+    std::string_view method;
+    const char* route = nullptr;
+    std::size_t route_size = 0;
+    unsigned status = 0;
+    Series* series = nullptr;
+  };
+  thread_local LastSeries last;
+  if (last.series && last.owner == instance_ && last.route == route.data() && last.route_size == route.size() &&
+      last.status == status_code && last.method == method)
+    return *last.series;
   const SeriesKey key{instance_, normalized_method(method), route.empty() ? unmatched_route : route, status_code};
-  if (const auto found = cache.find(key); found != cache.end()) return found->second;
-  const prometheus::Labels labels = {{"http_request_method", std::string(key.method)},
-                                     {"http_route", std::string(key.route)},
-                                     {"http_response_status_code", std::to_string(status_code)}};
-  Series made{&duration_.add(labels), &request_size_.Add(labels, size_buckets),
-              &response_size_.Add(labels, size_buckets)};
-  return cache.emplace(key, made).first->second;
+  auto found = cache.find(key);
+  if (found == cache.end()) {
+    const prometheus::Labels labels = {{"http_request_method", std::string(key.method)},
+                                       {"http_route", std::string(key.route)},
+                                       {"http_response_status_code", std::to_string(status_code)}};
+    Series made{&duration_.add(labels), &request_size_->add(labels), &response_size_->add(labels)};
+    found = cache.emplace(key, made).first;
+  }
+  // The method is kept as its normalized name (static storage), which equals
+  // the request's own for the standard methods; "_OTHER" never matches a
+  // request's method, so other methods always take the index.
+  last = {instance_, key.method, route.data(), route.size(), status_code, &found->second};
+  return found->second;
 }
 
 void HttpServerMetrics::request_started(std::string_view method) {
@@ -121,8 +142,8 @@ void HttpServerMetrics::request_finished(std::string_view method, std::string_vi
   } else {
     found.duration->observe(seconds);
   }
-  found.request_size->Observe(static_cast<double>(request_body_bytes));
-  found.response_size->Observe(static_cast<double>(response_body_bytes));
+  found.request_size->observe(request_body_bytes);
+  found.response_size->observe(response_body_bytes);
 }
 
 }  // namespace telemetry

@@ -1,6 +1,7 @@
 #include "telemetry/trace_context.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -77,10 +78,12 @@ Xoshiro256& generator() {
 
 template <std::size_t N>
 void fill_random(std::array<std::uint8_t, N>& bytes) {
+  static_assert(N % 8 == 0);
+  auto& engine = generator();
   do {
     for (std::size_t i = 0; i < N; i += 8) {
-      std::uint64_t value = generator()();
-      for (std::size_t k = 0; k < 8 && i + k < N; ++k) bytes[i + k] = static_cast<std::uint8_t>(value >> (8 * k));
+      const std::uint64_t value = engine();
+      std::memcpy(bytes.data() + i, &value, 8);
     }
   } while (all_zero(bytes));
 }

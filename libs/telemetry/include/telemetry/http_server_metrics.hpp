@@ -4,6 +4,7 @@
 // http_server_active_requests, http_server_request_body_size_bytes and
 // http_server_response_body_size_bytes, labelled by method, route template and
 // status code only, so their cardinality is bounded by construction.
+#include "telemetry/integer_histogram.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/trace_context.hpp"
 
@@ -34,8 +35,8 @@ class HttpServerMetrics {
  private:
   struct Series {
     ExemplarHistogram* duration;
-    prometheus::Histogram* request_size;
-    prometheus::Histogram* response_size;
+    IntegerHistogram* request_size;
+    IntegerHistogram* response_size;
   };
   Series& series(std::string_view method, std::string_view route, unsigned status_code);
   static std::size_t method_index(std::string_view method);
@@ -45,8 +46,8 @@ class HttpServerMetrics {
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;
   ExemplarHistogramFamily& duration_;
-  prometheus::Family<prometheus::Histogram>& request_size_;
-  prometheus::Family<prometheus::Histogram>& response_size_;
+  std::shared_ptr<IntegerHistogramFamily> request_size_;
+  std::shared_ptr<IntegerHistogramFamily> response_size_;
   // In-flight requests per method: plain atomic integers read at scrape
   // time, cheaper on the request path than a prometheus-cpp gauge's
   // compare-and-swap on a double.
