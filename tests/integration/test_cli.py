@@ -59,3 +59,13 @@ def test_a_port_in_use_is_a_clear_startup_failure():
         result = run("--listen-address", "127.0.0.1", "--port", str(port))
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stdout
+
+
+def test_a_second_apimon_on_the_same_port_is_refused(start_apimon):
+    """Both would set SO_REUSEPORT, which alone would let the second share the
+    first one's port and silently take half of its connections."""
+    first = start_apimon("--threads", "2")
+    result = run("--listen-address", "127.0.0.1", "--port", str(first.port))
+    assert result.returncode == 1, result
+    assert f"cannot listen on 127.0.0.1:{first.port}" in result.stdout
+    assert first.get("/healthz")[0] == 200

@@ -85,6 +85,7 @@ struct Server::Impl {
   void listen() {
     const auto address = asio::ip::make_address(options.address);
     std::uint16_t port = options.port;
+    if (port != 0) refuse_a_port_in_use(tcp::endpoint{address, port});
     for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
       auto worker = std::make_unique<Worker>();
       tcp::endpoint endpoint{address, port};
@@ -105,6 +106,21 @@ struct Server::Impl {
       workers.push_back(std::move(worker));
     }
     bound_port = port;
+  }
+
+  // The listeners share their port through SO_REUSEPORT, which would also let
+  // them join another process's listeners on that port (and take half of its
+  // connections) without an error. A probe bound without SO_REUSEPORT fails
+  // while anyone listens there, and then so does listen().
+  void refuse_a_port_in_use(const tcp::endpoint& endpoint) {
+    asio::io_context scratch;
+    tcp::acceptor probe(scratch);
+    boost::system::error_code ec;
+    probe.open(endpoint.protocol(), ec);
+    if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) probe.bind(endpoint, ec);
+    if (ec)
+      throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(endpoint.port()));
   }
 
   asio::awaitable<void> accept_loop(Worker& worker) {
