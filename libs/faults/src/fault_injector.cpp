@@ -7,34 +7,18 @@
 
 namespace faults {
 
-struct FaultInjector::State {
-  std::atomic<bool> any_active{false};
-  // Each setting is its own atomic: a request reads a few of them without a
-  // lock; during a change it may see the old value of one and the new value
-  // of another, which for a fault is harmless.
-  std::atomic<std::int64_t> latency_ms{0};
-  std::atomic<std::int64_t> latency_jitter_ms{0};
-  std::atomic<double> latency_share{1.0};
-  std::atomic<double> error_share{0.0};
-  std::atomic<unsigned> error_status{500};
-  std::atomic<std::int64_t> slow_query_ms{0};
-  std::atomic<double> slow_query_share{1.0};
-  std::atomic<bool> upstream_unreachable{false};
-  std::array<bool, fault_count> supported{};
-
-  Settings load() const {
-    Settings settings;
-    settings.latency = std::chrono::milliseconds(latency_ms.load(std::memory_order_relaxed));
-    settings.latency_jitter = std::chrono::milliseconds(latency_jitter_ms.load(std::memory_order_relaxed));
-    settings.latency_share = latency_share.load(std::memory_order_relaxed);
-    settings.error_share = error_share.load(std::memory_order_relaxed);
-    settings.error_status = error_status.load(std::memory_order_relaxed);
-    settings.slow_query = std::chrono::milliseconds(slow_query_ms.load(std::memory_order_relaxed));
-    settings.slow_query_share = slow_query_share.load(std::memory_order_relaxed);
-    settings.upstream_unreachable = upstream_unreachable.load(std::memory_order_relaxed);
-    return settings;
-  }
-};
+Settings FaultInjector::State::load() const {
+  Settings settings;
+  settings.latency = std::chrono::milliseconds(latency_ms.load(std::memory_order_relaxed));
+  settings.latency_jitter = std::chrono::milliseconds(latency_jitter_ms.load(std::memory_order_relaxed));
+  settings.latency_share = latency_share.load(std::memory_order_relaxed);
+  settings.error_share = error_share.load(std::memory_order_relaxed);
+  settings.error_status = error_status.load(std::memory_order_relaxed);
+  settings.slow_query = std::chrono::milliseconds(slow_query_ms.load(std::memory_order_relaxed));
+  settings.slow_query_share = slow_query_share.load(std::memory_order_relaxed);
+  settings.upstream_unreachable = upstream_unreachable.load(std::memory_order_relaxed);
+  return settings;
+}
 
 // fault_injection_active{fault}: 1 while the fault is on, one series per
 // fault the service supports, read from the settings at scrape time.
@@ -145,10 +129,6 @@ void FaultInjector::apply(const Settings& settings) {
 }
 
 Settings FaultInjector::settings() const { return state_->load(); }
-
-bool FaultInjector::any_active() const { return state_->any_active.load(std::memory_order_relaxed); }
-
-bool FaultInjector::active(Fault fault) const { return any_active() && state_->load().active(fault); }
 
 std::string FaultInjector::active_names() const {
   std::string names;

@@ -39,14 +39,14 @@ asio::awaitable<http::Response> injected(FaultInjector& injector, const http::Ha
   co_return co_await handler(context);
 }
 
-std::int64_t milliseconds_field(const json::value& value, std::string_view name) {
+std::int64_t whole_number_field(const json::value& value, std::string_view name) {
   if (value.is_int64()) return value.get_int64();
   if (value.is_uint64() && value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
     return static_cast<std::int64_t>(value.get_uint64());
   if (value.is_double() && std::floor(value.get_double()) == value.get_double() &&
       std::abs(value.get_double()) < 1e15)
     return static_cast<std::int64_t>(value.get_double());
-  throw std::invalid_argument(std::string(name) + " must be a whole number of milliseconds");
+  throw std::invalid_argument(std::string(name) + " must be a whole number");
 }
 
 double share_field(const json::value& value, std::string_view name) {
@@ -98,19 +98,19 @@ Settings settings_from_json(std::string_view body) {
   Settings settings;
   for (const auto& [key, value] : document.as_object()) {
     if (key == "latency_ms") {
-      settings.latency = std::chrono::milliseconds(milliseconds_field(value, key));
+      settings.latency = std::chrono::milliseconds(whole_number_field(value, key));
     } else if (key == "latency_jitter_ms") {
-      settings.latency_jitter = std::chrono::milliseconds(milliseconds_field(value, key));
+      settings.latency_jitter = std::chrono::milliseconds(whole_number_field(value, key));
     } else if (key == "latency_share") {
       settings.latency_share = share_field(value, key);
     } else if (key == "error_share") {
       settings.error_share = share_field(value, key);
     } else if (key == "error_status") {
-      const auto status = milliseconds_field(value, key);
+      const auto status = whole_number_field(value, key);
       if (status < 0 || status > 999) throw std::invalid_argument("error_status must be from 500 to 599");
       settings.error_status = static_cast<unsigned>(status);
     } else if (key == "slow_query_ms") {
-      settings.slow_query = std::chrono::milliseconds(milliseconds_field(value, key));
+      settings.slow_query = std::chrono::milliseconds(whole_number_field(value, key));
     } else if (key == "slow_query_share") {
       settings.slow_query_share = share_field(value, key);
     } else if (key == "upstream_unreachable") {
@@ -179,9 +179,7 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
                if (!authorized(context)) co_return refused(context);
                std::string problem;
                try {
-                 const Settings settings = settings_from_json(context.request.body());
-                 problem = injector.validate(settings);
-                 if (problem.empty()) injector.apply(settings);
+                 injector.apply(settings_from_json(context.request.body()));
                } catch (const std::invalid_argument& error) {
                  problem = error.what();
                }

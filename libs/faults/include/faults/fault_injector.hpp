@@ -61,8 +61,7 @@ class FaultInjector {
   bool supports(Fault fault) const { return supported_[static_cast<std::size_t>(fault)]; }
 
   // One relaxed load: the whole cost of fault injection while nothing is on.
-  bool any_active() const;
-  bool active(Fault fault) const;
+  bool any_active() const { return state_->any_active.load(std::memory_order_relaxed); }
   // The active faults' names, comma separated: the span attribute.
   std::string active_names() const;
 
@@ -75,7 +74,23 @@ class FaultInjector {
  private:
   void count(Fault fault);
 
-  struct State;
+  // Each setting is its own atomic: a request reads a few of them without a
+  // lock; during a change it may see the old value of one and the new value
+  // of another, which for a fault is harmless.
+  struct State {
+    std::atomic<bool> any_active{false};
+    std::atomic<std::int64_t> latency_ms{0};
+    std::atomic<std::int64_t> latency_jitter_ms{0};
+    std::atomic<double> latency_share{1.0};
+    std::atomic<double> error_share{0.0};
+    std::atomic<unsigned> error_status{500};
+    std::atomic<std::int64_t> slow_query_ms{0};
+    std::atomic<double> slow_query_share{1.0};
+    std::atomic<bool> upstream_unreachable{false};
+    std::array<bool, fault_count> supported{};
+
+    Settings load() const;
+  };
   class ActiveGauge;
 
   std::array<bool, fault_count> supported_{};
