@@ -422,7 +422,7 @@ def main(argv=None):
                     print("%-24s %8s  %-6s %-22s %9s" % (name, pid or "-", "yes" if ready else "NO", address,
                                                         "%.1f" % rss if rss is not None else "-"))
             return 0 if all(row[2] for row in rows) else 1
-    except (StackError, mariadb.FixtureError, jaeger.FixtureError, subprocess.CalledProcessError) as error:
+    except (StackError, processes.FixtureError, subprocess.CalledProcessError) as error:
         print("stack: %s" % error, file=sys.stderr)
         return 1
     return 0
