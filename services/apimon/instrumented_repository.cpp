@@ -24,19 +24,18 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
                                                DatabaseDescription database, bool enabled,
                                                faults::FaultInjector* faults)
     : repository_(repository), database_(std::move(database)), enabled_(enabled), faults_(faults) {
-  auto& family = prometheus::BuildHistogram()
-                     .Name("db_client_operation_duration_seconds")
-                     .Help("Duration of database client operations, from asking for a connection to the last row.")
-                     .Register(metrics.registry());
-  const prometheus::Histogram::BucketBoundaries buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                           0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+  // Traced queries leave exemplars: a slow query on the graph links to its trace.
+  auto& family = metrics.histogram_family(
+      "db_client_operation_duration_seconds",
+      "Duration of database client operations, from asking for a connection to the last row.",
+      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   for (std::size_t id = 0; id < operation_count; ++id) {
     for (std::size_t failed = 0; failed < 2; ++failed) {
       prometheus::Labels labels = {{"db_system_name", database_.system},
                                    {"db_operation_name", operations[id].operation},
                                    {"db_response_status", failed ? "error" : "ok"}};
       if (*operations[id].collection) labels.emplace("db_collection_name", operations[id].collection);
-      duration_[id][failed] = &family.Add(labels, buckets);
+      duration_[id][failed] = &family.add(labels);
     }
   }
 }
@@ -67,7 +66,8 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
   std::exception_ptr failure;
   try {
     auto result = co_await call();
-    duration_[id][0]->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    duration_[id][0]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                              span.context());
     co_return result;
   } catch (const std::exception& error) {
     // Traces are for operators, so the span keeps the cause; clients never see it.
@@ -75,7 +75,8 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     span.set_attribute("error.type", std::string("storage_unavailable"));
     failure = std::current_exception();
   }
-  duration_[id][1]->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  duration_[id][1]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+                            span.context());
   std::rethrow_exception(failure);
 }
 

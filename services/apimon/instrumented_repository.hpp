@@ -8,9 +8,6 @@
 #include <pokedex/repository.hpp>
 #include <telemetry/metrics.hpp>
 
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
-
 #include <string>
 
 namespace apimon {
@@ -65,7 +62,7 @@ class InstrumentedRepository {
   bool enabled_;
   faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
-  prometheus::Histogram* duration_[operation_count][2];
+  telemetry::ExemplarHistogram* duration_[operation_count][2];
 };
 
 }  // namespace apimon

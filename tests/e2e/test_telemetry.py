@@ -142,6 +142,10 @@ def test_prometheus_scrapes_metrics_and_exemplars_that_lead_to_traces(start_apim
         assert set(found) & set(sent), "exemplars should name the traces of these requests"
         # An exemplar leads to a trace Jaeger has.
         assert jaeger.wait_for_trace(collector, next(t for t in found if t in sent))
+        # So do the database histogram's: from a slow query to its request's trace.
+        query_exemplars = prometheus.query_exemplars(
+            server, 'db_client_operation_duration_seconds_bucket{db_operation_name="SELECT"}', now - 300, now + 60)
+        assert set(e["labels"]["trace_id"] for series in query_exemplars for e in series["exemplars"]) & set(sent)
     finally:
         prometheus.stop(str(STATE / "prometheus"), remove=True)
 

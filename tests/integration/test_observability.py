@@ -89,4 +89,11 @@ def test_openmetrics_on_request_with_exemplars(start_apimon):
     text = response.read().decode()
     assert response.getheader("Content-Type").startswith("application/openmetrics-text; version=1.0.0")
     assert text.endswith("# EOF\n")
-    assert f'# {{trace_id="{TRACE}"' in text
+    exemplar = f'# {{trace_id="{TRACE}"'
+    traced = [line.split("{")[0] for line in text.splitlines() if exemplar in line]
+    # The request's latency and its database query's both lead to the trace.
+    assert "http_server_request_duration_seconds_bucket" in traced, traced
+    assert "db_client_operation_duration_seconds_bucket" in traced, traced
+    db_line = next(line for line in text.splitlines()
+                   if line.startswith("db_client_operation_duration_seconds_bucket") and exemplar in line)
+    assert 'span_id="00f067aa0ba902b7"' not in db_line, "the query's exemplar names its own span, not the caller's"

@@ -19,6 +19,7 @@
 #include <logging/logging.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -58,6 +59,19 @@ void serialize(const Response& response, std::string& out) {
   out.append(code, 4).append(response.reason()).append("\r\n");
   for (const auto& field : response) out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
   out.append("\r\n").append(response.body());
+}
+
+// An address as text; IPv4 by hand, since inet_ntop formats it through printf.
+std::string address_text(const asio::ip::address& address) {
+  if (!address.is_v4()) return address.to_string();
+  const auto bytes = address.to_v4().to_bytes();
+  char text[16];
+  char* end = text;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    if (i > 0) *end++ = '.';
+    end = std::to_chars(end, text + sizeof text, static_cast<unsigned>(bytes[i])).ptr;
+  }
+  return std::string(text, end);
 }
 
 }  // namespace
@@ -190,22 +204,26 @@ struct Server::Impl {
     co_return response;
   }
 
+  // The request's SERVER span, a child of the caller's if it sent a valid traceparent.
+  telemetry::Span start_server_span(const Request& request, std::string_view method) const {
+    auto* tracer = options.telemetry.tracer;
+    if (!tracer) return {};
+    std::optional<telemetry::SpanContext> parent;
+    if (const auto header = request.find("traceparent"); header != request.end()) {
+      parent = telemetry::parse_traceparent(header->value());
+      if (parent)
+        if (const auto state = request.find("tracestate"); state != request.end())
+          parent->trace_state = telemetry::validate_tracestate(state->value());
+    }
+    return tracer->start_span(method, telemetry::SpanKind::server, parent ? &*parent : nullptr);
+  }
+
   // Runs one request with its span, metrics and access log line around it.
   asio::awaitable<Response> instrumented(const Request& request, const tcp::endpoint& peer) {
     const auto& telemetry = options.telemetry;
     const auto started = Clock::now();
     const std::string_view method = request.method_string();
-    telemetry::Span span;
-    if (telemetry.tracer) {
-      std::optional<telemetry::SpanContext> parent;
-      if (const auto header = request.find("traceparent"); header != request.end()) {
-        parent = telemetry::parse_traceparent(header->value());
-        if (parent)
-          if (const auto state = request.find("tracestate"); state != request.end())
-            parent->trace_state = telemetry::validate_tracestate(state->value());
-      }
-      span = telemetry.tracer->start_span(method, telemetry::SpanKind::server, parent ? &*parent : nullptr);
-    }
+    telemetry::Span span = start_server_span(request, method);
     if (telemetry.metrics) telemetry.metrics->request_started(method);
 
     std::string_view route;
@@ -220,7 +238,7 @@ struct Server::Impl {
           .set_attribute("url.scheme", std::string("http"))
           .set_attribute("network.protocol.version", std::string(request.version() == 10 ? "1.0" : "1.1"))
           .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
-          .set_attribute("client.address", peer.address().to_string())
+          .set_attribute("client.address", address_text(peer.address()))
           .set_attribute("server.port", static_cast<std::int64_t>(bound_port));
       if (!route.empty()) span.set_attribute("http.route", std::string(route));
       if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())

@@ -40,18 +40,18 @@ struct SeriesKeyHash {
 
 class HttpServerMetrics::ActiveRequests final : public prometheus::Collectable {
  public:
-  std::array<std::atomic<std::int64_t>, standard_methods.size() + 1> in_flight{};  // last: _OTHER
+  ThreadShardedCells in_flight{standard_methods.size() + 1};  // per method, last: _OTHER; +1 and -1 per request
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     prometheus::MetricFamily family;
     family.name = "http_server_active_requests";
     family.help = "Number of HTTP server requests in flight.";
     family.type = prometheus::MetricType::Gauge;
-    for (std::size_t i = 0; i < in_flight.size(); ++i) {
+    for (std::size_t i = 0; i < in_flight.cell_count(); ++i) {
       prometheus::ClientMetric metric;
       metric.label.push_back({"http_request_method", std::string(i < standard_methods.size() ? standard_methods[i]
                                                                                              : "_OTHER")});
-      metric.gauge.value = static_cast<double>(in_flight[i].load(std::memory_order_relaxed));
+      metric.gauge.value = static_cast<double>(in_flight.total_signed(i));
       family.metric.push_back(std::move(metric));
     }
     return {std::move(family)};
@@ -127,18 +127,16 @@ HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, st
 }
 
 void HttpServerMetrics::request_started(std::string_view method) {
-  active_->in_flight[method_index(method)].fetch_add(1, std::memory_order_relaxed);
+  active_->in_flight.writer().add(method_index(method), 1);
 }
 
 void HttpServerMetrics::request_finished(std::string_view method, std::string_view route, unsigned status_code,
                                          double seconds, std::size_t request_body_bytes,
                                          std::size_t response_body_bytes, const SpanContext* trace) {
-  active_->in_flight[method_index(method)].fetch_sub(1, std::memory_order_relaxed);
+  active_->in_flight.writer().add(method_index(method), static_cast<std::uint64_t>(-1));
   Series& found = series(method, route, status_code);
-  if (trace && trace->sampled()) {
-    const std::string trace_id = trace->trace_id.hex();
-    const std::string span_id = trace->span_id.hex();
-    found.duration->observe(seconds, trace_id, span_id);
+  if (trace) {
+    found.duration->observe(seconds, *trace);
   } else {
     found.duration->observe(seconds);
   }

@@ -1,5 +1,7 @@
 #include "telemetry/metrics.hpp"
 
+#include "histogram_family_support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +23,15 @@ bool copy_identifier(std::string_view hex, std::array<char, N>& to) {
   if (all_zero) return false;
   std::copy(hex.begin(), hex.end(), to.begin());
   return true;
+}
+
+template <std::size_t N>
+void write_hex(const std::array<std::uint8_t, N>& bytes, std::array<char, 2 * N>& to) {
+  constexpr char digits[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < N; ++i) {
+    to[2 * i] = digits[bytes[i] >> 4];
+    to[2 * i + 1] = digits[bytes[i] & 0xF];
+  }
 }
 
 std::int64_t unix_now_ms() {
@@ -51,32 +62,41 @@ bool label_set_less(const Left& a, const Right& b) {
 
 }  // namespace
 
-ExemplarHistogram::ExemplarHistogram(prometheus::Histogram& histogram, const std::vector<double>& bucket_boundaries)
-    : histogram_(histogram), bucket_boundaries_(bucket_boundaries), exemplars_(bucket_boundaries.size() + 1) {}
+ExemplarHistogram::ExemplarHistogram(const std::vector<double>& bucket_boundaries)
+    : bucket_boundaries_(bucket_boundaries), cells_(bucket_boundaries.size() + 2), exemplars_(bucket_boundaries.size() + 1) {}
 
 void ExemplarHistogram::observe(double value, std::string_view trace_id_hex, std::string_view span_id_hex) {
-  histogram_.Observe(value);
+  observe(value);
   Exemplar exemplar;
   if (!copy_identifier(trace_id_hex, exemplar.trace_id) || !copy_identifier(span_id_hex, exemplar.span_id)) return;
   exemplar.value = value;
-  exemplar.timestamp_ms = unix_now_ms();
-  const auto bucket = bucket_index(value);
-  const std::lock_guard lock(exemplar_mutex_);
-  exemplars_[bucket] = exemplar;
+  keep_exemplar(exemplar);
 }
 
-std::size_t ExemplarHistogram::bucket_index(double value) const {
-  // As prometheus-cpp counts: NaN compares false with every bound, so it lands in +Inf.
-  if (std::isnan(value)) return bucket_boundaries_.size();
-  const auto bound = std::partition_point(bucket_boundaries_.begin(), bucket_boundaries_.end(),
-                                          [value](double boundary) { return boundary < value; });
-  return static_cast<std::size_t>(bound - bucket_boundaries_.begin());
+void ExemplarHistogram::keep_exemplar(double value, const SpanContext& trace) {
+  // Valid ids from a span context: written as hex directly, with nothing to check.
+  Exemplar exemplar;
+  write_hex(trace.trace_id.bytes, exemplar.trace_id);
+  write_hex(trace.span_id.bytes, exemplar.span_id);
+  exemplar.value = value;
+  keep_exemplar(exemplar);
+}
+
+void ExemplarHistogram::keep_exemplar(Exemplar exemplar) {
+  exemplar.timestamp_ms = unix_now_ms();
+  const auto bucket = bucket_index(exemplar.value);
+  const std::lock_guard lock(exemplar_mutex_);
+  exemplars_[bucket] = exemplar;
 }
 
 std::optional<Exemplar> ExemplarHistogram::exemplar(std::size_t bucket) const {
   const std::lock_guard lock(exemplar_mutex_);
   if (bucket >= exemplars_.size()) return std::nullopt;
   return exemplars_[bucket];
+}
+
+prometheus::ClientMetric::Histogram ExemplarHistogram::collect() const {
+  return detail::cumulative_histogram(bucket_boundaries_, cells_, cells_.total_double(sum_cell()));
 }
 
 bool LabelSetLess::operator()(const prometheus::Labels& a, const prometheus::Labels& b) const {
@@ -93,18 +113,19 @@ bool LabelSetLess::operator()(std::span<const prometheus::ClientMetric::Label> a
   return label_set_less(a, b);
 }
 
-ExemplarHistogramFamily::ExemplarHistogramFamily(prometheus::Family<prometheus::Histogram>& family,
+ExemplarHistogramFamily::ExemplarHistogramFamily(std::string name, std::string help,
                                                  std::vector<double> bucket_boundaries)
-    : family_(family), bucket_boundaries_(std::move(bucket_boundaries)) {
+    : name_(std::move(name)), help_(std::move(help)), bucket_boundaries_(std::move(bucket_boundaries)) {
+  detail::check_histogram_name(name_);
   check_bucket_boundaries(bucket_boundaries_);
 }
 
 ExemplarHistogram& ExemplarHistogramFamily::add(const prometheus::Labels& labels) {
+  detail::check_histogram_labels(name_, labels);
   const std::lock_guard lock(mutex_);
-  if (const auto found = series_.find(labels); found != series_.end()) return *found->second;
-  auto& histogram = family_.Add(labels, bucket_boundaries_);
-  auto series = std::make_unique<ExemplarHistogram>(histogram, bucket_boundaries_);
-  return *series_.emplace(labels, std::move(series)).first->second;
+  auto& series = series_[labels];
+  if (!series) series = std::make_unique<ExemplarHistogram>(bucket_boundaries_);
+  return *series;
 }
 
 const ExemplarHistogram* ExemplarHistogramFamily::find(
@@ -112,6 +133,11 @@ const ExemplarHistogram* ExemplarHistogramFamily::find(
   const std::lock_guard lock(mutex_);
   const auto found = series_.find(labels);
   return found == series_.end() ? nullptr : found->second.get();
+}
+
+std::vector<prometheus::MetricFamily> ExemplarHistogramFamily::Collect() const {
+  const std::lock_guard lock(mutex_);
+  return {detail::collect_histograms(name_, help_, series_)};
 }
 
 MetricsRegistry::MetricsRegistry() : registry_(std::make_shared<prometheus::Registry>()) {}
@@ -124,10 +150,9 @@ ExemplarHistogramFamily& MetricsRegistry::histogram_family(const std::string& na
       throw std::invalid_argument("histogram family '" + name + "' already exists with other bucket boundaries");
     return *found->second;
   }
-  check_bucket_boundaries(bucket_boundaries);
-  auto& family = prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
-  auto wrapper = std::make_unique<ExemplarHistogramFamily>(family, std::move(bucket_boundaries));
-  return *histogram_families_.emplace(name, std::move(wrapper)).first->second;
+  auto family = std::make_shared<ExemplarHistogramFamily>(name, help, std::move(bucket_boundaries));
+  collectables_.push_back(family);
+  return *histogram_families_.emplace(name, std::move(family)).first->second;
 }
 
 const ExemplarHistogramFamily* MetricsRegistry::find_histogram_family(std::string_view name) const {

@@ -1,6 +1,8 @@
 #include "telemetry/sampler.hpp"
 
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -28,8 +30,9 @@ class TraceIdRatio final : public Sampler {
         bound_(ratio >= 1.0 ? std::uint64_t{1} << 63 : static_cast<std::uint64_t>(std::ldexp(ratio, 63))) {}
 
   bool should_sample(const SpanContext*, const TraceId& trace_id) const override {
-    std::uint64_t low = 0;
-    for (std::size_t i = 8; i < 16; ++i) low = low << 8 | trace_id.bytes[i];
+    std::uint64_t low;  // bytes 8..15, big-endian as the Go and Java SDKs read them
+    std::memcpy(&low, trace_id.bytes.data() + 8, 8);
+    if constexpr (std::endian::native == std::endian::little) low = __builtin_bswap64(low);
     return (low >> 1) < bound_;
   }
   std::string description() const override { return "TraceIdRatioBased{" + std::to_string(ratio_) + "}"; }

@@ -43,8 +43,8 @@ class TracingSelfMetrics final : public prometheus::Collectable {
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> families;
     const auto& stats = tracer_.stats();
-    const auto started = static_cast<double>(stats.started.load(std::memory_order_relaxed));
-    const auto sampled = static_cast<double>(stats.sampled.load(std::memory_order_relaxed));
+    const auto started = static_cast<double>(stats.started());
+    const auto sampled = static_cast<double>(stats.sampled());
     auto spans = family("otel_sdk_spans_started_total", "Spans started, by whether the sampler kept them.",
                         prometheus::MetricType::Counter);
     spans.metric.push_back(counter(sampled, {"sampled", "true"}));

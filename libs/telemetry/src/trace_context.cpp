@@ -38,19 +38,6 @@ bool from_hex(std::string_view text, std::array<std::uint8_t, N>& bytes) {
   return true;
 }
 
-template <std::size_t N>
-bool all_zero(const std::array<std::uint8_t, N>& bytes) {
-  // Eight bytes at a time: every span start asks this of one or two ids.
-  static_assert(N % 8 == 0);
-  std::uint64_t any = 0;
-  for (std::size_t i = 0; i < N; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, bytes.data() + i, 8);
-    any |= word;
-  }
-  return any == 0;
-}
-
 // xoshiro256** (Blackman and Vigna): a nanosecond per 64 bits, against ten
 // for mt19937_64, which matters when every request makes two or three ids.
 // Each thread's state comes from std::random_device, so threads and processes
@@ -93,7 +80,7 @@ void fill_random(std::array<std::uint8_t, N>& bytes) {
       const std::uint64_t value = engine();
       std::memcpy(bytes.data() + i, &value, 8);
     }
-  } while (all_zero(bytes));
+  } while (detail::all_zero(bytes));
 }
 
 bool valid_key(std::string_view key) {
@@ -128,9 +115,7 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
-bool TraceId::valid() const { return !all_zero(bytes); }
 std::string TraceId::hex() const { return to_hex(bytes); }
-bool SpanId::valid() const { return !all_zero(bytes); }
 std::string SpanId::hex() const { return to_hex(bytes); }
 bool operator==(const TraceId& a, const TraceId& b) { return a.bytes == b.bytes; }
 bool operator==(const SpanId& a, const SpanId& b) { return a.bytes == b.bytes; }

@@ -33,6 +33,9 @@ Span& Span::set_attribute(std::string_view key, AttributeValue value) {
     ++data_->dropped_attributes;
     return *this;
   }
+  // Room for a typical span's attributes at once (a server span, by the HTTP
+  // semantic conventions, grows once more) instead of regrowing from one.
+  if (data_->attributes.empty()) data_->attributes.reserve(8);
   data_->attributes.emplace_back(std::string(key), std::move(value));
   return *this;
 }
@@ -77,23 +80,23 @@ Tracer::Tracer(Resource resource, InstrumentationScope scope, std::unique_ptr<Sa
 Tracer::~Tracer() { shutdown(std::chrono::seconds(5)); }
 
 Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext* parent) {
-  stats_.started.fetch_add(1, std::memory_order_relaxed);
-  const bool has_parent = parent && parent->valid();
+  const auto stats = stats_.cells_.writer();
+  stats.add(TracerStats::started_cell, 1);
+  if (parent && !parent->valid()) parent = nullptr;
   Span span;
   span.tracer_ = this;
-  span.context_.trace_id = has_parent ? parent->trace_id : random_trace_id();
+  span.context_.trace_id = parent ? parent->trace_id : random_trace_id();
   span.context_.span_id = random_span_id();
-  if (has_parent) span.context_.trace_state = parent->trace_state;
-  const bool sampled = !shut_down_.load(std::memory_order_relaxed) &&
-                       sampler_->should_sample(has_parent ? parent : nullptr, span.context_.trace_id);
-  span.context_.trace_flags = sampled ? 0x01 : 0x00;
+  if (parent && !parent->trace_state.empty()) span.context_.trace_state = parent->trace_state;
+  const bool sampled = !shut_down_.load(std::memory_order_relaxed) && sampler_->should_sample(parent, span.context_.trace_id);
   if (!sampled) return span;
 
-  stats_.sampled.fetch_add(1, std::memory_order_relaxed);
+  stats.add(TracerStats::sampled_cell, 1);
+  span.context_.trace_flags = 0x01;
   auto data = std::make_unique<SpanData>();
   data->trace_id = span.context_.trace_id;
   data->span_id = span.context_.span_id;
-  if (has_parent) data->parent_span_id = parent->span_id;
+  if (parent) data->parent_span_id = parent->span_id;
   data->trace_state = span.context_.trace_state;
   data->trace_flags = span.context_.trace_flags;
   data->name = name;

@@ -48,8 +48,8 @@ class HttpServerMetrics {
   ExemplarHistogramFamily& duration_;
   std::shared_ptr<IntegerHistogramFamily> request_size_;
   std::shared_ptr<IntegerHistogramFamily> response_size_;
-  // In-flight requests per method: plain atomic integers read at scrape
-  // time, cheaper on the request path than a prometheus-cpp gauge's
+  // In-flight requests per method, in per-thread cells summed at scrape
+  // time: cheaper on the request path than a prometheus-cpp gauge's
   // compare-and-swap on a double.
   std::shared_ptr<ActiveRequests> active_;
 };

@@ -1,14 +1,15 @@
 #pragma once
 // Histograms of whole numbers, such as body sizes in bytes, for the request
-// path: an observation is one bucket search over integers and two atomic
-// additions. prometheus-cpp's histogram keeps its bucket counts and its sum
-// as doubles, each changed by a compare-and-swap loop, which costs several
-// times more for values that never need a fraction.
+// path: an observation is one bucket search over integers and two additions
+// to the calling thread's own cells (ThreadShardedCells), with no lock and no
+// locked instruction. prometheus-cpp's histogram takes a mutex and keeps its
+// counts and sum as doubles, each changed by a compare-and-swap loop.
+#include "telemetry/thread_sharded_cells.hpp"
+
 #include <prometheus/collectable.h>
 #include <prometheus/labels.h>
 #include <prometheus/metric_family.h>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -26,8 +27,9 @@ class IntegerHistogram {
   void observe(std::uint64_t value) {
     std::size_t bucket = 0;
     while (bucket < bounds_.size() && value > bounds_[bucket]) ++bucket;
-    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(value, std::memory_order_relaxed);
+    const auto cells = cells_.writer();
+    cells.add(bucket, 1);
+    cells.add(sum_cell(), value);
   }
 
   // As prometheus-cpp collects a histogram: cumulative buckets, the count
@@ -35,9 +37,10 @@ class IntegerHistogram {
   prometheus::ClientMetric::Histogram collect() const;
 
  private:
+  std::size_t sum_cell() const { return bounds_.size() + 1; }
+
   const std::vector<std::uint64_t>& bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;  // per bucket, then +Inf; not cumulative
-  std::atomic<std::uint64_t> sum_{0};
+  ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum
 };
 
 // A family of IntegerHistograms by labels; register it with

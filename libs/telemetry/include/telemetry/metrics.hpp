@@ -3,10 +3,11 @@
 // gauges, histograms and summaries, plus what it lacks: histograms whose
 // buckets carry exemplars (the trace behind a point on a latency graph) and
 // extra collectables such as the process collector.
+#include "telemetry/thread_sharded_cells.hpp"
+#include "telemetry/trace_context.hpp"
+
 #include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
-#include <prometheus/family.h>
-#include <prometheus/histogram.h>
 #include <prometheus/labels.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
@@ -37,29 +38,62 @@ struct Exemplar {
 
 // One labelled histogram series. Made by ExemplarHistogramFamily::add; look it
 // up once and keep the reference, since the lookup costs far more than observe.
+//
+// Its cells are its own rather than prometheus-cpp's: an observation adds to
+// the calling thread's cells (ThreadShardedCells) with no lock and no locked
+// instruction, where prometheus-cpp's histogram takes a mutex and then runs a
+// compare-and-swap loop for the bucket and another for the sum. The price: a
+// scrape that lands during an observation may see its bucket counted and its
+// sum not yet (the count is always the buckets' total), which rate() over
+// scrapes cannot tell.
 class ExemplarHistogram {
  public:
-  ExemplarHistogram(prometheus::Histogram& histogram, const std::vector<double>& bucket_boundaries);
+  // `bucket_boundaries` (finite, strictly increasing) must outlive the series.
+  explicit ExemplarHistogram(const std::vector<double>& bucket_boundaries);
 
-  // The hot path: only prometheus-cpp's own cost.
-  void observe(double value) { histogram_.Observe(value); }
+  // The hot path: no lock, no allocation.
+  void observe(double value) {
+    const auto cells = cells_.writer();
+    cells.add(bucket_index(value), 1);
+    cells.add_double(sum_cell(), value);
+  }
 
   // Also keeps {trace_id, span_id, value, now} as the exemplar of the bucket
   // `value` falls in, replacing the previous one. Identifiers that are not
   // W3C ones (32 and 16 lower-case hex digits, not all zero) are not kept;
   // the observation still counts.
   void observe(double value, std::string_view trace_id_hex, std::string_view span_id_hex);
+  // The same with a span's context, kept as the exemplar only if sampled
+  // (an unsampled trace is in no backend to jump to).
+  void observe(double value, const SpanContext& trace) {
+    observe(value);
+    if (trace.sampled() && trace.valid()) keep_exemplar(value, trace);
+  }
 
-  // Buckets are numbered as prometheus-cpp collects them: one per boundary,
-  // then +Inf. A value falls in the first bucket whose bound is >= value.
+  // Buckets are numbered as a scrape lists them: one per boundary, then +Inf.
+  // A value falls in the first bucket whose bound is >= value; NaN compares
+  // false with every bound and lands in +Inf, as in prometheus-cpp. The
+  // search is linear: latencies mostly fall in the first few buckets.
   std::size_t bucket_count() const { return exemplars_.size(); }
-  std::size_t bucket_index(double value) const;
+  std::size_t bucket_index(double value) const {
+    std::size_t bucket = 0;
+    const std::size_t bounded = bucket_boundaries_.size();
+    while (bucket < bounded && !(value <= bucket_boundaries_[bucket])) ++bucket;
+    return bucket;
+  }
   std::optional<Exemplar> exemplar(std::size_t bucket) const;
 
+  // Cumulative buckets, count and sum, as prometheus-cpp collects a histogram.
+  prometheus::ClientMetric::Histogram collect() const;
+
  private:
-  prometheus::Histogram& histogram_;
+  std::size_t sum_cell() const { return bucket_boundaries_.size() + 1; }
+  void keep_exemplar(double value, const SpanContext& trace);
+  void keep_exemplar(Exemplar exemplar);
+
   const std::vector<double>& bucket_boundaries_;  // the family's
-  mutable std::mutex exemplar_mutex_;             // taken only by traced observations and scrapes
+  ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum's bits
+  mutable std::mutex exemplar_mutex_;  // taken only by traced observations and scrapes
   std::vector<std::optional<Exemplar>> exemplars_;
 };
 
@@ -74,23 +108,28 @@ struct LabelSetLess {
 };
 
 // A histogram family whose series keep exemplars. Made by
-// MetricsRegistry::histogram_family.
-class ExemplarHistogramFamily {
+// MetricsRegistry::histogram_family, which also registers it for scrapes.
+class ExemplarHistogramFamily final : public prometheus::Collectable {
  public:
-  ExemplarHistogramFamily(prometheus::Family<prometheus::Histogram>& family, std::vector<double> bucket_boundaries);
+  // Throws std::invalid_argument for an invalid metric name or boundaries
+  // that are not finite and strictly increasing (+Inf is implicit).
+  ExemplarHistogramFamily(std::string name, std::string help, std::vector<double> bucket_boundaries);
 
   // The series with these labels, created on first use. Throws
-  // std::invalid_argument for a label name prometheus-cpp rejects.
+  // std::invalid_argument for an invalid label name (or "le").
   ExemplarHistogram& add(const prometheus::Labels& labels);
 
-  const std::string& name() const { return family_.GetName(); }
+  const std::string& name() const { return name_; }
   const std::vector<double>& bucket_boundaries() const { return bucket_boundaries_; }
 
   // The series whose labels are exactly these (as collected), if any.
   const ExemplarHistogram* find(std::span<const prometheus::ClientMetric::Label> labels) const;
 
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
  private:
-  prometheus::Family<prometheus::Histogram>& family_;
+  const std::string name_;
+  const std::string help_;
   const std::vector<double> bucket_boundaries_;
   mutable std::mutex mutex_;
   std::map<prometheus::Labels, std::unique_ptr<ExemplarHistogram>, LabelSetLess> series_;
@@ -124,7 +163,7 @@ class MetricsRegistry {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<ExemplarHistogramFamily>, std::less<>> histogram_families_;
+  std::map<std::string, std::shared_ptr<ExemplarHistogramFamily>, std::less<>> histogram_families_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 

@@ -3,22 +3,38 @@
 // traceparent and tracestate headers, and random identifiers.
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace telemetry {
 
+namespace detail {
+// Eight bytes at a time: every span start asks this of one or two ids.
+template <std::size_t N>
+bool all_zero(const std::array<std::uint8_t, N>& bytes) {
+  static_assert(N % 8 == 0);
+  std::uint64_t any = 0;
+  for (std::size_t i = 0; i < N; i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + i, 8);
+    any |= word;
+  }
+  return any == 0;
+}
+}  // namespace detail
+
 struct TraceId {
   std::array<std::uint8_t, 16> bytes{};
-  bool valid() const;                  // not all zero
-  std::string hex() const;             // 32 lower-case hex digits
+  bool valid() const { return !detail::all_zero(bytes); }
+  std::string hex() const;  // 32 lower-case hex digits
 };
 
 struct SpanId {
   std::array<std::uint8_t, 8> bytes{};
-  bool valid() const;                  // not all zero
-  std::string hex() const;             // 16 lower-case hex digits
+  bool valid() const { return !detail::all_zero(bytes); }
+  std::string hex() const;  // 16 lower-case hex digits
 };
 
 bool operator==(const TraceId&, const TraceId&);

@@ -8,6 +8,7 @@
 // nothing depends on thread-local state that a coroutine could outlive.
 #include "telemetry/sampler.hpp"
 #include "telemetry/span_data.hpp"
+#include "telemetry/thread_sharded_cells.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -58,9 +59,18 @@ class Span {
   Tracer* tracer_ = nullptr;
 };
 
-struct TracerStats {
-  std::atomic<std::uint64_t> started{0};  // every span, sampled or not
-  std::atomic<std::uint64_t> sampled{0};
+// Spans started, in per-thread cells: every span bumps one, so a locked
+// increment per span would be a cost of its own.
+class TracerStats {
+ public:
+  std::uint64_t started() const { return cells_.total(started_cell); }  // every span, sampled or not
+  std::uint64_t sampled() const { return cells_.total(sampled_cell); }
+
+ private:
+  friend class Tracer;
+  static constexpr std::size_t started_cell = 0;
+  static constexpr std::size_t sampled_cell = 1;
+  ThreadShardedCells cells_{2};
 };
 
 class Tracer {
