@@ -306,7 +306,12 @@ TEST(ExemplarHistogram, ObservesFromManyThreadsWhileScraped) {
   }
   for (int scrape = 0; scrape < 20; ++scrape) EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("# EOF\n"));
   for (auto& thread : threads) thread.join();
-  EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("x_seconds_count 4000\n"));
+  const auto exposition = serialize(metrics, openmetrics);
+  EXPECT_THAT(exposition, HasSubstr("x_seconds_count 4000\n"));
+  // Per thread: 500 x 0.75, plus 0.25 x (each residue 0..4 a hundred times),
+  // exact in binary; at most 0.5: the 300 odd i whose residue is 0, 1 or 2.
+  EXPECT_THAT(exposition, HasSubstr("x_seconds_sum 2500\n"));
+  EXPECT_THAT(exposition, HasSubstr("x_seconds_bucket{le=\"0.5\"} 1200 "));
 }
 
 TEST(MetricsRegistry, HistogramFamilyIsCreatedOnce) {

@@ -9,6 +9,8 @@
 #include <future>
 #include <map>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -190,6 +192,39 @@ TEST(Tracer, RemoteParentContinuesItsTrace) {
   auto span = tracer.start_span("GET /x", telemetry::SpanKind::server, &*remote);
   EXPECT_TRUE(span.recording());
   EXPECT_EQ(span.context().trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(Tracer, ChildrenCarryTheParentsTracestate) {
+  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::parent_based_sampler(telemetry::always_off_sampler()),
+                           nullptr);
+  auto remote = telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  remote->trace_state = "vendor=value";
+  auto server = tracer.start_span("GET /x", telemetry::SpanKind::server, &*remote);
+  auto child = tracer.start_span("query", telemetry::SpanKind::client, &server.context());
+  EXPECT_FALSE(child.recording());
+  EXPECT_EQ(server.context().trace_state, "vendor=value");
+  EXPECT_EQ(child.context().trace_state, "vendor=value");
+  auto root = tracer.start_span("GET /y", telemetry::SpanKind::server);
+  EXPECT_EQ(root.context().trace_state, "");
+}
+
+TEST(Tracer, CountsStartedAndSampledSpansFromManyThreads) {
+  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::parent_based_sampler(telemetry::always_on_sampler()),
+                           nullptr);
+  const SpanContext unsampled{telemetry::random_trace_id(), telemetry::random_span_id(), 0x00, "", true};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        tracer.start_span("root", telemetry::SpanKind::server);                 // sampled
+        tracer.start_span("child", telemetry::SpanKind::internal, &unsampled);  // not sampled
+        tracer.start_span("child", telemetry::SpanKind::internal, &unsampled);  // not sampled
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(tracer.stats().started(), 12000u);
+  EXPECT_EQ(tracer.stats().sampled(), 4000u);
 }
 
 // Keeps finished spans in memory, synchronously.
