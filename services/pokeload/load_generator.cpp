@@ -182,10 +182,7 @@ void LoadGenerator::finish(RequestKind kind, Outcome outcome, unsigned status, C
     stats_.latency.record(latency);
     interval_latency_.record(latency);
     const double seconds = std::chrono::duration<double>(latency).count();
-    if (span.recording())
-      series.latency->observe(seconds, span.context().trace_id.hex(), span.context().span_id.hex());
-    else
-      series.latency->observe(seconds);
+    series.latency->observe(seconds, span.context());
   }
   --in_flight_;
   in_flight_gauge_.Decrement();

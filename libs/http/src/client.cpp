@@ -140,10 +140,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
     auto& series = impl->duration->add({{"http_request_method", std::string(telemetry::HttpServerMetrics::normalized_method(method))},
                                         {"server_address", host},
                                         {"http_response_status_code", failure ? "none" : std::to_string(status_code)}});
-    if (span.recording())
-      series.observe(seconds, span.context().trace_id.hex(), span.context().span_id.hex());
-    else
-      series.observe(seconds);
+    series.observe(seconds, span.context());
   }
   if (failure) std::rethrow_exception(failure);
   if (span.recording()) {
