@@ -2,6 +2,7 @@
 #include "telemetry/integer_histogram.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/process_metrics.hpp"
+#include "telemetry/trace_context.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -43,6 +44,11 @@ constexpr std::string_view second_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
 constexpr std::string_view second_span = "00f067aa0ba902b7";
 
 double inf() { return std::numeric_limits<double>::infinity(); }
+
+// A sampled span context with these identifiers, as a traced request carries.
+telemetry::SpanContext traced(std::string_view trace_id, std::string_view span_id) {
+  return *telemetry::parse_traceparent("00-" + std::string(trace_id) + "-" + std::string(span_id) + "-01");
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -101,8 +107,8 @@ class SmallRegistry : public testing::Test {
                                                {0.25, 0.5, 1});
     series = &durations.add({{"route", "/pokemon/{id}"}});
     series->observe(0.125);
-    series->observe(0.375, first_trace, first_span);
-    series->observe(0.5, second_trace, second_span);  // same bucket, later: wins
+    series->observe(0.375, traced(first_trace, first_span));
+    series->observe(0.5, traced(second_trace, second_span));  // same bucket, later: wins
     series->observe(2.5);
 
     auto& payloads = prometheus::BuildSummary()
@@ -242,9 +248,9 @@ TEST(ExemplarHistogram, ObserveWithoutTraceKeepsNoExemplar) {
 TEST(ExemplarHistogram, ExemplarGoesToTheBucketTheValueFellInAndTheLatestWins) {
   MetricsRegistry metrics;
   auto& series = metrics.histogram_family("x_seconds", "X.", {1, 2}).add({});
-  series.observe(1.5, first_trace, first_span);
-  series.observe(7, first_trace, first_span);
-  series.observe(1.25, second_trace, second_span);
+  series.observe(1.5, traced(first_trace, first_span));
+  series.observe(7, traced(first_trace, first_span));
+  series.observe(1.25, traced(second_trace, second_span));
 
   EXPECT_FALSE(series.exemplar(0));
   const auto second_bucket = series.exemplar(1);
@@ -264,15 +270,21 @@ TEST(ExemplarHistogram, ExemplarGoesToTheBucketTheValueFellInAndTheLatestWins) {
                                     "\",span_id=\"" + std::string(first_span) + "\"} 7 "));
 }
 
-TEST(ExemplarHistogram, IdentifiersThatAreNotW3cOnesAreNotKeptButTheValueCounts) {
+TEST(ExemplarHistogram, OnlySampledValidContextsAreKeptButEveryValueCounts) {
   MetricsRegistry metrics;
   auto& series = metrics.histogram_family("x_seconds", "X.", {1}).add({});
-  series.observe(0.5, "0AF7651916CD43DD8448EB211C80319C", first_span);  // upper case
-  series.observe(0.5, first_trace, "b7ad6b716920333");                  // too short
-  series.observe(0.5, "00000000000000000000000000000000", first_span);  // all zero
-  series.observe(0.5, first_trace, "");
+  auto unsampled = traced(first_trace, first_span);
+  unsampled.trace_flags = 0;
+  series.observe(0.5, unsampled);
+  telemetry::SpanContext all_zero;  // sampled flag set, identifiers all zero
+  all_zero.trace_flags = 0x01;
+  series.observe(0.5, all_zero);
+  series.observe(0.5, telemetry::SpanContext{});
   EXPECT_FALSE(series.exemplar(0));
-  EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("x_seconds_count 4\n"));
+  EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("x_seconds_count 3\n"));
+  series.observe(0.5, traced(first_trace, first_span));
+  ASSERT_TRUE(series.exemplar(0));
+  EXPECT_EQ(series.exemplar(0)->trace_id_hex(), first_trace);
 }
 
 TEST(ExemplarHistogram, SeriesAreKeptPerLabelSet) {
@@ -282,7 +294,7 @@ TEST(ExemplarHistogram, SeriesAreKeptPerLabelSet) {
   EXPECT_EQ(&family.add({{"method", "GET"}}), &get);
   auto& post = family.add({{"method", "POST"}});
   EXPECT_NE(&post, &get);
-  post.observe(0.5, first_trace, first_span);
+  post.observe(0.5, traced(first_trace, first_span));
 
   const auto exposition = serialize(metrics, openmetrics);
   EXPECT_THAT(exposition, HasSubstr("x_seconds_bucket{method=\"GET\",le=\"1.0\"} 0\n"));
@@ -297,7 +309,7 @@ TEST(ExemplarHistogram, ObservesFromManyThreadsWhileScraped) {
     threads.emplace_back([&series] {
       for (int i = 0; i < 1000; ++i) {
         if (i % 2) {
-          series.observe(0.25 * (i % 5), first_trace, first_span);
+          series.observe(0.25 * (i % 5), traced(first_trace, first_span));
         } else {
           series.observe(0.75);
         }

@@ -4,6 +4,7 @@
 #include "telemetry/exposition.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/process_metrics.hpp"
+#include "telemetry/trace_context.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -62,7 +63,7 @@ void populate(telemetry::MetricsRegistry& metrics) {
   auto& pokemon = durations.add({{"method", "GET"}, {"route", "/pokemon/{id}"}, {"status_code", "200"}});
   for (const double seconds : {0.003, 0.004, 0.012, 0.02, 0.7}) pokemon.observe(seconds);
   // A sampled request: its trace becomes the exemplar of the 0.05 bucket.
-  pokemon.observe(0.042, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+  pokemon.observe(0.042, *telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
 
   auto& sizes = prometheus::BuildSummary()
                     .Name("http_server_response_body_size_bytes")

@@ -247,7 +247,7 @@ struct Server::Impl {
     }
     if (telemetry.metrics)
       telemetry.metrics->request_finished(method, route, status_code, seconds, request.body().size(),
-                                          response.body().size(), span.recording() ? &span.context() : nullptr);
+                                          response.body().size(), span.context());
     if (telemetry.access_log) {
       const auto& context = span.context();
       const bool traced = context.valid();

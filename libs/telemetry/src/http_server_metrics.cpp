@@ -82,9 +82,12 @@ std::size_t HttpServerMetrics::method_index(std::string_view method) {
   return standard_methods.size();
 }
 
-std::string_view HttpServerMetrics::normalized_method(std::string_view method) {
-  const std::size_t index = method_index(method);
+std::string_view HttpServerMetrics::method_name(std::size_t index) {
   return index < standard_methods.size() ? standard_methods[index] : std::string_view("_OTHER");
+}
+
+std::string_view HttpServerMetrics::normalized_method(std::string_view method) {
+  return method_name(method_index(method));
 }
 
 HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, std::string_view route,
@@ -110,13 +113,14 @@ HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, st
   if (last.series && last.owner == instance_ && last.route == route.data() && last.route_size == route.size() &&
       last.status == status_code && last.method == method)
     return *last.series;
-  const SeriesKey key{instance_, normalized_method(method), route.empty() ? unmatched_route : route, status_code};
+  const std::size_t method_slot = method_index(method);
+  const SeriesKey key{instance_, method_name(method_slot), route.empty() ? unmatched_route : route, status_code};
   auto found = cache.find(key);
   if (found == cache.end()) {
     const prometheus::Labels labels = {{"http_request_method", std::string(key.method)},
                                        {"http_route", std::string(key.route)},
                                        {"http_response_status_code", std::to_string(status_code)}};
-    Series made{&duration_.add(labels), &request_size_->add(labels), &response_size_->add(labels)};
+    Series made{&duration_.add(labels), &request_size_->add(labels), &response_size_->add(labels), method_slot};
     found = cache.emplace(key, made).first;
   }
   // The method is kept as its normalized name (static storage), which equals
@@ -132,14 +136,10 @@ void HttpServerMetrics::request_started(std::string_view method) {
 
 void HttpServerMetrics::request_finished(std::string_view method, std::string_view route, unsigned status_code,
                                          double seconds, std::size_t request_body_bytes,
-                                         std::size_t response_body_bytes, const SpanContext* trace) {
-  active_->in_flight.writer().add(method_index(method), static_cast<std::uint64_t>(-1));
+                                         std::size_t response_body_bytes, const SpanContext& trace) {
   Series& found = series(method, route, status_code);
-  if (trace) {
-    found.duration->observe(seconds, *trace);
-  } else {
-    found.duration->observe(seconds);
-  }
+  active_->in_flight.writer().add(found.method_slot, static_cast<std::uint64_t>(-1));
+  found.duration->observe(seconds, trace);
   found.request_size->observe(request_body_bytes);
   found.response_size->observe(response_body_bytes);
 }

@@ -11,20 +11,6 @@
 namespace telemetry {
 namespace {
 
-// W3C identifiers: lower-case hex of the exact length, not all zero.
-template <std::size_t N>
-bool copy_identifier(std::string_view hex, std::array<char, N>& to) {
-  if (hex.size() != N) return false;
-  bool all_zero = true;
-  for (const char c : hex) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    all_zero = all_zero && c == '0';
-  }
-  if (all_zero) return false;
-  std::copy(hex.begin(), hex.end(), to.begin());
-  return true;
-}
-
 template <std::size_t N>
 void write_hex(const std::array<std::uint8_t, N>& bytes, std::array<char, 2 * N>& to) {
   constexpr char digits[] = "0123456789abcdef";
@@ -65,26 +51,13 @@ bool label_set_less(const Left& a, const Right& b) {
 ExemplarHistogram::ExemplarHistogram(const std::vector<double>& bucket_boundaries)
     : bucket_boundaries_(bucket_boundaries), cells_(bucket_boundaries.size() + 2), exemplars_(bucket_boundaries.size() + 1) {}
 
-void ExemplarHistogram::observe(double value, std::string_view trace_id_hex, std::string_view span_id_hex) {
-  observe(value);
-  Exemplar exemplar;
-  if (!copy_identifier(trace_id_hex, exemplar.trace_id) || !copy_identifier(span_id_hex, exemplar.span_id)) return;
-  exemplar.value = value;
-  keep_exemplar(exemplar);
-}
-
 void ExemplarHistogram::keep_exemplar(double value, const SpanContext& trace) {
-  // Valid ids from a span context: written as hex directly, with nothing to check.
   Exemplar exemplar;
   write_hex(trace.trace_id.bytes, exemplar.trace_id);
   write_hex(trace.span_id.bytes, exemplar.span_id);
   exemplar.value = value;
-  keep_exemplar(exemplar);
-}
-
-void ExemplarHistogram::keep_exemplar(Exemplar exemplar) {
   exemplar.timestamp_ms = unix_now_ms();
-  const auto bucket = bucket_index(exemplar.value);
+  const auto bucket = bucket_index(value);
   const std::lock_guard lock(exemplar_mutex_);
   exemplars_[bucket] = exemplar;
 }

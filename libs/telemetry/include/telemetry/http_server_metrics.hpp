@@ -26,9 +26,10 @@ class HttpServerMetrics {
 
   void request_started(std::string_view method);
   // `route` must outlive this object (route templates do); "" for requests
-  // that matched no route. `trace` (sampled spans only) becomes the exemplar.
+  // that matched no route. `trace`: the request's span context, the
+  // latency's exemplar if it is sampled.
   void request_finished(std::string_view method, std::string_view route, unsigned status_code, double seconds,
-                        std::size_t request_body_bytes, std::size_t response_body_bytes, const SpanContext* trace);
+                        std::size_t request_body_bytes, std::size_t response_body_bytes, const SpanContext& trace);
 
   static constexpr std::string_view unmatched_route = "unmatched";
 
@@ -37,9 +38,11 @@ class HttpServerMetrics {
     ExemplarHistogram* duration;
     IntegerHistogram* request_size;
     IntegerHistogram* response_size;
+    std::size_t method_slot;  // the method's in-flight cell
   };
   Series& series(std::string_view method, std::string_view route, unsigned status_code);
-  static std::size_t method_index(std::string_view method);
+  static std::size_t method_index(std::string_view method);  // _OTHER: one past the standard methods
+  static std::string_view method_name(std::size_t index);
 
   class ActiveRequests;
 

@@ -59,12 +59,8 @@ class ExemplarHistogram {
   }
 
   // Also keeps {trace_id, span_id, value, now} as the exemplar of the bucket
-  // `value` falls in, replacing the previous one. Identifiers that are not
-  // W3C ones (32 and 16 lower-case hex digits, not all zero) are not kept;
-  // the observation still counts.
-  void observe(double value, std::string_view trace_id_hex, std::string_view span_id_hex);
-  // The same with a span's context, kept as the exemplar only if sampled
-  // (an unsampled trace is in no backend to jump to).
+  // `value` falls in, replacing the previous one, if `trace` is sampled (an
+  // unsampled trace is in no backend to jump to) and valid.
   void observe(double value, const SpanContext& trace) {
     observe(value);
     if (trace.sampled() && trace.valid()) keep_exemplar(value, trace);
@@ -89,7 +85,6 @@ class ExemplarHistogram {
  private:
   std::size_t sum_cell() const { return bucket_boundaries_.size() + 1; }
   void keep_exemplar(double value, const SpanContext& trace);
-  void keep_exemplar(Exemplar exemplar);
 
   const std::vector<double>& bucket_boundaries_;  // the family's
   ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum's bits
