@@ -5,7 +5,12 @@
 - every action is pinned to a full commit id, with its version in a comment;
 - least-privilege permissions everywhere;
 - ci.yml runs the README's test command, and brings the compose stack up on
-  the runner with a smoke test of every UI and API;
+  the runner (official images, Grafana included) with a smoke test of every UI
+  and API, lets it run with its default load for a bounded while, checks
+  Grafana through its HTTP API (scripts/grafana-check --require-data: data
+  sources, dashboards, every panel query), and leaves no container, network or
+  volume of the project behind (that step's script is run here against a fake
+  docker);
 - infra-apply.yml and infra-destroy.yml are manual only, destroy wants a typed
   confirmation (its check is run here), both authenticate through OIDC with
   access keys as the fallback, and the shared job checks formatting, validates,
@@ -16,6 +21,7 @@
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -169,6 +175,108 @@ def test_ci_brings_the_stack_up_and_smoke_tests_it():
     assert steps(job)[logs]["if"] == "failure()"
     assert steps(job)[down]["if"] == "always()"
     assert re.search(r"--timeout \d+", runs[smoke])
+
+
+def _compose_job():
+    return load("ci.yml")["jobs"]["compose"]
+
+
+def _runs(prefix):
+    return lambda s: s.get("run", "").lstrip().startswith(prefix)
+
+
+def test_ci_runs_the_official_images_of_compose_yaml():
+    job = _compose_job()
+    up = [s["run"].strip() for s in steps(job) if _runs("docker compose up")(s)]
+    assert len(up) == 1 and re.fullmatch(r"docker compose up -d --build --wait --wait-timeout \d+", up[0]), up
+    text = json.dumps(job)
+    for override in ("COMPOSE_FILE", "docker tag", "docker load", "docker compose -f", "--file", "docker import"):
+        assert override not in text, "the compose job must run compose.yaml's own images: %s" % override
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    assert compose["services"]["grafana"]["image"].startswith("grafana/grafana:")
+
+
+def test_ci_prints_the_docker_compose_and_buildx_versions_first():
+    job = _compose_job()
+    versions = index_of(job, lambda s: "docker buildx version" in s.get("run", ""))
+    run = steps(job)[versions]["run"].split("\n")
+    for command in ("docker version", "docker compose version", "docker buildx version"):
+        assert command in [line.strip() for line in run], command
+    assert versions < index_of(job, _runs("docker compose up"))
+
+
+def test_ci_checks_grafana_with_require_data_after_the_stack_has_run_with_load():
+    job = _compose_job()
+    up = index_of(job, _runs("docker compose up"))
+    smoke = index_of(job, _runs("scripts/smoke"))
+    load_wait = index_of(job, lambda s: re.search(r"^\s*sleep \d+\s*$", s.get("run", ""), re.M))
+    check = index_of(job, _runs("scripts/grafana-check"))
+    logs = index_of(job, lambda s: "docker compose logs" in s.get("run", ""))
+    down = index_of(job, _runs("docker compose down -v"))
+    assert up < smoke < load_wait < check < logs < down
+    sleep = int(re.search(r"^\s*sleep (\d+)\s*$", steps(job)[load_wait]["run"], re.M).group(1))
+    assert 180 <= sleep <= 900, "a few minutes of load, bounded: %d s" % sleep
+    for i in (load_wait, check):
+        assert "if" not in steps(job)[i], "runs only when the stack is up and answered the smoke test"
+    argv = shlex.split(steps(job)[check]["run"].strip())
+    assert argv[0] == "scripts/grafana-check" and "--require-data" in argv
+    for option in ("--timeout", "--data-timeout"):
+        assert option in argv and float(argv[argv.index(option) + 1]) > 0, option
+    # The script accepts exactly these options (--list asks no Grafana), and
+    # finds the PyYAML it needs on the runner.
+    result = subprocess.run([sys.executable, str(REPO / argv[0]), *argv[1:], "--list"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and '"queries"' in result.stdout, result.stderr
+    assert os.access(REPO / argv[0], os.X_OK)
+    pyyaml = index_of(job, lambda s: "import yaml" in s.get("run", ""))
+    assert pyyaml < check and "python3-yaml" in steps(job)[pyyaml]["run"]
+
+
+FAKE_DOCKER = """#!/bin/bash
+# Knows "ps --all", "network ls" and "volume ls", with a compose project label
+# filter or without (then it lists every name). LEFT: "kind:name:project ...".
+kind=$1; shift
+[ "$kind" = ps ] && kind=container
+[ "${1:-}" = ls ] && shift
+project=
+for arg in "$@"; do
+  case $arg in label=com.docker.compose.project=*) project=${arg#label=com.docker.compose.project=} ;; esac
+done
+for item in $LEFT; do
+  IFS=: read -r k name p <<<"$item"
+  [ "$k" = "$kind" ] || continue
+  if [ -z "$project" ] || [ "$p" = "$project" ]; then echo "$name"; fi
+done
+"""
+
+
+@pytest.mark.parametrize("left,expected", [
+    ("", 0),
+    ("container:0123abcd:pokedex-stack", 1),
+    ("network:pokedex-stack_default:pokedex-stack", 1),
+    ("volume:pokedex-stack_grafana-data:pokedex-stack", 1),
+    ("volume:pokedex-stack_db-data:", 1),  # named after the project, label lost
+    ("volume:other_data:other network:bridge: container:0123abcd:other", 0),
+])
+def test_ci_asserts_nothing_of_the_project_remains(tmp_path, left, expected):
+    job = _compose_job()
+    down = index_of(job, _runs("docker compose down -v --remove-orphans"))
+    remains = index_of(job, lambda s: "com.docker.compose.project=" in s.get("run", ""))
+    assert down < remains and steps(job)[remains]["if"] == "always()"
+    run = steps(job)[remains]["run"]
+    assert "project=%s" % yaml.safe_load((REPO / "compose.yaml").read_text())["name"] in run
+    for kind in ("docker ps --all", "docker network ls", "docker volume ls"):
+        assert kind in run, kind
+    docker = tmp_path / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    env = {**os.environ, "PATH": "%s:%s" % (tmp_path, os.environ["PATH"]), "LEFT": left}
+    # As GitHub runs a bash step: bash -e -o pipefail.
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", run], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == expected, result.stdout + result.stderr
+    if expected:
+        assert left.split(":")[1] in result.stdout
 
 
 # --------------------------------------------------------- apply and destroy --
