@@ -6,11 +6,18 @@
 #   render-config.sh ALERTMANAGER [ARG]...  render, then exec the command with
 #                                          --config.file=OUTPUT appended
 #
-# Why: Alertmanager 0.25 reads the Telegram bot token and chat id only from its
-# configuration file (no bot_token_file until 0.26, no environment expansion at
-# all), and neither may be committed. So the committed file holds ${NAME} and
-# ${NAME:-default} placeholders, and this script fills them in at start, writing
-# the result (mode 0600) to a path outside git, ideally a tmpfs.
+# Why a script: Alertmanager expands no environment variables in its
+# configuration, and two things differ from one machine to the next: whether
+# Telegram is configured at all, and the chat it notifies (plus the Bot API
+# server and shorter timings in the tests). So the committed file holds
+# ${NAME} and ${NAME:-default} placeholders, and this script fills them in at
+# start, writing the result to a path outside git (a tmpfs in compose).
+#
+# The bot token is not one of them: the configuration names the token FILE
+# (bot_token_file) and Alertmanager reads the token from it at every
+# notification. This script only reads the file to tell whether Telegram is
+# configured and that it holds something shaped like a token; the token
+# reaches neither the rendered file nor any environment.
 #
 # Telegram is optional. With neither a token (an empty or absent token file)
 # nor a chat id, the lines between "# telegram:begin" and "# telegram:end" in
@@ -20,7 +27,8 @@
 #
 # Variables (placeholders in comment lines of the template are left alone):
 #   TELEGRAM_BOT_TOKEN_FILE   file holding the bot token, e.g. a Compose secret
-#                             (default /run/secrets/telegram_bot_token).
+#                             (default /run/secrets/telegram_bot_token); the
+#                             Alertmanager process must be able to read it.
 #                             The token never comes from the environment.
 #   TELEGRAM_CHAT_ID          integer id of the chat, group (negative) or
 #                             channel (-100...) to notify
@@ -44,7 +52,6 @@ die() {
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
-caller_umask=$(umask)
 template=${ALERTMANAGER_CONFIG_TEMPLATE:-$here/alertmanager.yml}
 out=${ALERTMANAGER_CONFIG_OUT:-/tmp/alertmanager/alertmanager.yml}
 token_file=${TELEGRAM_BOT_TOKEN_FILE:-/run/secrets/telegram_bot_token}
@@ -67,13 +74,27 @@ if [ -z "$token" ] && [ -z "$chat_id" ]; then
 fi
 
 # The bot token, as @BotFather prints it: digits, a colon, then letters,
-# digits, '_' and '-'. Surrounding whitespace (a trailing newline) is dropped.
+# digits, '_' and '-'. Surrounding whitespace (a trailing newline) is allowed:
+# Alertmanager trims it too.
 if [ "$telegram" = on ]; then
   case $token in
     "") die "the Telegram bot token file $token_file is empty" ;;
     *[!A-Za-z0-9:_-]* | :* | *: | *:*:* | [!0-9]*) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
     *:*) ;;
     *) die "$token_file does not hold a Telegram bot token (digits:secret)" ;;
+  esac
+fi
+token=""
+
+# Alertmanager opens the token file itself, from its own working directory:
+# give it an absolute path.
+if [ "$telegram" = on ]; then
+  case $token_file in
+    /*) ;;
+    *) token_file=$(cd "$(dirname "$token_file")" && pwd)/$(basename "$token_file") ;;
+  esac
+  case $token_file in
+    *[!A-Za-z0-9._/@+,-]*) die "TELEGRAM_BOT_TOKEN_FILE holds characters unsafe in a YAML string: $token_file" ;;
   esac
 fi
 
@@ -117,15 +138,12 @@ case $ALERTMANAGER_TEMPLATES_DIR in
 esac
 
 # Substitute. Only the names listed here may appear; an unknown or unset name
-# without a default is an error rather than an empty value. The token reaches
-# awk through its environment alone, never this shell's exported environment,
-# so the Alertmanager started below does not inherit it.
-umask 077
+# without a default is an error rather than an empty value.
 mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
-TELEGRAM_BOT_TOKEN=$token TELEGRAM_CHAT_ID=$chat_id TELEGRAM_API_URL=$api_url RENDER_TELEGRAM=$telegram \
-RENDER_NAMES="TELEGRAM_BOT_TOKEN TELEGRAM_CHAT_ID TELEGRAM_API_URL ALERTMANAGER_TEMPLATES_DIR ALERTMANAGER_GROUP_WAIT ALERTMANAGER_GROUP_INTERVAL" \
+TELEGRAM_BOT_TOKEN_FILE=$token_file TELEGRAM_CHAT_ID=$chat_id TELEGRAM_API_URL=$api_url RENDER_TELEGRAM=$telegram \
+RENDER_NAMES="TELEGRAM_BOT_TOKEN_FILE TELEGRAM_CHAT_ID TELEGRAM_API_URL ALERTMANAGER_TEMPLATES_DIR ALERTMANAGER_GROUP_WAIT ALERTMANAGER_GROUP_INTERVAL" \
 awk -v src="$template" '
   BEGIN { names = " " ENVIRON["RENDER_NAMES"] " "; telegram = ENVIRON["RENDER_TELEGRAM"] == "on" }
   /^[ \t]*# telegram:begin/ { skipping = !telegram; print; next }
@@ -164,5 +182,4 @@ if [ $# -eq 0 ]; then
   echo "$out"
   exit 0
 fi
-umask "$caller_umask"
 exec "$@" "--config.file=$out"

@@ -10,15 +10,23 @@ Components and their default addresses (every port moves by
 POKEDEX_STACK_PORT_OFFSET, so a second stack can run beside the first):
 
     mariadb          127.0.0.1:3306   Debian's mariadb-server, a private datadir
-    jaeger           127.0.0.1:16686  UI/API; OTLP 4317/4318; own metrics 8888
+    jaeger           127.0.0.1:16686  query API; OTLP 4317/4318; own metrics 8888
     apimon           127.0.0.1:5000
     api-prometheus   127.0.0.1:8689
     pokeload         127.0.0.1:9464 (load on api-prometheus)
     pokeload-apimon  127.0.0.1:9465 (load on apimon)
-    node-exporter    127.0.0.1:9100   Debian's prometheus-node-exporter
+    node-exporter    127.0.0.1:9100   node_exporter
     mysqld-exporter  127.0.0.1:9104   Debian's prometheus-mysqld-exporter
-    alertmanager     127.0.0.1:9093   Debian's prometheus-alertmanager
-    prometheus       127.0.0.1:9090   Debian's prometheus
+    alertmanager     127.0.0.1:9093   Alertmanager
+    prometheus       127.0.0.1:9090   Prometheus
+
+Jaeger, Prometheus, Alertmanager and node_exporter are the releases
+scripts/tool-versions pins, built from their Go modules by
+scripts/install-tools into its tool cache (the same releases compose.yaml
+names as images). Those builds carry no web UI assets: the HTTP APIs of
+Jaeger, Prometheus and Alertmanager answer (/api/..., /-/ready, /metrics)
+but their UI pages do not (Alertmanager's root page says so and links its
+API); the compose images have the UIs.
 
 Not here: Grafana (not packaged in Debian) and cAdvisor (it watches
 containers; there are none). The dashboards' queries run against this
@@ -39,6 +47,10 @@ Settings (environment):
     APIMON_BIN, APIPROM_BIN, POKELOAD_BIN
                                 the service binaries (default: build/release,
                                 built by `up` when missing)
+    JAEGER_BIN, PROMETHEUS_BIN, ALERTMANAGER_BIN, NODE_EXPORTER_BIN
+                                other builds of the tools (default: the tool
+                                cache; `up` fails naming scripts/install-tools
+                                when one is missing)
     POKEDEX_LOAD_RATE_APIMON, POKEDEX_LOAD_RATE_APIPROM
                                 pokeload's requests per second (default 5 and 2)
     POKEDEX_TRACE_SAMPLE_RATIO  share of new traces kept (default 0.1)
@@ -70,6 +82,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 import jaeger  # noqa: E402  (the pinned Jaeger build's location)
 import mariadb  # noqa: E402  (a private MariaDB with the schema, seed and accounts)
 import processes  # noqa: E402
+import prometheus  # noqa: E402  (the pinned Prometheus-family builds' locations)
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 90
@@ -172,7 +185,7 @@ class Stack:
                 "POKELOAD_RATE": os.environ.get("POKEDEX_LOAD_RATE_APIMON", "5"),
                 "POKELOAD_METRICS_ADDRESS": HOST, "POKELOAD_METRICS_PORT": self.port("pokeload-apimon"),
                 "POKELOAD_REPORT_INTERVAL": "60s"}, self.url("pokeload-apimon") + "/metrics"),
-            ("node-exporter", ["/usr/bin/prometheus-node-exporter",
+            ("node-exporter", [prometheus.cached_binary("node_exporter"),
                                "--web.listen-address=%s:%d" % (HOST, self.port("node-exporter"))],
              {}, self.url("node-exporter") + "/metrics"),
             ("mysqld-exporter", ["sh", os.path.join(REPO, "deploy/mysqld-exporter/run.sh"),
@@ -183,13 +196,14 @@ class Stack:
               "MYSQLD_EXPORTER_PASSWORD_FILE": db["monitor_password_file"],
               "MYSQLD_EXPORTER_CNF": self.path("mysqld-exporter", "my.cnf")}, self.url("mysqld-exporter") + "/metrics"),
             ("alertmanager", ["sh", os.path.join(REPO, "deploy/alertmanager/render-config.sh"),
-                              "/usr/bin/prometheus-alertmanager",
+                              prometheus.cached_binary("alertmanager"),
                               "--storage.path=" + self.path("alertmanager", "data"),
                               "--web.listen-address=%s:%d" % (HOST, self.port("alertmanager")),
                               "--web.external-url=" + self.url("alertmanager"),
                               "--cluster.listen-address="],
              alertmanager_env, self.url("alertmanager") + "/-/ready"),
-            ("prometheus", ["/usr/bin/prometheus", "--config.file=" + self.path("prometheus", "prometheus.yml"),
+            ("prometheus", [prometheus.cached_binary("prometheus"),
+                            "--config.file=" + self.path("prometheus", "prometheus.yml"),
                             "--storage.tsdb.path=" + self.path("prometheus", "data"),
                             "--web.listen-address=%s:%d" % (HOST, self.port("prometheus")),
                             "--web.external-url=" + self.url("prometheus"), *PROMETHEUS_FLAGS],

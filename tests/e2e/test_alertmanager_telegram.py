@@ -1,7 +1,9 @@
 """Alerts to Telegram, end to end: the stack's Alertmanager configuration
 (deploy/alertmanager/, rendered by its own render-config.sh) in a real
-Alertmanager 0.25, notifying a capture server that speaks the Telegram Bot
-API (tests/fixtures/telegram_capture.py).
+Alertmanager (the release scripts/tool-versions pins, built by
+scripts/install-tools), notifying a capture server that speaks the Telegram
+Bot API (tests/fixtures/telegram_capture.py). The bot token stays in its file:
+Alertmanager reads it there (bot_token_file) at every notification.
 
 Grouping timings are shortened to a second in the render step; everything else
 (routes, receiver, template, inhibition rules) is the committed configuration.
@@ -84,7 +86,9 @@ def group_of(message):
 # ------------------------------------------------------------------ config
 
 def test_rendered_config_passes_amtool_and_keeps_the_secrets_out_of_git(state_root):
-    assert am.version() == am.expected_version(), "the configuration is written for Alertmanager 0.25"
+    assert am.version() == am.expected_version(), \
+        "scripts/tool-versions pins Alertmanager %s: run scripts/install-tools" % am.expected_version()
+    assert am.version(am.amtool_path()) == am.expected_version()
 
     rendered = am.render_config(state_root / "render" / "alertmanager.yml",
                                 "https://api.telegram.org/", CHAT_ID, bot_token=TOKEN)
@@ -93,23 +97,29 @@ def test_rendered_config_passes_amtool_and_keeps_the_secrets_out_of_git(state_ro
     for part in ("3 inhibit rules", "1 receivers", "1 templates"):
         assert part in output, output
 
-    # Rendered with the production timings and the real API, readable only by its owner.
-    assert stat.S_IMODE(os.stat(rendered).st_mode) == 0o600
-    config = yaml.safe_load(pathlib.Path(rendered).read_text())
+    # Rendered with the production timings and the real API. The token is not
+    # in it: the configuration names the token's file, which Alertmanager reads.
+    text = pathlib.Path(rendered).read_text()
+    assert TOKEN not in text
+    config = yaml.safe_load(text)
     route = config["route"]
     assert route["group_by"] == ["alertname", "job"]
     assert (route["group_wait"], route["group_interval"]) == ("30s", "5m")
     page = [r for r in route["routes"] if r.get("matchers") == ['severity="page"']]
     assert len(page) == 1 and page[0]["repeat_interval"] == "1h" and route["repeat_interval"] == "12h"
     telegram, = config["receivers"][0]["telegram_configs"]
-    assert telegram["bot_token"] == TOKEN and telegram["chat_id"] == CHAT_ID
+    assert "bot_token" not in telegram and telegram["chat_id"] == CHAT_ID
+    token_file = pathlib.Path(telegram["bot_token_file"])
+    assert token_file.is_absolute() and token_file.read_text().strip() == TOKEN
+    assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
     assert telegram["api_url"] == "https://api.telegram.org"  # the trailing slash is dropped
     assert telegram["parse_mode"] == "HTML" and telegram["send_resolved"] is True
     assert config["templates"] == [str(REPO / "deploy" / "alertmanager" / "templates") + "/*.tmpl"]
 
     # The committed files hold placeholders, never a token or a chat id.
     committed = (REPO / "deploy" / "alertmanager" / "alertmanager.yml").read_text()
-    assert 'bot_token: "${TELEGRAM_BOT_TOKEN}"' in committed
+    assert 'bot_token_file: "${TELEGRAM_BOT_TOKEN_FILE}"' in committed
+    assert "bot_token:" not in committed and "${TELEGRAM_BOT_TOKEN}" not in committed
     assert "chat_id: ${TELEGRAM_CHAT_ID}" in committed
     for path in (REPO / "deploy" / "alertmanager").rglob("*"):
         if path.is_file():
@@ -173,7 +183,8 @@ def test_half_a_telegram_configuration_is_refused(state_root, token_text, chat_i
 
 def test_render_script_execs_the_server_without_the_token_in_its_environment(state_root):
     """The container entrypoint form: render-config.sh COMMAND [ARG]... renders,
-    then execs COMMAND with --config.file appended; the token only in the file."""
+    then execs COMMAND with --config.file appended; the token stays in its own
+    file, out of the environment and out of the rendered configuration."""
     token_file = state_root / "exec" / "token"
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(TOKEN + "\n")
@@ -188,7 +199,26 @@ def test_render_script_execs_the_server_without_the_token_in_its_environment(sta
     lines = r.stdout.splitlines()
     assert lines[:2] == ["--storage.path=/alertmanager", "--config.file=%s" % out]
     assert TOKEN not in r.stdout and "TELEGRAM_BOT_TOKEN=" not in r.stdout
-    assert TOKEN in out.read_text()
+    assert TOKEN not in out.read_text()
+    assert 'bot_token_file: "%s"' % token_file in out.read_text()
+
+
+def test_a_relative_token_file_is_named_by_its_absolute_path(state_root):
+    """Alertmanager opens the token file from its own working directory, so
+    the rendered configuration names it absolutely."""
+    directory = state_root / "relative"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "token").write_text(TOKEN + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ALERTMANAGER_"))}
+    env.update(TELEGRAM_BOT_TOKEN_FILE="token", TELEGRAM_CHAT_ID=str(CHAT_ID),
+               ALERTMANAGER_CONFIG_OUT=str(directory / "alertmanager.yml"))
+    r = subprocess.run(["sh", str(am.RENDER_SCRIPT)], cwd=directory, env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    config = yaml.safe_load((directory / "alertmanager.yml").read_text())
+    telegram, = config["receivers"][0]["telegram_configs"]
+    named = pathlib.Path(telegram["bot_token_file"])
+    assert named.is_absolute() and named.resolve() == (directory / "token").resolve()
 
 
 # ----------------------------------------------------------- notifications
@@ -201,6 +231,7 @@ def test_firing_then_resolved_alert_reaches_telegram_escaped(alertmanager, captu
     am.post_alerts(alertmanager, [am.make_alert(labels, annotations, starts_at=started)])
 
     firing, = capture.wait_for_messages(1, timeout=MESSAGE_TIMEOUT)
+    # The token Alertmanager read from its file (the capture server refuses any other).
     assert firing["method"] == "sendMessage" and firing["token"] == TOKEN
     assert firing["chat_id"] == CHAT_ID
     assert firing["parse_mode"] == "HTML"
@@ -227,6 +258,21 @@ def test_firing_then_resolved_alert_reaches_telegram_escaped(alertmanager, captu
     assert html.escape(SUMMARY, quote=False) in resolved["text"]
     assert SUMMARY in resolved["plain_text"] and "FIRING" not in resolved["text"]
     assert capture.rejected() == []
+
+
+def test_a_new_token_in_the_file_is_used_without_a_restart(alertmanager, capture):
+    """bot_token_file is read at every notification: rotating the bot token
+    means rewriting the file, nothing else."""
+    new_token = "7012345679:AAF_the-next-token-not-a-real-one_67890"
+    pathlib.Path(alertmanager["bot_token_file"]).write_text(new_token + "\n")
+    capture.token = new_token  # from now on the old token would be refused
+    try:
+        am.post_alerts(alertmanager, [alert("HighErrorRatio", "apimon", "ticket")])
+        message, = capture.wait_for_messages(1, timeout=MESSAGE_TIMEOUT)
+        assert message["token"] == new_token
+        assert capture.rejected() == []
+    finally:
+        capture.token = TOKEN
 
 
 def test_alerts_of_one_group_arrive_as_one_message_with_a_count(alertmanager, capture):

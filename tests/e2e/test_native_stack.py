@@ -12,6 +12,7 @@ import pathlib
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -144,6 +145,55 @@ def test_jaeger_finds_traces_across_services(stack):
     services_in_trace = max((len({trace["processes"][span["processID"]]["serviceName"] for span in trace["spans"]}),
                              trace["traceID"]) for trace in traces)
     assert services_in_trace[0] >= 3, "no trace runs pokeload → api-prometheus → apimon"
+
+
+def test_load_generator_latency_is_a_native_histogram_with_the_exemplars(stack):
+    """prometheus.yml converts the pokeload job's classic histograms into
+    native histograms with custom buckets, keeping the classic series too:
+    both hold the same counts in the same buckets, and the exemplars are on
+    the native series only, each naming a trace Jaeger has."""
+    native = 'pokeload_request_duration_seconds{job="pokeload"}'
+    classic = 'pokeload_request_duration_seconds_%s{job="pokeload"}'
+    pairs = [  # (native histogram, classic histogram): over everything counted so far
+        ("histogram_count(sum by (instance) (%s))" % native, "sum by (instance) (%s)" % (classic % "count")),
+        ("histogram_sum(sum by (instance) (%s))" % native, "sum by (instance) (%s)" % (classic % "sum")),
+        ("histogram_quantile(0.99, sum by (instance) (%s))" % native,
+         "histogram_quantile(0.99, sum by (instance, le) (%s))" % (classic % "bucket")),
+    ]
+    instances = {"pokeload:9464", "pokeload-apimon:9464"}
+
+    def values(expr, at):
+        url = stack.url("prometheus") + "/api/v1/query?" + urllib.parse.urlencode({"query": expr, "time": at})
+        return {r["metric"]["instance"]: float(r["value"][1]) for r in get_json(url)["data"]["result"]}
+    wait_until("both load generators' histograms, native and classic",
+               lambda: all(set(values(expr, time.time())) == instances for pair in pairs for expr in pair),
+               timeout=90)
+    at = time.time()  # one evaluation time: the same scrape for both forms
+    for native_expr, classic_expr in pairs:
+        from_native, from_classic = values(native_expr, at), values(classic_expr, at)
+        assert set(from_native) == instances, (native_expr, from_native)
+        for instance in instances:
+            assert abs(from_native[instance] - from_classic[instance]) <= 1e-9 * max(1.0, abs(from_native[instance])), \
+                (native_expr, from_native, classic_expr, from_classic)
+
+    def exemplars(selector):
+        now = time.time()
+        url = stack.url("prometheus") + "/api/v1/query_exemplars?" + urllib.parse.urlencode(
+            {"query": selector, "start": now - 300, "end": now})
+        return [e for series in get_json(url)["data"] for e in series["exemplars"]]
+    found = wait_until("exemplars on the native series",
+                       lambda: exemplars('pokeload_request_duration_seconds{job="pokeload"}'), timeout=90)
+    assert exemplars('pokeload_request_duration_seconds_bucket{job="pokeload"}') == []
+    trace_id = found[-1]["labels"]["trace_id"]
+
+    def trace():
+        try:
+            return (get_json(stack.url("jaeger-ui") + "/api/traces/" + trace_id).get("data") or [None])[0]
+        except urllib.error.HTTPError as error:
+            if error.code == 404:  # not stored yet
+                return None
+            raise
+    assert wait_until("the exemplar's trace in Jaeger", trace, timeout=60)["traceID"] == trace_id
 
 
 def test_an_error_fault_fires_the_burn_rate_alert_in_telegram_and_resolves(stack, telegram):

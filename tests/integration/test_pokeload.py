@@ -4,7 +4,6 @@ bad requests come out as asked, its /metrics pass promtool, an overloaded
 target shows as dropped arrivals, and a bad setting exits 2 naming it."""
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -342,8 +341,8 @@ def test_each_request_starts_a_trace_that_continues_in_apimon(start_apimon):
 
 @pytest.fixture(scope="module")
 def promtool():
-    path = shutil.which("promtool")
-    assert path, "promtool (Debian package prometheus) is required"
+    import prometheus  # tests/fixtures: the pinned build scripts/install-tools makes
+    path = prometheus.cached_binary("promtool")
     return path
 
 

@@ -14,8 +14,10 @@ fails here first.
   logs and a memory limit; the limits add up to no more than the budget
   docs/compose.md documents, and match its table.
 * The images Prometheus, Alertmanager, node-exporter, mysqld-exporter and
-  Jaeger run are the releases scripts/tool-versions pins and the installed
-  Debian packages provide.
+  Jaeger run are the releases scripts/tool-versions pins, and the binaries
+  the tests run report the same releases: the builds scripts/install-tools
+  makes (prometheus, promtool, alertmanager, amtool, node_exporter), the
+  installed Debian package (mysqld-exporter).
 * Prometheus scrapes exactly the compose services that serve metrics, each on
   a port that service listens on; the published ports are the issue's.
 * Every secret is file-backed with a committed placeholder (empty where empty
@@ -48,6 +50,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 from jaeger import tool_versions  # noqa: E402  (tests/fixtures is not a package)
+import prometheus as prometheus_fixture  # noqa: E402  (the pinned Prometheus-family builds)
 from processes import free_port as processes_free_port  # noqa: E402
 
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -86,15 +89,16 @@ NOT_SCRAPED = {
     "grafana": "a user interface, not a signal of the stack under study",
 }
 
-# Images whose releases the tests run natively: compose image -> (the
-# scripts/tool-versions keys of the release and of the Debian package, the
-# Debian package, how the tag spells the release).
+# Images whose releases the tests and the native stack run: compose image ->
+# (the scripts/tool-versions key of the release, how the tag spells it, and
+# what runs it outside Docker: the binaries scripts/install-tools builds into
+# the tool cache, or a Debian package with its scripts/tool-versions key).
 NATIVE_IMAGES = {
-    "prom/prometheus": ("PROMETHEUS_VERSION", "PROMETHEUS_DEB_VERSION", "prometheus", "v{}"),
-    "prom/alertmanager": ("ALERTMANAGER_VERSION", "ALERTMANAGER_DEB_VERSION", "prometheus-alertmanager", "v{}"),
-    "prom/node-exporter": ("NODE_EXPORTER_VERSION", "NODE_EXPORTER_DEB_VERSION", "prometheus-node-exporter", "v{}"),
-    "prom/mysqld-exporter": ("MYSQLD_EXPORTER_VERSION", "MYSQLD_EXPORTER_DEB_VERSION",
-                             "prometheus-mysqld-exporter", "v{}"),
+    "prom/prometheus": ("PROMETHEUS_VERSION", "v{}", ("prometheus", "promtool"), None),
+    "prom/alertmanager": ("ALERTMANAGER_VERSION", "v{}", ("alertmanager", "amtool"), None),
+    "prom/node-exporter": ("NODE_EXPORTER_VERSION", "v{}", ("node_exporter",), None),
+    "prom/mysqld-exporter": ("MYSQLD_EXPORTER_VERSION", "v{}", (),
+                             ("prometheus-mysqld-exporter", "MYSQLD_EXPORTER_DEB_VERSION")),
 }
 
 # Secrets whose committed default is an empty file, meaning "not configured".
@@ -470,30 +474,85 @@ def image_versions():
     return {split_image(s["image"])[0]: split_image(s["image"])[1] for s in SERVICES.values() if "build" not in s}
 
 
+def release_disagreements(image, tags, versions):
+    """Where compose's tag of `image`, its scripts/tool-versions pin and what
+    the tests run disagree: a list of sentences, empty when all agree. tags:
+    {image: tag} of compose.yaml; versions: the scripts/tool-versions pairs.
+    A built binary's release is what its --version reports; a Debian
+    package's is the installed package version."""
+    version_key, tag_format, binaries, deb = NATIVE_IMAGES[image]
+    if image not in tags:
+        return ["compose.yaml does not run %s" % image]
+    if version_key not in versions:
+        return ["scripts/tool-versions pins no %s" % version_key]
+    release = versions[version_key]
+    problems = []
+    if tags[image] != tag_format.format(release):
+        problems.append("%s:%s, but scripts/tool-versions pins %s=%s" % (image, tags[image], version_key, release))
+    for name in binaries:
+        try:
+            built = prometheus_fixture.version(prometheus_fixture.cached_binary(name))
+        except prometheus_fixture.FixtureError as error:
+            problems.append(str(error))
+            continue
+        if built != release:
+            problems.append("the built %s reports %s; scripts/tool-versions pins %s=%s (run scripts/install-tools)"
+                            % (name, built, version_key, release))
+    if deb:
+        package, deb_key = deb
+        deb_version = versions.get(deb_key)
+        if deb_version is None:
+            return problems + ["scripts/tool-versions pins no %s" % deb_key]
+        upstream = re.sub(r"^\d+:", "", deb_version).split("-")[0].split("+")[0]
+        if upstream != release:
+            problems.append("%s=%s is not release %s" % (deb_key, deb_version, release))
+        if not re.search(r"(^|\s)%s(\s|$)" % re.escape(package), BOOTSTRAP.read_text(encoding="utf-8")):
+            problems.append("scripts/bootstrap does not install %s" % package)
+        dpkg = shutil.which("dpkg-query")
+        installed = None
+        if dpkg:
+            result = subprocess.run([dpkg, "-W", "-f=${Version}", package], capture_output=True, text=True)
+            installed = result.stdout.strip() if result.returncode == 0 else None
+        if not installed:
+            problems.append("Debian package %s is not installed (scripts/bootstrap installs it)" % package)
+        elif installed != deb_version:
+            problems.append("installed %s is %s; scripts/tool-versions says %s" % (package, installed, deb_version))
+    return problems
+
+
 @pytest.mark.parametrize("image", sorted(NATIVE_IMAGES))
 def test_image_is_the_release_the_tests_run(image):
-    version_key, deb_key, package, tag_format = NATIVE_IMAGES[image]
-    versions = tool_versions()
-    assert image in image_versions(), "compose.yaml does not run %s" % image
-    assert version_key in versions and deb_key in versions, "scripts/tool-versions lacks %s or %s" % (
-        version_key, deb_key)
-    version, deb_version = versions[version_key], versions[deb_key]
-    assert image_versions()[image] == tag_format.format(version), \
-        "%s:%s, but scripts/tool-versions pins %s %s" % (image, image_versions()[image], version_key, version)
-    upstream = re.sub(r"^\d+:", "", deb_version).split("-")[0].split("+")[0]
-    assert upstream == version, "%s=%s is not release %s" % (deb_key, deb_version, version)
-    assert re.search(r"(^|\s)%s(\s|$)" % re.escape(package), BOOTSTRAP.read_text(encoding="utf-8")), \
-        "scripts/bootstrap does not install %s" % package
+    problems = release_disagreements(image, image_versions(), tool_versions())
+    assert not problems, "\n".join(problems)
 
-    dpkg = shutil.which("dpkg-query")
-    installed = None
-    if dpkg:
-        result = subprocess.run([dpkg, "-W", "-f=${Version}", package], capture_output=True, text=True)
-        installed = result.stdout.strip() if result.returncode == 0 else None
-    if not installed:
-        pytest.fail("Debian package %s is not installed (scripts/bootstrap installs it)" % package)
-    assert installed == deb_version, "installed %s is %s; scripts/tool-versions says %s" % (
-        package, installed, deb_version)
+
+def test_a_pin_a_tag_or_a_build_that_disagrees_is_caught(tmp_path, monkeypatch):
+    # A stand-in promtool that reports another release than the pin.
+    fake = tmp_path / "promtool"
+    fake.write_text("#!/bin/sh\necho 'promtool, version 3.15.1 (branch: HEAD, revision: v0.315.1)'\n")
+    fake.chmod(0o755)
+    real_prometheus = tmp_path / "prometheus"
+    real_prometheus.write_text("#!/bin/sh\necho 'prometheus, version 3.16.0 (branch: HEAD, revision: v0.316.0)'\n")
+    real_prometheus.chmod(0o755)
+    monkeypatch.setenv("PROMTOOL_BIN", str(fake))
+    monkeypatch.setenv("PROMETHEUS_BIN", str(real_prometheus))
+    pins = {"PROMETHEUS_VERSION": "3.16.0"}
+    problems = release_disagreements("prom/prometheus", {"prom/prometheus": "v3.16.0"}, pins)
+    assert problems == ["the built promtool reports 3.15.1; scripts/tool-versions pins PROMETHEUS_VERSION=3.16.0 "
+                        "(run scripts/install-tools)"], problems
+    # The tag, then the pin, out of step with the rest.
+    fake.write_text(real_prometheus.read_text().replace("prometheus,", "promtool,"))
+    assert release_disagreements("prom/prometheus", {"prom/prometheus": "v3.16.0"}, pins) == []
+    assert release_disagreements("prom/prometheus", {"prom/prometheus": "v3.15.1"}, pins) == [
+        "prom/prometheus:v3.15.1, but scripts/tool-versions pins PROMETHEUS_VERSION=3.16.0"]
+    problems = release_disagreements("prom/prometheus", {"prom/prometheus": "v3.16.0"},
+                                     {"PROMETHEUS_VERSION": "3.17.0"})
+    assert len(problems) == 3 and all("3.17.0" in p for p in problems), problems
+    # A build that is missing is a failure, never a skip.
+    monkeypatch.delenv("PROMTOOL_BIN")
+    monkeypatch.setenv("POKEDEX_CACHE_DIR", str(tmp_path / "empty-cache"))
+    problems = release_disagreements("prom/prometheus", {"prom/prometheus": "v3.16.0"}, pins)
+    assert len(problems) == 1 and "run scripts/install-tools" in problems[0], problems
 
 
 def test_jaeger_image_is_the_release_the_tests_run():
@@ -598,6 +657,35 @@ def test_memory_limits_fit_the_documented_budget():
     assert sum(limits.values()) <= budget, "the limits add up to %d MiB, over the %d MiB budget" % (
         sum(limits.values()), budget)
     assert budget <= MAX_BUDGET_MIB, "a %d MiB budget does not leave a 1 GiB host room for itself" % budget
+
+
+def cpu_limit(service):
+    value = (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("cpus")
+    return float(value) if value is not None else None
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_has_a_cpu_limit_a_one_vcpu_host_can_give(name):
+    """Without a CPU limit cAdvisor exports no CFS periods, so the throttling
+    panel and ContainerCpuThrottled would have nothing to show."""
+    limit = cpu_limit(SERVICES[name])
+    assert limit is not None, "%s: no CPU limit (deploy.resources.limits.cpus)" % name
+    assert 0.05 <= limit <= 0.5, "%s: a CPU limit of %s does not fit a 1 vCPU host beside the others" % (name, limit)
+
+
+def test_cpu_limits_match_the_documented_table():
+    text = COMPOSE_DOC.read_text(encoding="utf-8")
+    m = re.search(r"^## CPU\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert m, "docs/compose.md has no '## CPU' section"
+    rows = {k: float(v) for k, v in re.findall(r"^\| `([a-z-]+)` \| ([0-9.]+) \|", m.group(1), re.MULTILINE)}
+    limits = {name: cpu_limit(s) for name, s in SERVICES.items()}
+    assert rows == limits, "docs/compose.md's CPU table disagrees with compose.yaml: %s" % sorted(
+        set(rows.items()) ^ set(limits.items()))
+
+
+def test_the_throttling_alert_reads_what_cadvisor_exports_for_limited_containers():
+    alerts = (REPO / "deploy" / "prometheus" / "rules" / "alerts.yml").read_text(encoding="utf-8")
+    assert "container_cpu_cfs_throttled_periods_total" in alerts and "container_cpu_cfs_periods_total" in alerts
 
 
 @pytest.mark.parametrize("name", sorted(BUILT))
@@ -742,7 +830,7 @@ def test_alertmanager_renders_its_config_from_the_mounted_template():
     assert env.get("TELEGRAM_CHAT_ID") == "${TELEGRAM_CHAT_ID:-}", "Telegram stays optional"
     out = env.get("ALERTMANAGER_CONFIG_OUT", "/tmp/alertmanager/alertmanager.yml")
     assert out.startswith("/tmp/") and any(t.split(":")[0] == "/tmp" for t in am.get("tmpfs") or []), \
-        "the rendered configuration (it holds the token) belongs on a tmpfs"
+        "the rendered configuration needs a writable tmpfs: the root file system is read-only"
     args = command_list(am)
     assert flag_value(args, "--storage.path") in named_volumes(am)
     assert not flag_value(args, "--config.file"), "render-config.sh appends --config.file itself"
@@ -854,8 +942,8 @@ def test_docs_describe_every_service_and_port():
         published = published_ports(service)
         assert row.group(2).strip() == (", ".join(str(p) for p in published) or "none"), \
             "%s: docs say published port %r" % (name, row.group(2))
-    assert "Grafana and cAdvisor are not exercised by the tests" in text, \
-        "docs/compose.md must say which images the tests do not run"
+    assert "compose.offline.yaml" in text and "leaves Grafana out" in text, \
+        "docs/compose.md must say how the stack is tested and which image the tests do not run"
 
 
 # ------------------------------------------------------- db and exporters ----

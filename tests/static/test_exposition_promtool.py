@@ -1,4 +1,5 @@
-"""The metrics exposition, checked by Prometheus' own tools (promtool 2.42).
+"""The metrics exposition, checked by Prometheus' own tools (promtool of the
+Prometheus release scripts/tool-versions pins, built by scripts/install-tools).
 
 tools/metrics_sample prints a registry holding every metric type, label values
 that need escaping, an exemplar and the process metrics, in either format

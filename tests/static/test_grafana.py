@@ -4,7 +4,7 @@ No Grafana is needed (none is packaged for Debian): the files are parsed and
 their properties asserted, and every PromQL expression of every panel is
 parsed by Prometheus's own promtool after Grafana's variables are rendered.
 
-* Every dashboard file is a Grafana 11 dashboard with a unique uid and title,
+* Every dashboard file is a Grafana 12 dashboard with a unique uid and title,
   and the dashboards the issue and the runbooks name all exist.
 * Every panel says which method it belongs to (RED, USE, a golden signal, an
   SLO or error budget) and the question it answers, has a unit and
@@ -16,6 +16,12 @@ parsed by Prometheus's own promtool after Grafana's variables are rendered.
   with regex matchers only.
 * The RED overview's latency heatmap asks for exemplars, and the Prometheus
   data source turns their trace_id into a link to the Jaeger data source.
+* A query that reads a histogram as a native one (no _bucket) selects a job
+  whose classic histograms Prometheus converts (convert_classic_histograms_to_nhcb
+  in prometheus.yml), and a query that wants exemplars from _bucket series
+  does not: conversion moves a histogram's exemplars to the native series.
+* No query matches le or quantile on a whole number: Prometheus 3 stores
+  those values in float form (le="1.0").
 * The dashboards provider reads the directory compose mounts the dashboards
   at, and anonymous access is off everywhere.
 * tests/fixtures/dashboards.py (which the live test uses too) renders
@@ -56,7 +62,9 @@ DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"
 PROVISIONING_MOUNT = "/etc/grafana/provisioning"
 FOLDER = "Pokédex stack"
 
-SCHEMA_VERSION = 39  # Grafana 11
+# The dashboard JSON schema Grafana 12 writes (its last schema of the classic,
+# "v1" dashboard format; Grafana migrates older files when it loads them).
+SCHEMA_VERSION = 42
 PROMTOOL_TIMEOUT = 60
 
 # The dashboards the issue asks for, by uid: title.
@@ -409,6 +417,73 @@ def test_red_overview_has_latency_exemplars_per_route():
             assert target.get("format") == "heatmap", "%s: format must be heatmap" % where("pokedex-red", panel)
             assert re.search(r'http_route=~"\$route"', target["expr"]), \
                 "%s: filter by the route variable" % where("pokedex-red", panel)
+
+
+def converted_jobs():
+    """Scrape jobs whose classic histograms Prometheus also stores as native
+    histograms with custom buckets (prometheus.yml)."""
+    return {job["job_name"] for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]
+            if job.get("convert_classic_histograms_to_nhcb")}
+
+
+def selected_jobs(expr, name, variables):
+    """The jobs a selector of metric `name` in expr can match: from job="x",
+    or job=~"..." with the dashboard's variables rendered (None: no job
+    matcher, any job)."""
+    jobs = set()
+    for selector in selectors_of(expr, name):
+        match = re.search(r'\bjob\s*(=~|=)\s*"([^"]*)"', selector)
+        if not match:
+            return None
+        jobs.update(fixture.render_expr(match.group(2), variables).split("|"))
+    return jobs
+
+
+def test_native_histogram_queries_read_converted_jobs():
+    converted = converted_jobs()
+    code = code_metric_names()
+    native_queries = 0
+    for dashboard in DASHBOARDS:
+        variables = fixture.dashboard_variables(dashboard)
+        for uid, title, ref, expr in fixture.panel_queries([dashboard]):
+            if "histogram_quantile(" not in expr:
+                continue
+            for name in fixture.metric_names(fixture.render_expr(expr, variables)):
+                if ":" in name or name.endswith(HISTOGRAM_SUFFIXES) or name not in code:
+                    continue
+                native_queries += 1
+                jobs = selected_jobs(expr, name, variables)
+                assert jobs and jobs <= converted, (
+                    "%s / %r %s reads %s as a native histogram, but Prometheus converts the classic histograms "
+                    "of jobs %s only (convert_classic_histograms_to_nhcb); select one of them with job=\"...\""
+                    % (uid, title, ref, name, sorted(converted)))
+    assert native_queries, "no panel queries a native histogram any more: update prometheus.yml's pokeload job too"
+
+
+def test_exemplars_from_bucket_series_come_from_jobs_that_are_not_converted():
+    converted = converted_jobs()
+    for dashboard in DASHBOARDS:
+        variables = fixture.dashboard_variables(dashboard)
+        for panel in panels(dashboard):
+            for target in panel.get("targets", []):
+                if not target.get("exemplar"):
+                    continue
+                for name in fixture.metric_names(target["expr"]):
+                    if not name.endswith("_bucket"):
+                        continue
+                    jobs = selected_jobs(target["expr"], name, variables)
+                    assert jobs is None or not jobs & converted, (
+                        "%s %s: exemplars of %s from job %s, whose histograms Prometheus converts: their "
+                        "exemplars are on the native series %s" % (where(dashboard["uid"], panel),
+                                                                   target.get("refId"), name,
+                                                                   sorted(jobs & converted), name[:-len("_bucket")]))
+
+
+def test_no_query_matches_a_bound_prometheus_3_never_stores():
+    whole_number = re.compile(r'\b(le|quantile)\s*(=|!=)\s*"[+-]?\d+"')
+    for uid, title, ref, expr in rendered_queries():
+        assert not whole_number.search(expr), \
+            "%s / %r %s: le and quantile are stored as floats (le=\"1.0\"): %s" % (uid, title, ref, expr)
 
 
 # -------------------------------------------------------------- provisioning --
