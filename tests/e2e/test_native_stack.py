@@ -14,7 +14,6 @@ import sys
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
 import pytest
 
@@ -26,15 +25,13 @@ sys.path.insert(0, str(REPO / "deploy" / "native"))
 import dashboards  # noqa: E402
 import processes  # noqa: E402
 import stack as native  # noqa: E402
+import stack_probe  # noqa: E402
+from stack_probe import get_json, put_faults, wait_until  # noqa: E402
 from telegram_capture import TelegramCapture  # noqa: E402
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "native-stack"
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"
 CHAT_ID = -1001234567890
-ERROR_SHARE = 0.15  # the fast-burn page alert fires above 14.4 x 0.5 % = 7.2 % errors
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def choose_offset():
     """An offset at which every port of the stack is free."""
     for offset in range(20000, 40001, 1000):
@@ -43,35 +40,8 @@ def choose_offset():
     raise AssertionError("no free set of ports for the stack")
 
 
-def get_json(url, timeout=10):
-    with OPENER.open(url, timeout=timeout) as response:
-        return json.load(response)
-
-
-def put_faults(url, token, settings):
-    request = urllib.request.Request(url + "/admin/faults", data=json.dumps(settings).encode(), method="PUT",
-                                     headers={"Authorization": "Bearer " + token,
-                                              "Content-Type": "application/json"})
-    with OPENER.open(request, timeout=10) as response:
-        return json.load(response)
-
-
 def promql(stack, expr):
-    url = stack.url("prometheus") + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-    answer = get_json(url)
-    assert answer["status"] == "success", answer
-    return answer["data"]["result"]
-
-
-def wait_until(what, check, timeout, interval=2):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(interval)
+    return stack_probe.promql(stack.url("prometheus"), expr)
 
 
 @pytest.fixture(scope="module")
@@ -198,19 +168,13 @@ def test_load_generator_latency_is_a_native_histogram_with_the_exemplars(stack):
 
 def test_an_error_fault_fires_the_burn_rate_alert_in_telegram_and_resolves(stack, telegram):
     token = stack.admin_token()
-    put_faults(stack.url("apimon"), token, {"error_share": ERROR_SHARE})
+    put_faults(stack.url("apimon"), token, {"error_share": stack_probe.PAGING_ERROR_SHARE})
     try:
         wait_until("fault_injection_active in Prometheus",
                    lambda: promql(stack, 'fault_injection_active{job="apimon",fault="errors"} == 1'), timeout=60)
 
-        # The fast burn (1h/5m, 14.4 times) is the alert under test. Its group
-        # also pages for the 6h/30m burn, and either may be notified first,
-        # depending on when their rule groups evaluate; the group's next
-        # notification (group_interval 10s here) then lists both.
         def fired(call):
-            text = call["plain_text"]
-            return (text.startswith("FIRING: AvailabilityErrorBudgetBurn") and "job apimon" in text
-                    and "spending its availability error budget 14.4 times too fast" in text)
+            return stack_probe.is_fast_burn_page(call["plain_text"])
         message = telegram.wait_for_messages(1, fired, timeout=240)[0]
         assert message["chat_id"] == CHAT_ID
         assert "severity page" in message["plain_text"]
@@ -220,11 +184,7 @@ def test_an_error_fault_fires_the_burn_rate_alert_in_telegram_and_resolves(stack
     off_at = time.monotonic()
 
     def resolved(call):
-        text = call["plain_text"]
-        if "AvailabilityErrorBudgetBurn" not in text or "job apimon" not in text:
-            return False
-        # Either the whole group resolved, or its fast-burn alert is listed as resolved.
-        return text.startswith("RESOLVED") or ("Resolved" in text and "long 1h" in text.split("Resolved", 1)[1])
+        return stack_probe.is_fast_burn_resolved(call["plain_text"])
     telegram.wait_for_messages(1, resolved, timeout=420)
     assert time.monotonic() - off_at < 420
     assert promql(stack, 'fault_injection_active{job="apimon"} == 1') == []

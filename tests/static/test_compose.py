@@ -1300,3 +1300,37 @@ def test_dockerignore_keeps_secrets_and_build_trees_out():
     for path in ("scripts/bootstrap", "CMakeLists.txt", "libs/http/src/server.cpp", "db/seed.sql",
                  "services/Dockerfile", "services/pokeload/main.cpp"):
         assert not ignored_by_dockerignore(path), ".dockerignore excludes %s" % path
+
+
+# ---------------------------------------------------- the offline override ----
+
+OFFLINE_FILE = REPO / "compose.offline.yaml"
+
+
+def test_the_offline_override_swaps_every_third_party_image_for_its_stand_in_of_the_same_release():
+    """compose.offline.yaml (the compose test's) replaces each pulled image but
+    Grafana's with the stand-in scripts/standin-images builds, of the same
+    release, and pulls nothing."""
+    class ComposeLoader(yaml.SafeLoader):
+        """Reads Compose's !reset and !override tags as the plain values."""
+    for tag in ("!reset", "!override"):
+        ComposeLoader.add_constructor(tag, lambda loader, node: (
+            loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+            else loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+            else loader.construct_scalar(node)))
+    with open(OFFLINE_FILE, encoding="utf-8") as f:
+        offline = yaml.load(f, Loader=ComposeLoader)["services"]
+    built = subprocess.run([str(REPO / "scripts" / "standin-images"), "--list"], capture_output=True, text=True,
+                           check=True, timeout=60).stdout.split()
+    pulled = {name: s["image"] for name, s in SERVICES.items() if "build" not in s}
+    assert set(pulled) - {"grafana"} <= set(offline)
+    for name, official in pulled.items():
+        if name == "grafana":
+            assert offline["grafana"].get("profiles"), "Grafana cannot run here: it must sit behind a profile"
+            continue
+        standin = offline[name]["image"]
+        assert standin in built, "%s: %s is not an image scripts/standin-images builds" % (name, standin)
+        assert standin.startswith("pokedex-standin/") and offline[name].get("pull_policy") == "never", name
+        assert standin.rsplit(":", 1)[1] == official.rsplit(":", 1)[1], \
+            "%s: the stand-in %s is not the release compose.yaml names (%s)" % (name, standin, official)
+    assert offline["cadvisor"].get("privileged") is False, "privileged containers cannot start on the CI machines"
