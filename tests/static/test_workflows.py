@@ -147,7 +147,11 @@ def test_ci_runs_on_push_and_pull_request_and_runs_the_readme_test_command():
     test = data["jobs"]["test"]
     assert test["container"] == "debian:bookworm"
     run = step_named(test, "scripts/test")["run"]
-    assert re.fullmatch(r"(env -u CI )?scripts/test( --output-on-failure)?", run.strip()), run
+    # The one test left out is e2e.compose, which starts a Docker Engine of its
+    # own (a job container cannot); the compose job covers the stack there.
+    assert re.fullmatch(r"(env -u CI )?scripts/test( --output-on-failure)?"
+                        r"( --exclude-regex '\^e2e\\\.compose\$')?", run.strip()), run
+    assert "e2e.compose" not in run or "compose" in data["jobs"], "the compose stack must be run somewhere"
     assert "scripts/test" in (REPO / "README.md").read_text()
 
 

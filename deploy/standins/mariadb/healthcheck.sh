@@ -88,9 +88,14 @@ test_innodb_initialized() {
   [ "$answer" = 1 ] || fail "innodb_initialized: ${answer:-InnoDB is not available}"
 }
 
+# global_status NAME: the value of one of the server's status variables.
+global_status() {
+  query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '$1'"
+}
+
 test_innodb_buffer_pool_loaded() {
   local answer
-  answer=$(query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_LOAD_STATUS'")
+  answer=$(global_status INNODB_BUFFER_POOL_LOAD_STATUS)
   case $answer in
     *"load completed"*) ;;
     *) fail "innodb_buffer_pool_loaded: ${answer:-no load status}" ;;
@@ -99,13 +104,13 @@ test_innodb_buffer_pool_loaded() {
 
 test_galera_online() {
   local answer
-  answer=$(query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE'")
+  answer=$(global_status WSREP_LOCAL_STATE)
   [ "$answer" = 4 ] || fail "galera_online: wsrep_local_state is '${answer}'"
 }
 
 test_galera_ready() {
   local answer
-  answer=$(query "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'")
+  answer=$(global_status WSREP_READY)
   [ "$answer" = ON ] || fail "galera_ready: wsrep_ready is '${answer}'"
 }
 
