@@ -3,6 +3,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text/text.hpp"
+
 namespace pokeload {
 
 // The comma-separated items of `text`, spaces around each trimmed; empty
@@ -11,10 +13,7 @@ inline std::vector<std::string_view> split_list(std::string_view text) {
   std::vector<std::string_view> items;
   for (;;) {
     const auto comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    items.push_back(item);
+    items.push_back(text::trim(text.substr(0, comma), " "));
     if (comma == std::string_view::npos) return items;
     text.remove_prefix(comma + 1);
   }

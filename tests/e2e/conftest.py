@@ -5,7 +5,6 @@ import pathlib
 import sys
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS / "fixtures"))
 
 _spec = importlib.util.spec_from_file_location("integration_helpers", TESTS / "integration" / "conftest.py")
 integration_helpers = importlib.util.module_from_spec(_spec)

@@ -2,7 +2,7 @@
 (deploy/alertmanager/, rendered by its own render-config.sh) in a real
 Alertmanager (the release scripts/tool-versions pins, built by
 scripts/install-tools), notifying a capture server that speaks the Telegram
-Bot API (tests/fixtures/telegram_capture.py). The bot token stays in its file:
+Bot API (python/stackkit/telegram_capture.py). The bot token stays in its file:
 Alertmanager reads it there (bot_token_file) at every notification.
 
 Grouping timings are shortened to a second in the render step; everything else
@@ -22,10 +22,9 @@ import yaml
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-sys.path.insert(0, str(TESTS / "fixtures"))
 
-import alertmanager as am  # noqa: E402
-from telegram_capture import TelegramCapture  # noqa: E402
+from stackkit import alertmanager as am
+from stackkit.telegram_capture import TelegramCapture
 
 # Shaped like a real bot token (digits:35 characters), but not one.
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"

@@ -8,7 +8,7 @@ checked on the running containers:
   cAdvisor included; every rule healthy; mysql_up 1;
 * a trace pokeload -> api-prometheus -> apimon -> database in Jaeger;
 * every dashboard query answered by Prometheus with data (ONLY_WITH_EVENTS
-  in tests/fixtures/dashboards.py lists the exceptions, each with its reason);
+  in python/stackkit/dashboards.py lists the exceptions, each with its reason);
 * an error fault injected through apimon's /admin/faults fires the fast-burn
   page to a Telegram capture server on the compose network, which resolves
   once the fault is removed;
@@ -37,12 +37,11 @@ import yaml
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-sys.path.insert(0, str(TESTS / "fixtures"))
 
-import dashboards  # noqa: E402
-import processes  # noqa: E402
-import stack_probe  # noqa: E402
-from stack_probe import OPENER, get_json, http_get, put_faults, wait_until  # noqa: E402
+from stackkit import dashboards
+from stackkit import processes
+from stackkit import stack_probe
+from stackkit.stack_probe import OPENER, get_json, http_get, put_faults, wait_until
 
 COMPOSE_FILES = [REPO / "compose.yaml", REPO / "compose.offline.yaml"]
 COMPOSE_PROJECT = "pokedex-stack"

@@ -19,15 +19,13 @@ import pytest
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-sys.path.insert(0, str(TESTS / "fixtures"))
-sys.path.insert(0, str(REPO / "deploy" / "native"))
 
-import dashboards  # noqa: E402
-import processes  # noqa: E402
-import stack as native  # noqa: E402
-import stack_probe  # noqa: E402
-from stack_probe import get_json, put_faults, wait_until  # noqa: E402
-from telegram_capture import TelegramCapture  # noqa: E402
+from stackkit import dashboards
+from stackkit import processes
+from stackkit import native_stack as native
+from stackkit import stack_probe
+from stackkit.stack_probe import get_json, put_faults, wait_until
+from stackkit.telegram_capture import TelegramCapture
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "native-stack"
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-import jaeger
-import mariadb
-import prometheus
+from stackkit import jaeger
+from stackkit import mariadb
+from stackkit import prometheus
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state"))
 PARENT_SPAN = "00f067aa0ba902b7"

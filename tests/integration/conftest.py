@@ -14,7 +14,6 @@ import time
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
 
 def apimon_binary() -> str:

@@ -88,7 +88,7 @@ def test_every_metric_type_is_shown_and_promtool_accepts_them(stack):
     assert 'apiprom_battles_total{outcome="first"} 1' in text
     assert 'apiprom_upstream_response_body_bytes{quantile="0.99"}' in text
     assert 'apiprom_upstream_info{url="http://127.0.0.1:' in text
-    import prometheus  # tests/fixtures: the pinned build scripts/install-tools makes
+    from stackkit import prometheus
     promtool = prometheus.cached_binary("promtool")
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-import mariadb as fixture
+from stackkit import mariadb as fixture
 from conftest import assert_problem
 
 STATE_DIR = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "mariadb"

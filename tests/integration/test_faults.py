@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import ApiPrometheus, apimon_binary, assert_problem
-import exposition
+from stackkit import exposition
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -49,7 +49,7 @@ def test_a_storage_error_is_logged_with_its_trace(start_apimon):
 
 @pytest.fixture(scope="module")
 def promtool():
-    import prometheus  # tests/fixtures: the pinned build scripts/install-tools makes
+    from stackkit import prometheus
     path = prometheus.cached_binary("promtool")
     return path
 

@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from conftest import REPO, Apimon, free_port
 from test_otlp_exporter import Capture
-import exposition
+from stackkit import exposition
 
 
 def pokeload_binary():
@@ -341,7 +341,7 @@ def test_each_request_starts_a_trace_that_continues_in_apimon(start_apimon):
 
 @pytest.fixture(scope="module")
 def promtool():
-    import prometheus  # tests/fixtures: the pinned build scripts/install-tools makes
+    from stackkit import prometheus
     path = prometheus.cached_binary("promtool")
     return path
 

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
-import prometheus  # noqa: E402  (tests/fixtures is not a package)
+from stackkit import prometheus
 
 
 @pytest.fixture(scope="module")

@@ -47,11 +47,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
-from jaeger import tool_versions  # noqa: E402  (tests/fixtures is not a package)
-import prometheus as prometheus_fixture  # noqa: E402  (the pinned Prometheus-family builds)
-from processes import free_port as processes_free_port  # noqa: E402
+from stackkit.jaeger import tool_versions
+from stackkit import prometheus as prometheus_fixture
+from stackkit.processes import free_port as processes_free_port
 
 COMPOSE_FILE = REPO / "compose.yaml"
 COMPOSE_SCHEMA = REPO / "tests" / "static" / "compose-spec" / "compose-spec.json"

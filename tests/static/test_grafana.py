@@ -24,7 +24,7 @@ parsed by Prometheus's own promtool after Grafana's variables are rendered.
   those values in float form (le="1.0").
 * The dashboards provider reads the directory compose mounts the dashboards
   at, and anonymous access is off everywhere.
-* tests/fixtures/dashboards.py (which the live test uses too) renders
+* python/stackkit/dashboards.py (which the live test uses too) renders
   variables and lists the panels a native stack cannot fill, consistently
   with the dashboards.
 """
@@ -40,9 +40,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
-import dashboards as fixture  # noqa: E402  (tests/fixtures is not a package)
+from stackkit import dashboards as fixture
 
 GRAFANA_DIR = REPO / "deploy" / "grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"

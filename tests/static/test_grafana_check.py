@@ -5,7 +5,7 @@ Grafana cannot run here, so what is tested is the script itself:
 
 * the POST /api/ds/query bodies it builds from the real dashboards: one per
   panel, every Prometheus target, expressions rendered exactly as
-  tests/fixtures/dashboards.py renders them for the other tests, the data
+  python/stackkit/dashboards.py renders them for the other tests, the data
   source by uid, the time range and interval the rendering assumes;
 * the data source expectations it reads from the real provisioning files;
 * how it reads Grafana's answers (data, no data, errors, and answers of an
@@ -35,8 +35,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "grafana-check"
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
-import dashboards as fixture  # noqa: E402
+from stackkit import dashboards as fixture
 
 
 def _load_script():

@@ -4,7 +4,7 @@
 - checkov (pinned in tests/requirements.txt) with no failed check, and every
   skip justified inline;
 - every variable validation, evaluated by the real tofu on a provider-free copy
-  of variables.tf (see tests/fixtures/infra.py for why `tofu validate` of the
+  of variables.tf (see python/stackkit/infra.py for why `tofu validate` of the
   whole configuration cannot run here: the AWS provider is not installable);
 - the properties the deployment promises: only the stack's ports, only from
   allowed_cidrs; IMDSv2; an encrypted gp3 root volume; a Debian AMI from a data
@@ -23,9 +23,8 @@ import hcl2
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import infra  # noqa: E402
-import tools  # noqa: E402
+from stackkit import infra
+from stackkit import tools
 
 INFRA = Path(infra.INFRA)
 REPO = Path(infra.REPO)

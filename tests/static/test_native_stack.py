@@ -7,10 +7,8 @@ import sys
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "deploy" / "native"))
-sys.path.insert(0, str(REPO / "tests" / "fixtures"))
 
-import stack as native  # noqa: E402
+from stackkit import native_stack as native
 
 COMPOSE = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
 PROMETHEUS = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())

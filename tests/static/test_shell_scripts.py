@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import processes  # noqa: E402
-import tools  # noqa: E402
+from stackkit import processes
+from stackkit import tools
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "scripts" / "smoke"

@@ -1,6 +1,6 @@
 """The EC2 boot script: infra/aws/templates/user_data.sh.tftpl, rendered by the
 real tofu exactly as `tofu apply` of infra/aws renders it (user_data.tf and
-variables.tf, provider-free; see tests/fixtures/infra.py), with sample values.
+variables.tf, provider-free; see python/stackkit/infra.py), with sample values.
 
 The rendered script must be shellcheck-clean, and it is run here, function by
 function, against stand-ins for git, apt-get, dpkg, docker, systemctl and
@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import infra  # noqa: E402
-import tools  # noqa: E402
+from stackkit import infra
+from stackkit import tools
 
 SAMPLE = infra.SAMPLE_VARS
 SECRETS = SAMPLE["secret_parameters"]

@@ -30,9 +30,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
-import infra  # noqa: E402
-import tools  # noqa: E402
+from stackkit import infra
+from stackkit import tools
 
 REPO = Path(infra.REPO)
 WORKFLOWS = REPO / ".github" / "workflows"

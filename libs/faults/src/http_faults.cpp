@@ -1,6 +1,7 @@
 #include "faults/http_faults.hpp"
 
 #include <http/problem.hpp>
+#include <text/text.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -56,10 +57,8 @@ double share_field(const json::value& value, std::string_view name) {
 
 bool bearer_token_matches(std::string_view header, std::string_view token) {
   constexpr std::string_view scheme = "Bearer ";
-  if (header.size() < scheme.size()) return false;
-  for (std::size_t i = 0; i < scheme.size(); ++i)  // the scheme is case-insensitive
-    if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(scheme[i])))
-      return false;
+  if (header.size() < scheme.size() || !text::iequals(header.substr(0, scheme.size()), scheme))
+    return false;  // the scheme is case-insensitive
   header.remove_prefix(scheme.size());
   // Compares every byte whatever the first mismatch, so the answer's timing
   // does not tell how much of a guess was right.

@@ -1,4 +1,5 @@
 #include "pokedex/database_url.hpp"
+#include "text/text.hpp"
 
 #include <optional>
 
@@ -6,28 +7,11 @@
 namespace pokedex {
 namespace {
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes one URL component; `what` names it in the error.
-std::string decode(std::string_view text, const char* what) {
-  std::string decoded;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded.push_back(text[i]);
-      continue;
-    }
-    const int high = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
-    const int low = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
-    if (high < 0 || low < 0) throw std::invalid_argument(std::string("mysql URL has a malformed ") + what);
-    decoded.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return decoded;
+std::string decode(std::string_view component, const char* what) {
+  auto decoded = text::percent_decode(component);
+  if (!decoded) throw std::invalid_argument(std::string("mysql URL has a malformed ") + what);
+  return *std::move(decoded);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "pokedex/text.hpp"
 
 #include "pokedex/model.hpp"
+#include "text/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -101,14 +102,8 @@ std::optional<int> parse_bounded_int(std::string_view text, int min, int max) {
 }
 
 std::optional<Language> parse_language(std::string_view text) {
-  const auto ascii_lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 0x20) : c; };
-  for (std::size_t i = 0; i < language_tags.size(); ++i) {
-    const auto candidate = language_tags[i];
-    if (candidate.size() == text.size() &&
-        std::equal(candidate.begin(), candidate.end(), text.begin(),
-                   [&](char a, char b) { return ascii_lower(a) == ascii_lower(b); }))
-      return static_cast<Language>(i);
-  }
+  for (std::size_t i = 0; i < language_tags.size(); ++i)
+    if (text::iequals(language_tags[i], text)) return static_cast<Language>(i);
   return std::nullopt;
 }
 

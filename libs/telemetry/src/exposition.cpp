@@ -1,4 +1,5 @@
 #include "telemetry/exposition.hpp"
+#include "text/text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -15,20 +16,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 
 // ---------------------------------------------------------------- Accept ---
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
 
 // Splits off the text before `separator`, consuming it and the separator.
 std::string_view next_token(std::string_view& text, char separator) {
@@ -47,19 +34,19 @@ struct MediaRange {
 // nullopt for a range whose q-value is malformed: it cannot be ranked, so it is ignored.
 std::optional<MediaRange> parse_media_range(std::string_view text) {
   MediaRange range;
-  range.type = trim(next_token(text, ';'));
+  range.type = text::trim(next_token(text, ';'));
   while (!text.empty()) {
     const auto parameter = next_token(text, ';');
     const auto eq = parameter.find('=');
     if (eq == std::string_view::npos) continue;
-    const auto name = trim(parameter.substr(0, eq));
-    auto value = trim(parameter.substr(eq + 1));
+    const auto name = text::trim(parameter.substr(0, eq));
+    auto value = text::trim(parameter.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    if (iequals(name, "q")) {
+    if (text::iequals(name, "q")) {
       const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), range.q);
       if (error != std::errc{} || end != value.data() + value.size() || !(range.q >= 0.0 && range.q <= 1.0))
         return std::nullopt;
-    } else if (iequals(name, "version")) {
+    } else if (text::iequals(name, "version")) {
       range.version = value;
     }
   }
@@ -72,18 +59,18 @@ struct Offer {
 };
 
 std::optional<Offer> offer_for(const MediaRange& range) {
-  if (iequals(range.type, "application/openmetrics-text")) {
+  if (text::iequals(range.type, "application/openmetrics-text")) {
     // 1.0.0 is what Prometheus asks for first; 0.0.1 is its draft, which the
     // same parser reads.
     if (range.version.empty() || range.version == "1.0.0" || range.version == "0.0.1")
       return Offer{ExpositionFormat::openmetrics_1_0_0, 2};
     return std::nullopt;
   }
-  if (iequals(range.type, "text/plain")) {
+  if (text::iequals(range.type, "text/plain")) {
     if (range.version.empty() || range.version == "0.0.4") return Offer{ExpositionFormat::prometheus_text_0_0_4, 2};
     return std::nullopt;
   }
-  if (iequals(range.type, "text/*")) return Offer{ExpositionFormat::prometheus_text_0_0_4, 1};
+  if (text::iequals(range.type, "text/*")) return Offer{ExpositionFormat::prometheus_text_0_0_4, 1};
   if (range.type == "*/*") return Offer{ExpositionFormat::prometheus_text_0_0_4, 0};
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include "telemetry/otlp_http_exporter.hpp"
 
 #include "telemetry/otlp_encoding.hpp"
+#include "text/text.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -46,21 +47,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string_view trim(std::string_view text) {
-  constexpr std::string_view space = " \t\r\n\f\v";
-  const auto first = text.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return lower(x) == lower(y);
-         });
-}
-
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -91,11 +77,11 @@ ParsedUrl parse_http_url(std::string_view url) {
   constexpr std::string_view http = "http://";
   constexpr std::string_view https = "https://";
   const auto fail = [](std::string problem) { return ParsedUrl{std::nullopt, std::move(problem)}; };
-  if (url.size() >= https.size() && iequals(url.substr(0, https.size()), https))
+  if (url.size() >= https.size() && text::iequals(url.substr(0, https.size()), https))
     return fail(
         "only http:// endpoints are supported (this build has no TLS: send to a collector sidecar, or over plain "
         "http inside the stack's network)");
-  if (url.size() < http.size() || !iequals(url.substr(0, http.size()), http)) return fail("expected an http:// URL");
+  if (url.size() < http.size() || !text::iequals(url.substr(0, http.size()), http)) return fail("expected an http:// URL");
 
   const std::string_view rest = url.substr(http.size());
   const auto authority_end = rest.find_first_of("/?#");
@@ -163,33 +149,6 @@ bool is_safe_header_value(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding as the W3C Baggage format the header variables use: %XX
-// only, '+' is itself. nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      decoded.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    decoded.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return decoded;
-}
-
 // One variable as read: its name and trimmed value; an empty name when neither
 // the signal-specific nor the generic variable is set to something non-empty.
 struct Setting {
@@ -203,7 +162,7 @@ Setting lookup(const std::function<const char*(const char*)>& getenv, std::strin
     std::string name = generic ? "OTEL_EXPORTER_OTLP_" : "OTEL_EXPORTER_OTLP_TRACES_";
     name += suffix;
     if (const char* raw = getenv(name.c_str())) {
-      const auto value = trim(raw);
+      const auto value = text::trim(raw, text::ascii_whitespace);
       if (!value.empty()) return {std::move(name), std::string(value), generic};
     }
   }
@@ -219,15 +178,15 @@ std::vector<std::pair<std::string, std::string>> parse_headers(std::string_view 
   };
   while (true) {
     const auto comma = list.find(',');
-    const auto entry = trim(list.substr(0, comma));
+    const auto entry = text::trim(list.substr(0, comma), text::ascii_whitespace);
     ++position;
     if (!entry.empty()) {
       const auto equals = entry.find('=');
       if (equals == std::string_view::npos) {
         ignore("expected key=value");
-      } else if (const auto key = trim(entry.substr(0, equals)); !is_token(key)) {
+      } else if (const auto key = text::trim(entry.substr(0, equals), text::ascii_whitespace); !is_token(key)) {
         ignore("the key is not a valid header name");
-      } else if (auto value = percent_decode(trim(entry.substr(equals + 1))); !value) {
+      } else if (auto value = text::percent_decode(text::trim(entry.substr(equals + 1), text::ascii_whitespace)); !value) {
         ignore("the value has a malformed percent-encoding");
       } else if (!is_safe_header_value(*value)) {
         ignore("the value contains a line break or NUL");
@@ -252,8 +211,8 @@ std::chrono::milliseconds parse_timeout(const Setting& setting) {
 }
 
 bool parse_compression(const Setting& setting) {
-  if (iequals(setting.value, "gzip")) return true;
-  if (iequals(setting.value, "none")) return false;
+  if (text::iequals(setting.value, "gzip")) return true;
+  if (text::iequals(setting.value, "none")) return false;
   throw std::invalid_argument(setting.name + ": expected 'gzip' or 'none', got '" + setting.value + "'");
 }
 
@@ -299,15 +258,15 @@ std::optional<std::time_t> parse_http_date(std::string_view text) {
       hour = number(token.substr(0, 2));
       minute = number(token.substr(3, 2));
       second = number(token.substr(6, 2));
-    } else if (iequals(token, "GMT") && !zone) {
+    } else if (text::iequals(token, "GMT") && !zone) {
       zone = true;
     } else if (const auto m = std::find_if(months.begin(), months.end(),
-                                           [&](std::string_view name) { return iequals(token, name); });
+                                           [&](std::string_view name) { return text::iequals(token, name); });
                m != months.end() && month < 0) {
       month = static_cast<int>(m - months.begin());
     } else if (std::any_of(weekdays.begin(), weekdays.end(),
                            [&](std::string_view name) {
-                             return iequals(token, name) || iequals(token, name.substr(0, 3));
+                             return text::iequals(token, name) || text::iequals(token, name.substr(0, 3));
                            }) &&
                !weekday && day < 0 && month < 0) {
       weekday = true;
@@ -359,7 +318,7 @@ bool is_retryable(unsigned status) { return status == 429 || status == 502 || st
 bool is_reserved_header(std::string_view name) {
   for (const std::string_view reserved :
        {"content-type", "content-encoding", "content-length", "transfer-encoding", "expect"}) {
-    if (iequals(name, reserved)) return true;
+    if (text::iequals(name, reserved)) return true;
   }
   return false;
 }
@@ -491,7 +450,7 @@ struct OtlpHttpExporter::Impl {
     request.version(11);
     for (std::size_t i = 0; i < options.headers.size(); ++i) {
       const auto& [name, raw_value] = options.headers[i];
-      const auto value = trim(raw_value);
+      const auto value = text::trim(raw_value, text::ascii_whitespace);
       if (!is_token(name) || !is_safe_header_value(value)) {
         spdlog::warn("OTLP exporter: leaving out header {}: not a valid header name or value", i + 1);
         continue;
@@ -659,7 +618,7 @@ struct OtlpHttpExporter::Impl {
     result.outcome.retryable = is_retryable(status);
     if (result.outcome.retryable) {
       if (const auto retry_after = response.find(bhttp::field::retry_after); retry_after != response.end())
-        result.outcome.retry_after = parse_retry_after(trim(retry_after->value()));
+        result.outcome.retry_after = parse_retry_after(text::trim(retry_after->value(), text::ascii_whitespace));
     }
     result.outcome.problem = "HTTP " + std::to_string(status);
     // Keep the start of an error response for the log, printable characters only.

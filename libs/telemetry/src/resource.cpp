@@ -1,4 +1,5 @@
 #include "telemetry/resource.hpp"
+#include "text/text.hpp"
 
 #include <unistd.h>
 
@@ -8,32 +9,6 @@
 namespace telemetry {
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size() || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-    i += 2;
-  }
-  return out;
-}
 
 void put(Attributes& attributes, std::string key, std::string value) {
   const auto found = std::find_if(attributes.begin(), attributes.end(), [&](auto& a) { return a.first == key; });
@@ -77,8 +52,8 @@ Resource resource_from_environment(std::string_view default_service_name, std::s
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
       const auto eq = entry.find('=');
       if (eq == std::string_view::npos) continue;
-      const auto key = trim(entry.substr(0, eq));
-      auto value = percent_decode(trim(entry.substr(eq + 1)));
+      const auto key = text::trim(entry.substr(0, eq));
+      auto value = text::percent_decode(text::trim(entry.substr(eq + 1)));
       if (key.empty() || !value) continue;
       put(attributes, std::string(key), std::move(*value));
     }

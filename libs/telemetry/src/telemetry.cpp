@@ -3,6 +3,7 @@
 #include "telemetry/otlp_http_exporter.hpp"
 #include "telemetry/process_metrics.hpp"
 #include "telemetry/resource.hpp"
+#include "text/text.hpp"
 
 #include <prometheus/histogram.h>
 
@@ -88,12 +89,7 @@ class TracingSelfMetrics final : public prometheus::Collectable {
   std::size_t queue_capacity_;
 };
 
-bool is_true(const char* value) {
-  if (!value) return false;
-  std::string text(value);
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text == "true";
-}
+bool is_true(const char* value) { return value && text::iequals(value, "true"); }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "telemetry/trace_context.hpp"
+#include "text/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -107,12 +108,6 @@ bool valid_value(std::string_view value) {
                      [](char c) { return c >= 0x20 && c <= 0x7E && c != ',' && c != '='; });
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 }  // namespace
 
 std::string TraceId::hex() const { return to_hex(bytes); }
@@ -121,7 +116,7 @@ bool operator==(const TraceId& a, const TraceId& b) { return a.bytes == b.bytes;
 bool operator==(const SpanId& a, const SpanId& b) { return a.bytes == b.bytes; }
 
 std::optional<SpanContext> parse_traceparent(std::string_view header) {
-  header = trim(header);
+  header = text::trim(header);
   // version "-" trace-id "-" parent-id "-" flags: 2+1+32+1+16+1+2 = 55
   if (header.size() < 55) return std::nullopt;
   std::array<std::uint8_t, 1> version{};
@@ -147,7 +142,7 @@ std::string validate_tracestate(std::string_view header) {
   std::vector<std::string_view> keys;
   while (!rest.empty()) {
     const auto comma = rest.find(',');
-    const auto member = trim(rest.substr(0, comma));
+    const auto member = text::trim(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     if (member.empty()) continue;  // empty list members are allowed and ignored
     const auto eq = member.find('=');
@@ -158,7 +153,7 @@ std::string validate_tracestate(std::string_view header) {
     keys.push_back(key);
     if (++members > 32) return {};
   }
-  return std::string(trim(header));
+  return std::string(text::trim(header));
 }
 
 std::string format_traceparent(const SpanContext& context) {

@@ -10,9 +10,6 @@ namespace http {
 // Throws ProblemError(400) when the value's percent-encoding is malformed.
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name);
 
-// Decodes %XX escapes and '+' as space; nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text);
-
 // Splits a request target into path and query (without the '?').
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
 

@@ -76,13 +76,12 @@ import urllib.request
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
+from stackkit import jaeger  # the pinned Jaeger build's location
+from stackkit import mariadb  # a private MariaDB with the schema, seed and accounts
+from stackkit import processes
+from stackkit import prometheus  # the pinned Prometheus-family builds' locations
 
-import jaeger  # noqa: E402  (the pinned Jaeger build's location)
-import mariadb  # noqa: E402  (a private MariaDB with the schema, seed and accounts)
-import processes  # noqa: E402
-import prometheus  # noqa: E402  (the pinned Prometheus-family builds' locations)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 90
