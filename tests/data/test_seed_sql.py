@@ -1,7 +1,6 @@
 """Checks that the committed db/schema.sql + db/seed.sql match the PokéAPI CSVs and load into SQLite."""
 
 import csv
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DB = REPO / "db"
-DATA = Path(os.environ.get("POKEAPI_DATA", REPO.parent / "shared" / "data" / "pokeapi"))
+DATA = DB / "pokeapi"
 
 LANGS = {"ja-Hrkt", "ja-Latn", "ko", "zh-Hant", "fr", "de", "es", "it", "en", "ja", "zh-Hans", "es-419"}
 
