@@ -6,15 +6,15 @@ processes on one Debian host, on loopback, with the same configuration files.
     scripts/stack down      stop everything (add --remove to delete the state)
     scripts/stack status    each component: pid, ready or not, address, memory
 
-Components and their default addresses (every port moves by
-POKEDEX_STACK_PORT_OFFSET, so a second stack can run beside the first):
+Components and their default addresses, compose.yaml's ports (every port
+moves by POKEDEX_STACK_PORT_OFFSET, so a second stack can run beside the first):
 
     mariadb          127.0.0.1:3306   Debian's mariadb-server, a private datadir
     jaeger           127.0.0.1:16686  query API; OTLP 4317/4318; own metrics 8888
     apimon           127.0.0.1:5000
     api-prometheus   127.0.0.1:8689
     pokeload         127.0.0.1:9464 (load on api-prometheus)
-    pokeload-apimon  127.0.0.1:9465 (load on apimon)
+    pokeload-apimon  127.0.0.1:9465 (load on apimon; 9464 in its own container)
     node-exporter    127.0.0.1:9100   node_exporter
     mysqld-exporter  127.0.0.1:9104   Debian's prometheus-mysqld-exporter
     alertmanager     127.0.0.1:9093   Alertmanager
@@ -32,26 +32,28 @@ Not here: Grafana (not packaged in Debian) and cAdvisor (it watches
 containers; there are none). The dashboards' queries run against this
 Prometheus all the same.
 
-What differs from compose.yaml is only addresses: Prometheus reads
+The services, their ports, the flags of the third-party servers and the
+addresses the services call each other on are read from compose.yaml
+(stackkit.compose); what differs is only addresses. Prometheus reads
 deploy/prometheus/prometheus.yml with each target's address replaced by its
 loopback one (its instance label keeps the compose name, so alerts and
-dashboards read the same) and without the cadvisor job; Jaeger reads
-deploy/jaeger/config.yaml with its listen addresses from the environment;
-Alertmanager's configuration is rendered by deploy/alertmanager/render-config.sh
-and mysqld-exporter's credentials by deploy/mysqld-exporter/run.sh, as in
-the containers.
+dashboards read the same) and without the jobs of container-only services;
+Jaeger reads deploy/jaeger/config.yaml with its listen addresses from the
+environment; Alertmanager's configuration is rendered by
+deploy/alertmanager/render-config.sh and mysqld-exporter's credentials by
+deploy/mysqld-exporter/run.sh, as in the containers.
 
 Settings (environment):
     POKEDEX_STACK_DIR           state: data, logs, pids (default ~/.local/state/pokedex-stack)
     POKEDEX_STACK_PORT_OFFSET   added to every port (default 0)
-    APIMON_BIN, APIPROM_BIN, POKELOAD_BIN
+    APIMON_BIN, API_PROMETHEUS_BIN, POKELOAD_BIN
                                 the service binaries (default: build/release,
                                 built by `up` when missing)
     JAEGER_BIN, PROMETHEUS_BIN, ALERTMANAGER_BIN, NODE_EXPORTER_BIN
                                 other builds of the tools (default: the tool
                                 cache; `up` fails naming scripts/install-tools
                                 when one is missing)
-    POKEDEX_LOAD_RATE_APIMON, POKEDEX_LOAD_RATE_APIPROM
+    POKEDEX_LOAD_RATE_APIMON, POKEDEX_LOAD_RATE_API_PROMETHEUS
                                 pokeload's requests per second (default 5 and 2)
     POKEDEX_TRACE_SAMPLE_RATIO  share of new traces kept (default 0.1)
     TELEGRAM_BOT_TOKEN_FILE, TELEGRAM_CHAT_ID, TELEGRAM_API_URL,
@@ -64,67 +66,165 @@ random token written to $POKEDEX_STACK_DIR/fault_admin_token (mode 0600).
 """
 
 import argparse
+import functools
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from typing import NamedTuple
 
 import yaml
 
-from stackkit import jaeger  # the pinned Jaeger build's location
-from stackkit import mariadb  # a private MariaDB with the schema, seed and accounts
-from stackkit import processes
-from stackkit import prometheus  # the pinned Prometheus-family builds' locations
+from stackkit import compose, mariadb, processes, tools
+from stackkit.server import http_request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 90
 STOP_GRACE = 20
-# As in compose.yaml: the monitor account may not run SHOW SLAVE STATUS.
-MYSQLD_EXPORTER_FLAGS = ("--no-collect.slave_status",)
-PROMETHEUS_FLAGS = ("--enable-feature=exemplar-storage", "--storage.tsdb.retention.time=31d",
-                    "--web.enable-lifecycle")
 
-# The compose ports, by name; every one moves by the offset.
-PORTS = {
-    "mariadb": 3306, "apimon": 5000, "api-prometheus": 8689, "pokeload": 9464, "pokeload-apimon": 9465,
-    "jaeger-ui": 16686, "jaeger-query-grpc": 16685, "jaeger-otlp-grpc": 4317, "jaeger-otlp-http": 4318,
-    "jaeger-health": 13133, "jaeger-health-grpc": 13132, "jaeger-metrics": 8888,
-    "node-exporter": 9100, "mysqld-exporter": 9104, "alertmanager": 9093, "prometheus": 9090,
+# The compose services the native stack leaves out, and why.
+CONTAINER_ONLY = {
+    "grafana": "not packaged in Debian, and its source is under the AGPL, which this project's tooling must not build",
+    "cadvisor": "it watches containers; natively there are none",
 }
-# Compose "service:port" → the key in PORTS, for Prometheus's targets.
-COMPOSE_TARGETS = {
-    "apimon:5000": "apimon", "api-prometheus:8689": "api-prometheus", "pokeload:9464": "pokeload",
-    "pokeload-apimon:9464": "pokeload-apimon", "jaeger:8888": "jaeger-metrics",
-    "node-exporter:9100": "node-exporter", "mysqld-exporter:9104": "mysqld-exporter",
-    "alertmanager:9093": "alertmanager", "prometheus:9090": "prometheus",
+# Native names of compose services: the database is the MariaDB of stackkit.mariadb.
+NATIVE_NAMES = {"db": "mariadb"}
+# Ports that exist only natively, (service, its port in compose) -> native port:
+# both load generators listen on 9464, each in its own container; on one host
+# the second one moves.
+NATIVE_PORTS = {("pokeload-apimon", 9464): 9465}
+# Compose flags that name a container's paths or addresses, and what each is
+# natively (None: left out). Every other flag is passed as compose.yaml has it.
+NATIVE_FLAGS = {
+    "prometheus": lambda stack: {
+        "--config.file": stack.path("prometheus", "prometheus.yml"),  # rendered with loopback addresses
+        "--storage.tsdb.path": stack.path("prometheus", "data"),
+        "--web.listen-address": stack.address("prometheus"),
+        "--web.external-url": stack.url("prometheus"),
+    },
+    "alertmanager": lambda stack: {
+        "--storage.path": stack.path("alertmanager", "data"),
+        "--web.listen-address": stack.address("alertmanager"),
+        # Compose leaves it to the container's host name; natively links lead to loopback.
+        "--web.external-url": stack.url("alertmanager"),
+    },
+    "mysqld-exporter": lambda stack: {"--web.listen-address": stack.address("mysqld-exporter")},
+    "node-exporter": lambda stack: {
+        "--path.rootfs": None,  # the container sees the host's / at /host; natively it is /
+        "--web.listen-address": stack.address("node-exporter"),
+    },
 }
-CONTAINER_ONLY_JOBS = {"cadvisor"}
+# Compose's healthchecks ask the APIs whether they are alive (/healthz), so
+# that a container is not restarted while its upstream is away; `up` waits,
+# and `status` asks, until they can serve.
+READY_PATHS = {"apimon": "/readyz", "api-prometheus": "/readyz"}
+# The programs compose's images run, natively.
+NATIVE_PROGRAMS = {
+    "jaeger": lambda: tools.cached_binary("jaeger"),
+    "prometheus": lambda: tools.cached_binary("prometheus"),
+    "alertmanager": lambda: tools.cached_binary("alertmanager"),
+    "node-exporter": lambda: tools.cached_binary("node_exporter"),
+    "mysqld-exporter": lambda: "/usr/bin/prometheus-mysqld-exporter",  # Debian's
+}
 
 
 class StackError(Exception):
     pass
 
 
+class Component(NamedTuple):
+    name: str
+    argv: list
+    env: dict
+
+
+def start_order(services):
+    """The compose services the native stack runs, each after those it depends on."""
+    order = []
+
+    def visit(name):
+        if name not in order and name not in CONTAINER_ONLY:
+            for dependency in services[name].get("depends_on") or ():
+                visit(dependency)
+            order.append(name)
+    for name in services:
+        visit(name)
+    return order
+
+
 class Stack:
-    def __init__(self, state_dir=None, offset=None):
+    def __init__(self, state_dir=None, offset=None, services=None):
         self.dir = os.path.abspath(state_dir or os.environ.get("POKEDEX_STACK_DIR")
                                    or os.path.expanduser("~/.local/state/pokedex-stack"))
+        self.services = services if services is not None else compose.services()
+        self.offset = 0
+        highest = max(self.ports().values())
         self.offset = int(offset if offset is not None else os.environ.get("POKEDEX_STACK_PORT_OFFSET", "0"))
-        if not 0 <= self.offset <= 65535 - max(PORTS.values()):
-            raise StackError("POKEDEX_STACK_PORT_OFFSET must be from 0 to %d" % (65535 - max(PORTS.values())))
+        if not 0 <= self.offset <= 65535 - highest:
+            raise StackError("POKEDEX_STACK_PORT_OFFSET must be from 0 to %d" % (65535 - highest))
 
-    def port(self, name):
-        return PORTS[name] + self.offset
+    # ------------------------------------------------------------ addresses
 
-    def url(self, name):
-        return "http://%s:%d" % (HOST, self.port(name))
+    def service(self, name):
+        """The compose service of a native component."""
+        return next((service for service, native in NATIVE_NAMES.items() if native == name), name)
+
+    def names(self):
+        """The components but MariaDB, in start order."""
+        return [NATIVE_NAMES.get(s, s) for s in start_order(self.services) if s not in NATIVE_NAMES]
+
+    def port(self, name, container_port=None):
+        """Where component `name` listens natively on what is its container's
+        port container_port in compose (by default the one port it serves on)."""
+        service = self.service(name)
+        if container_port is None:
+            container_port = compose.service_port(self.services, service)
+        return NATIVE_PORTS.get((service, container_port), container_port) + self.offset
+
+    def address(self, name, container_port=None):
+        return "%s:%d" % (HOST, self.port(name, container_port))
+
+    def url(self, name, container_port=None):
+        return "http://" + self.address(name, container_port)
+
+    def ports(self):
+        """{component: port} of every port the stack listens on; Jaeger's,
+        which are several, under the variables of its configuration."""
+        ports = {"mariadb": self.port("mariadb")}
+        ports.update((name, self.port(name)) for name in self.names() if name != "jaeger")
+        ports.update((variable, self.port("jaeger", port)) for variable, port in self.jaeger_ports().items())
+        return ports
+
+    def jaeger_ports(self):
+        """{variable: port} of the ports Jaeger's configuration (the file
+        compose runs it with) listens on, as ${env:JAEGER_..._PORT:-port}:
+        the defaults are the container's ports."""
+        service = self.services["jaeger"]
+        config = compose.host_path(service, compose.flag_value(compose.command_list(service), "--config"))
+        with open(config, encoding="utf-8") as f:
+            return {name: int(port) for name, port in re.findall(r"\$\{env:(JAEGER_[A-Z_]+_PORT):-(\d+)\}", f.read())}
+
+    def native_url(self, url):
+        """A URL of compose's network (http://apimon:5000) with the native address of its host."""
+        def native(match):
+            service, port = match.group(2), int(match.group(3))
+            return "//%s%s" % (match.group(1) or "", self.address(NATIVE_NAMES.get(service, service), port))
+        return re.sub(r"//([^@/\s]+@)?(%s):(\d+)" % "|".join(map(re.escape, self.services)), native, url)
+
+    def compose_setting(self, name, variable):
+        """One environment variable of component `name` in compose.yaml."""
+        return compose.environment(self.services[self.service(name)])[variable]
+
+    def ready_url(self, name):
+        """What compose's healthcheck of the service asks, natively (READY_PATHS's path instead, if any)."""
+        port, path = compose.healthcheck_address(self.services[self.service(name)])
+        return self.url(name, port) + READY_PATHS.get(name, path)
 
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
@@ -137,83 +237,102 @@ class Stack:
         with open(self.admin_token_file) as f:
             return f.read().strip()
 
-    # -------------------------------------------------------------- components
+    # ---------------------------------------------------------- components
 
-    def components(self):
-        """Every process but MariaDB, in start order: (name, argv, env, ready URL)."""
-        db = mariadb.load_state(self.path("mariadb"))
-        tracing = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": self.url("jaeger-otlp-http"),
-                   "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                   "OTEL_TRACES_SAMPLER_ARG": os.environ.get("POKEDEX_TRACE_SAMPLE_RATIO", "0.1")}
-        jaeger_env = {"JAEGER_LISTEN_HOST": HOST, "JAEGER_OTLP_GRPC_PORT": self.port("jaeger-otlp-grpc"),
-                      "JAEGER_OTLP_HTTP_PORT": self.port("jaeger-otlp-http"),
-                      "JAEGER_QUERY_HTTP_PORT": self.port("jaeger-ui"),
-                      "JAEGER_QUERY_GRPC_PORT": self.port("jaeger-query-grpc"),
-                      "JAEGER_HEALTH_PORT": self.port("jaeger-health"),
-                      "JAEGER_HEALTH_GRPC_PORT": self.port("jaeger-health-grpc"),
-                      "JAEGER_METRICS_PORT": self.port("jaeger-metrics")}
+    def native_arguments(self, name, args):
+        """Compose arguments of component `name`, natively: NATIVE_FLAGS's
+        values for the flags naming the container's paths and addresses,
+        files bind-mounted from the repository at their place in it, the
+        other values as a clean clone without .env has them."""
+        service = self.services[self.service(name)]
+        replaced = NATIVE_FLAGS.get(name, lambda stack: {})(self)
+        native = []
+        for arg in args:
+            flag = compose.flag_name(arg)
+            if flag in replaced:
+                if replaced[flag] is not None:
+                    native.append("%s=%s" % (flag, replaced[flag]))
+                continue
+            prefix, value = (flag + "=", arg.split("=", 1)[1]) if flag is not None and "=" in arg else ("", arg)
+            native.append(prefix + (compose.host_path(service, value) or compose.interpolation_default(value)))
+        given = {compose.flag_name(arg) for arg in args}
+        native += ["%s=%s" % (flag, value) for flag, value in replaced.items()
+                   if flag not in given and value is not None]
+        return native
+
+    def native_command(self, name):
+        """The service's entrypoint and command as compose.yaml has them, run
+        natively: its program replaced by the native one (NATIVE_PROGRAMS)."""
+        service = self.services[self.service(name)]
+        entrypoint = compose.command_list(service, "entrypoint")
+        # A wrapper script from the repository that execs the program, its last argument.
+        wrapper = [compose.host_path(service, arg) or arg for arg in entrypoint[:-1]]
+        return [*wrapper, NATIVE_PROGRAMS[name](), *self.native_arguments(name, compose.command_list(service))]
+
+    def components(self, database=None):
+        """Every process but MariaDB, in start order. database: the MariaDB
+        state (stackkit.mariadb), by default the stack's."""
+        db = database or mariadb.load_state(self.path("mariadb"))
+
+        def tracing(name):
+            setting = functools.partial(self.compose_setting, name)
+            return {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SERVICE_NAME": setting("OTEL_SERVICE_NAME"),
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": self.native_url(setting("OTEL_EXPORTER_OTLP_ENDPOINT")),
+                    "OTEL_TRACES_SAMPLER": setting("OTEL_TRACES_SAMPLER"),
+                    "OTEL_TRACES_SAMPLER_ARG": os.environ.get("POKEDEX_TRACE_SAMPLE_RATIO", "0.1")}
         alertmanager_env = {k: v for k, v in os.environ.items()
                             if k.startswith(("TELEGRAM_", "ALERTMANAGER_GROUP_"))}
         alertmanager_env["ALERTMANAGER_CONFIG_OUT"] = self.path("alertmanager", "alertmanager.yml")
         if "TELEGRAM_BOT_TOKEN_FILE" not in alertmanager_env:
             alertmanager_env["TELEGRAM_BOT_TOKEN_FILE"] = self.path("alertmanager", "no_telegram_bot_token")
         binaries = self.binaries()
-        return [
-            ("jaeger", [jaeger.binary_path(), "--config=" + os.path.join(REPO, "deploy/jaeger/config.yaml")],
-             jaeger_env, self.url("jaeger-health") + "/status"),
-            ("apimon", [binaries["apimon"]], {
-                **tracing, "OTEL_SERVICE_NAME": "apimon",
+
+        def pokeload(name, rate):
+            return Component(name, [binaries["pokeload"]], {
+                **tracing(name),
+                "POKELOAD_TARGET": self.native_url(self.compose_setting(name, "POKELOAD_TARGET")),
+                "POKELOAD_API": self.compose_setting(name, "POKELOAD_API"),
+                "POKELOAD_RATE": rate,
+                "POKELOAD_METRICS_ADDRESS": HOST, "POKELOAD_METRICS_PORT": self.port(name),
+                "POKELOAD_REPORT_INTERVAL": "60s"})
+        builders = {
+            "jaeger": lambda: Component("jaeger", self.native_command("jaeger"), {
+                "JAEGER_LISTEN_HOST": HOST,
+                **{variable: self.port("jaeger", port) for variable, port in self.jaeger_ports().items()}}),
+            "apimon": lambda: Component("apimon", [binaries["apimon"]], {
+                **tracing("apimon"),
                 "APIMON_LISTEN_ADDRESS": HOST, "APIMON_PORT": self.port("apimon"),
                 "APIMON_DATABASE_URL": "mysql://%s@%s:%d/%s" % (db["app_user"], HOST, db["port"], db["database"]),
                 "APIMON_DATABASE_PASSWORD_FILE": db["app_password_file"],
-                "APIMON_ADMIN_TOKEN_FILE": self.admin_token_file}, self.url("apimon") + "/readyz"),
-            ("api-prometheus", [binaries["api-prometheus"]], {
-                **tracing, "OTEL_SERVICE_NAME": "api-prometheus",
+                "APIMON_ADMIN_TOKEN_FILE": self.admin_token_file}),
+            "api-prometheus": lambda: Component("api-prometheus", [binaries["api-prometheus"]], {
+                **tracing("api-prometheus"),
                 "APIPROM_LISTEN_ADDRESS": HOST, "APIPROM_PORT": self.port("api-prometheus"),
-                "APIPROM_APIMON_URL": self.url("apimon"),
-                "APIPROM_ADMIN_TOKEN_FILE": self.admin_token_file}, self.url("api-prometheus") + "/readyz"),
-            ("pokeload", [binaries["pokeload"]], {
-                **tracing, "OTEL_SERVICE_NAME": "pokeload",
-                "POKELOAD_TARGET": self.url("api-prometheus"), "POKELOAD_API": "api-prometheus",
-                "POKELOAD_RATE": os.environ.get("POKEDEX_LOAD_RATE_APIPROM", "2"),
-                "POKELOAD_METRICS_ADDRESS": HOST, "POKELOAD_METRICS_PORT": self.port("pokeload"),
-                "POKELOAD_REPORT_INTERVAL": "60s"}, self.url("pokeload") + "/metrics"),
-            ("pokeload-apimon", [binaries["pokeload"]], {
-                **tracing, "OTEL_SERVICE_NAME": "pokeload",
-                "POKELOAD_TARGET": self.url("apimon"), "POKELOAD_API": "apimon",
-                "POKELOAD_RATE": os.environ.get("POKEDEX_LOAD_RATE_APIMON", "5"),
-                "POKELOAD_METRICS_ADDRESS": HOST, "POKELOAD_METRICS_PORT": self.port("pokeload-apimon"),
-                "POKELOAD_REPORT_INTERVAL": "60s"}, self.url("pokeload-apimon") + "/metrics"),
-            ("node-exporter", [prometheus.cached_binary("node_exporter"),
-                               "--web.listen-address=%s:%d" % (HOST, self.port("node-exporter"))],
-             {}, self.url("node-exporter") + "/metrics"),
-            ("mysqld-exporter", ["sh", os.path.join(REPO, "deploy/mysqld-exporter/run.sh"),
-                                 "/usr/bin/prometheus-mysqld-exporter", *MYSQLD_EXPORTER_FLAGS,
-                                 "--web.listen-address=%s:%d" % (HOST, self.port("mysqld-exporter"))],
-             {"MYSQLD_EXPORTER_HOST": HOST, "MYSQLD_EXPORTER_PORT": db["port"],
-              "MYSQLD_EXPORTER_USER": db["monitor_user"],
-              "MYSQLD_EXPORTER_PASSWORD_FILE": db["monitor_password_file"],
-              "MYSQLD_EXPORTER_CNF": self.path("mysqld-exporter", "my.cnf")}, self.url("mysqld-exporter") + "/metrics"),
-            ("alertmanager", ["sh", os.path.join(REPO, "deploy/alertmanager/render-config.sh"),
-                              prometheus.cached_binary("alertmanager"),
-                              "--storage.path=" + self.path("alertmanager", "data"),
-                              "--web.listen-address=%s:%d" % (HOST, self.port("alertmanager")),
-                              "--web.external-url=" + self.url("alertmanager"),
-                              "--cluster.listen-address="],
-             alertmanager_env, self.url("alertmanager") + "/-/ready"),
-            ("prometheus", [prometheus.cached_binary("prometheus"),
-                            "--config.file=" + self.path("prometheus", "prometheus.yml"),
-                            "--storage.tsdb.path=" + self.path("prometheus", "data"),
-                            "--web.listen-address=%s:%d" % (HOST, self.port("prometheus")),
-                            "--web.external-url=" + self.url("prometheus"), *PROMETHEUS_FLAGS],
-             {}, self.url("prometheus") + "/-/ready"),
-        ]
+                "APIPROM_APIMON_URL": self.native_url(self.compose_setting("api-prometheus", "APIPROM_APIMON_URL")),
+                "APIPROM_ADMIN_TOKEN_FILE": self.admin_token_file}),
+            "pokeload": lambda: pokeload("pokeload", os.environ.get("POKEDEX_LOAD_RATE_API_PROMETHEUS", "2")),
+            "pokeload-apimon": lambda: pokeload("pokeload-apimon", os.environ.get("POKEDEX_LOAD_RATE_APIMON", "5")),
+            "node-exporter": lambda: Component("node-exporter", self.native_command("node-exporter"), {}),
+            "mysqld-exporter": lambda: Component("mysqld-exporter", self.native_command("mysqld-exporter"), {
+                "MYSQLD_EXPORTER_HOST": HOST, "MYSQLD_EXPORTER_PORT": db["port"],
+                "MYSQLD_EXPORTER_USER": db["monitor_user"],
+                "MYSQLD_EXPORTER_PASSWORD_FILE": db["monitor_password_file"],
+                "MYSQLD_EXPORTER_CNF": self.path("mysqld-exporter", "my.cnf")}),
+            "alertmanager": lambda: Component("alertmanager", self.native_command("alertmanager"), alertmanager_env),
+            "prometheus": lambda: Component("prometheus", self.native_command("prometheus"), {}),
+        }
+        unknown = [name for name in self.names() if name not in builders]
+        if unknown:
+            raise StackError("compose.yaml runs %s, which the native stack has no way to run"
+                             % ", ".join(unknown))
+        return [builders[name]() for name in self.names()]
 
     def binaries(self):
         build = os.path.join(REPO, "build", "release", "services")
         return {
             "apimon": os.environ.get("APIMON_BIN") or os.path.join(build, "apimon", "apimon"),
-            "api-prometheus": os.environ.get("APIPROM_BIN") or os.path.join(build, "api-prometheus", "api-prometheus"),
+            "api-prometheus": os.environ.get("API_PROMETHEUS_BIN")
+            or os.path.join(build, "api-prometheus", "api-prometheus"),
             "pokeload": os.environ.get("POKELOAD_BIN") or os.path.join(build, "pokeload", "pokeload"),
         }
 
@@ -227,7 +346,8 @@ class Stack:
         subprocess.run(["cmake", "--build", "--preset", "release", "--target", *missing], cwd=REPO, check=True)
 
     def render_prometheus_config(self):
-        """deploy/prometheus/prometheus.yml with loopback addresses."""
+        """deploy/prometheus/prometheus.yml with loopback addresses, without
+        the jobs that scrape container-only services."""
         source = os.path.join(REPO, "deploy", "prometheus", "prometheus.yml")
         with open(source) as f:
             config = yaml.safe_load(f)
@@ -237,7 +357,8 @@ class Stack:
                 static["targets"] = [self.native_address(t) for t in static["targets"]]
         jobs = []
         for job in config["scrape_configs"]:
-            if job["job_name"] in CONTAINER_ONLY_JOBS:
+            targets = [t for static in job["static_configs"] for t in static["targets"]]
+            if all(t.rsplit(":", 1)[0] in CONTAINER_ONLY for t in targets):
                 continue
             statics = []
             for static in job["static_configs"]:
@@ -254,9 +375,11 @@ class Stack:
             yaml.safe_dump(config, f, sort_keys=False)
 
     def native_address(self, target):
-        if target not in COMPOSE_TARGETS:
+        """The loopback address of a compose "service:port"."""
+        service, port = target.rsplit(":", 1)
+        if service not in self.services or service in CONTAINER_ONLY:
             raise StackError("deploy/prometheus/prometheus.yml names %s, which the native stack does not run" % target)
-        return "%s:%d" % (HOST, self.port(COMPOSE_TARGETS[target]))
+        return self.address(NATIVE_NAMES.get(service, service), int(port))
 
     # ------------------------------------------------------------------ verbs
 
@@ -273,51 +396,41 @@ class Stack:
             os.makedirs(self.path(directory), exist_ok=True)
         # Without Telegram settings: an empty token file, as compose's default secret.
         open(self.path("alertmanager", "no_telegram_bot_token"), "a").close()
-        for name, argv, env, ready_url in self.components():
-            if self.pid(name) is None:
-                self.spawn(name, argv, env)
-        for name, _, _, ready_url in self.components():
-            self.wait_ready(name, ready_url)
+        for component in self.components():
+            if self.pid(component.name) is None:
+                self.spawn(component)
+        for name in self.names():
+            self.wait_ready(name)
         print("stack: up; state in %s" % self.dir, flush=True)
 
-    def spawn(self, name, argv, env):
-        if not os.access(argv[0], os.X_OK) and argv[0] != "sh":
-            raise StackError("%s: %s is missing (run scripts/bootstrap)" % (name, argv[0]))
-        full_env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("APIMON_", "APIPROM_", "POKELOAD_", "OTEL_", "JAEGER_", "MYSQLD_EXPORTER_"))}
-        full_env.update({k: str(v) for k, v in env.items()})
-        stdout, stderr = self.path("logs", name + ".log"), self.path("logs", name + ".err")
-        result = subprocess.run([sys.executable, "-I", "-W", "ignore", "-c", processes.DETACH, stdout, stderr, *argv],
-                                env=full_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            raise StackError("could not start %s: %s" % (name, result.stderr.strip()))
-        with open(self.path(name + ".pid"), "w") as f:
-            f.write(result.stdout.strip() + "\n")
-        with open(self.path(name + ".cmdline"), "w") as f:
-            json.dump(argv, f)
+    def spawn(self, component):
+        program = component.argv[0]
+        if not os.access(program, os.X_OK):
+            raise StackError("%s: %s is missing (run scripts/bootstrap)" % (component.name, program))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("APIMON_", "APIPROM_", "POKELOAD_", "OTEL_", "JAEGER_", "MYSQLD_EXPORTER_"))}
+        env.update({k: str(v) for k, v in component.env.items()})
+        pid = processes.spawn_detached(component.argv, self.path("logs", component.name + ".log"),
+                                       self.path("logs", component.name + ".err"), env)
+        with open(self.path(component.name + ".pid"), "w") as f:
+            f.write("%d\n" % pid)
+        with open(self.path(component.name + ".cmdline"), "w") as f:
+            json.dump(component.argv, f)
 
     def pid(self, name):
         """The pid of our running `name`, or None. A pid is ours while the
-        process runs the command line we started (pids get reused)."""
+        process runs with the flags we started it with (pids get reused);
+        wrapper scripts exec the server, whose own flags remain."""
         try:
-            with open(self.path(name + ".pid")) as f:
-                pid = int(f.read())
             with open(self.path(name + ".cmdline")) as f:
                 argv = json.load(f)
         except (OSError, ValueError):
             return None
-        if not processes.alive(pid):
-            return None
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                running = f.read().split(b"\0")
-        except OSError:
-            return None
-        # Wrapper scripts exec the server: the server's own arguments remain.
-        wanted = argv[-1].encode()
-        return pid if wanted in running else None
+        flags = [arg for arg in argv if arg.startswith("--")] or argv[-1:]
+        return processes.running_pid(self.path(name + ".pid"), *flags)
 
-    def wait_ready(self, name, url):
+    def wait_ready(self, name):
+        url = self.ready_url(name)
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             if self.pid(name) is None:
@@ -329,18 +442,11 @@ class Stack:
             time.sleep(0.3)
 
     def log_tail(self, name, lines=20):
-        out = []
-        for suffix in (".log", ".err"):
-            try:
-                with open(self.path("logs", name + suffix), errors="replace") as f:
-                    out += f.read().splitlines()[-lines:]
-            except OSError:
-                pass
-        return "\n".join(out)
+        return processes.log_tail([self.path("logs", name + suffix) for suffix in (".log", ".err")],
+                                  self.path("logs"), lines)
 
     def down(self, remove=False):
-        names = [name for name, *_ in self.components_or_empty()]
-        for name in reversed(names):
+        for name in reversed(self.names()):
             pid = self.pid(name)
             if pid is not None:
                 processes.terminate(pid, STOP_GRACE)
@@ -350,14 +456,6 @@ class Stack:
             shutil.rmtree(self.dir)
         print("stack: down", flush=True)
 
-    def components_or_empty(self):
-        try:
-            return self.components()
-        except Exception:  # no database state yet: nothing else can be running
-            return [(name, None, None, None) for name in (
-                "jaeger", "apimon", "api-prometheus", "pokeload", "pokeload-apimon",
-                "node-exporter", "mysqld-exporter", "alertmanager", "prometheus")]
-
     def status(self):
         """[(name, pid or None, ready, address, rss MiB or None)] for every component."""
         rows = []
@@ -365,24 +463,17 @@ class Stack:
         db_pid = None
         if os.path.exists(os.path.join(db_state, "state.json")):
             db_pid = mariadb.load_state(db_state).get("pid") if mariadb.is_ready(db_state) else None
-        rows.append(("mariadb", db_pid, db_pid is not None, "%s:%d" % (HOST, self.port("mariadb")), rss_mib(db_pid)))
-        for name, _, _, ready_url in self.components_or_empty():
+        rows.append(("mariadb", db_pid, db_pid is not None, self.address("mariadb"), rss_mib(db_pid)))
+        for name in self.names():
             pid = self.pid(name)
-            ready = pid is not None and ready_url is not None and http_status(ready_url) == 200
-            address = ready_url.split("/")[2] if ready_url else "-"
-            rows.append((name, pid, ready, address, rss_mib(pid)))
+            url = self.ready_url(name)
+            ready = pid is not None and http_status(url) == 200
+            rows.append((name, pid, ready, url.split("/")[2], rss_mib(pid)))
         return rows
 
 
 def http_status(url, timeout=2):
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, OSError):
-        return None
+    return http_request(url, timeout=timeout)[0] or None
 
 
 def rss_mib(pid):
@@ -428,14 +519,15 @@ def main(argv=None):
         else:
             rows = stack.status()
             if args.json:
-                print(json.dumps([dict(zip(("name", "pid", "ready", "address", "rss_mib"), row)) for row in rows]))
+                fields = ("name", "pid", "ready", "address", "rss_mib")
+                print(json.dumps([dict(zip(fields, row, strict=True)) for row in rows]))
             else:
                 print("%-24s %8s  %-6s %-22s %9s" % ("component", "pid", "ready", "address", "RSS MiB"))
                 for name, pid, ready, address, rss in rows:
                     print("%-24s %8s  %-6s %-22s %9s" % (name, pid or "-", "yes" if ready else "NO", address,
                                                         "%.1f" % rss if rss is not None else "-"))
             return 0 if all(row[2] for row in rows) else 1
-    except (StackError, processes.FixtureError, subprocess.CalledProcessError) as error:
+    except (StackError, processes.FixtureError, compose.ComposeError, subprocess.CalledProcessError) as error:
         print("stack: %s" % error, file=sys.stderr)
         return 1
     return 0

@@ -14,17 +14,16 @@ import pathlib
 import re
 import stat
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
-TESTS = pathlib.Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
-
 from stackkit import alertmanager as am
 from stackkit.telegram_capture import TelegramCapture
+
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
 
 # Shaped like a real bot token (digits:35 characters), but not one.
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"

@@ -35,13 +35,11 @@ import urllib.request
 import pytest
 import yaml
 
+from stackkit import dashboards, processes, stack_probe
+from stackkit.stack_probe import OPENER, get_json, http_get, put_faults, wait_until
+
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-
-from stackkit import dashboards
-from stackkit import processes
-from stackkit import stack_probe
-from stackkit.stack_probe import OPENER, get_json, http_get, put_faults, wait_until
 
 COMPOSE_FILES = [REPO / "compose.yaml", REPO / "compose.offline.yaml"]
 COMPOSE_PROJECT = "pokedex-stack"
@@ -224,17 +222,20 @@ def test_cadvisor_sees_every_container_with_its_limits(stack):
     services = {name for name, service in stack.services.items() if not service.get("profiles")}
 
     def seen():
-        series = promql('container_spec_memory_limit_bytes{job="cadvisor", container_label_com_docker_compose_service!=""}')
-        return series if {s["metric"]["container_label_com_docker_compose_service"] for s in series} >= services else None
+        series = promql('container_spec_memory_limit_bytes'
+                        '{job="cadvisor", container_label_com_docker_compose_service!=""}')
+        found = {s["metric"]["container_label_com_docker_compose_service"] for s in series}
+        return series if found >= services else None
     limits = wait_until("cAdvisor series for every service", seen, timeout=120, interval=5)
     configured = stack.services
     for series in limits:
         service = series["metric"]["container_label_com_docker_compose_service"]
         if service in configured:
             expected = configured[service]["deploy"]["resources"]["limits"]["memory"]
-            assert int(float(series["value"][1])) == int(expected), (service, series["value"], expected)
-    periods = promql('count by (container_label_com_docker_compose_service) '
-                     '(container_cpu_cfs_periods_total{job="cadvisor", container_label_com_docker_compose_service!=""})')
+            assert int(float(series["value"][1])) == int(expected), \
+                (service, series["value"], expected)
+    periods = promql('count by (container_label_com_docker_compose_service) (container_cpu_cfs_periods_total'
+                     '{job="cadvisor", container_label_com_docker_compose_service!=""})')
     assert {s["metric"]["container_label_com_docker_compose_service"] for s in periods} == services
 
 
@@ -270,7 +271,8 @@ def test_an_error_fault_pages_through_telegram_and_resolves(stack):
     # The token the services read is the compose secret's file.
     token = pathlib.Path(stack.env["FAULT_ADMIN_TOKEN_FILE"]).read_text().strip()
     request = urllib.request.Request(url("apimon", "/admin/faults"), method="PUT", data=b"{}",
-                                     headers={"Authorization": "Bearer wrong-token", "Content-Type": "application/json"})
+                                     headers={"Authorization": "Bearer wrong-token",
+                                              "Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as refused:
         OPENER.open(request, timeout=10)
     assert refused.value.code in (401, 403)
@@ -363,7 +365,8 @@ def test_memory_and_cpu_stay_within_the_limits_and_the_budget(stack):
             used, limit = row["MemUsage"].split(" / ")
             usage[names[row["Name"]]] = (mib(used), mib(limit))
     assert set(usage) == set(containers)
-    report = "\n".join("%-16s %7.1f MiB of %5.0f MiB" % (s, u, l) for s, (u, l) in sorted(usage.items()))
+    report = "\n".join("%-16s %7.1f MiB of %5.0f MiB" % (service, used, limit)
+                       for service, (used, limit) in sorted(usage.items()))
     report = "memory after %.1f minutes of the default load (docker stats):\n%s" % (
         (time.monotonic() - stack.up_at) / 60, report)
     # Kept beside the other tests' state, for docs/compose.md's measured column.

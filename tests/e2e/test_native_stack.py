@@ -10,30 +10,30 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
 
 import pytest
 
-TESTS = pathlib.Path(__file__).resolve().parents[1]
-REPO = TESTS.parent
-
-from stackkit import dashboards
-from stackkit import processes
+from stackkit import dashboards, processes, stack_probe
 from stackkit import native_stack as native
-from stackkit import stack_probe
 from stackkit.stack_probe import get_json, put_faults, wait_until
 from stackkit.telegram_capture import TelegramCapture
+
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+REPO = TESTS.parent
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "native-stack"
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"
 CHAT_ID = -1001234567890
+
+
 def choose_offset():
     """An offset at which every port of the stack is free."""
+    ports = native.Stack(state_dir=str(STATE), offset=0).ports().values()
     for offset in range(20000, 40001, 1000):
-        if all(processes.port_free(port + offset) for port in native.PORTS.values()):
+        if all(processes.port_free(port + offset) for port in ports):
             return offset
     raise AssertionError("no free set of ports for the stack")
 
@@ -59,7 +59,7 @@ def stack(telegram, tmp_path_factory):
                TELEGRAM_API_URL=telegram.url,
                # Shorter than the committed 30s/5m, so the test sees notifications within seconds.
                ALERTMANAGER_GROUP_WAIT="5s", ALERTMANAGER_GROUP_INTERVAL="10s",
-               POKEDEX_TRACE_SAMPLE_RATIO="1", POKEDEX_LOAD_RATE_APIMON="10", POKEDEX_LOAD_RATE_APIPROM="3")
+               POKEDEX_TRACE_SAMPLE_RATIO="1", POKEDEX_LOAD_RATE_APIMON="10", POKEDEX_LOAD_RATE_API_PROMETHEUS="3")
     script = str(REPO / "scripts" / "stack")
     subprocess.run([script, "down", "--remove"], env=env, capture_output=True, timeout=120)
     up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=600)
@@ -73,7 +73,7 @@ def stack(telegram, tmp_path_factory):
     finally:
         down = subprocess.run([script, "down", "--remove"], env=env, capture_output=True, text=True, timeout=300)
         assert down.returncode == 0, down.stdout + down.stderr
-        assert all(processes.port_free(port + offset) for port in native.PORTS.values()), "a port is still held"
+        assert all(processes.port_free(port) for port in instance.ports().values()), "a port is still held"
 
 
 def test_every_component_is_ready(stack):
@@ -102,7 +102,7 @@ def test_every_prometheus_target_is_up(stack):
 
 def test_jaeger_finds_traces_across_services(stack):
     """What Grafana's Jaeger datasource asks: the services, then traces of one."""
-    api = stack.url("jaeger-ui") + "/api"
+    api = stack.url("jaeger") + "/api"
     services = wait_until("services in Jaeger", lambda: {"apimon", "api-prometheus", "pokeload"} <= set(
         get_json(api + "/services")["data"] or []) and get_json(api + "/services")["data"], timeout=60)
     assert "jaeger" not in services  # Jaeger does not trace itself into the stack's traces
@@ -156,7 +156,7 @@ def test_load_generator_latency_is_a_native_histogram_with_the_exemplars(stack):
 
     def trace():
         try:
-            return (get_json(stack.url("jaeger-ui") + "/api/traces/" + trace_id).get("data") or [None])[0]
+            return (get_json(stack.url("jaeger") + "/api/traces/" + trace_id).get("data") or [None])[0]
         except urllib.error.HTTPError as error:
             if error.code == 404:  # not stored yet
                 return None

@@ -7,11 +7,10 @@ import pathlib
 import statistics
 import time
 
+import integration_helpers
 import pytest
 
-from stackkit import jaeger
-from stackkit import mariadb
-from stackkit import prometheus
+from stackkit import jaeger, mariadb, prometheus
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state"))
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -117,7 +116,11 @@ def test_prometheus_scrapes_metrics_and_exemplars_that_lead_to_traces(start_apim
             trace_id = os.urandom(16).hex()
             sent.append(trace_id)
             assert apimon.get(f"/pokemon/{i + 1}", conn, headers={"traceparent": traceparent(trace_id)})[0] == 200
-        apimon.get("/pokemon/0", conn)  # a 404 series
+        # A 404 series. It queries the database too, so it is one of the sent
+        # traces: the query histogram keeps one exemplar per bucket, the latest.
+        missing = os.urandom(16).hex()
+        sent.append(missing)
+        assert apimon.get("/pokemon/0", conn, headers={"traceparent": traceparent(missing)})[0] == 404
         result = prometheus.wait_for(
             server, 'sum(http_server_request_duration_seconds_count{http_route="/pokemon/{id}",'
                     'http_response_status_code="200"})',
@@ -130,7 +133,8 @@ def test_prometheus_scrapes_metrics_and_exemplars_that_lead_to_traces(start_apim
                      "pokedex_lookups_total", "otel_sdk_spans_started_total", "db_client_connections"):
             assert prometheus.query(server, name + '{job="apimon"}'), name
         # No raw path or id in any label: every route label is a template.
-        routes = {r["metric"]["http_route"] for r in prometheus.query(server, "http_server_request_duration_seconds_count")}
+        counts = prometheus.query(server, "http_server_request_duration_seconds_count")
+        routes = {r["metric"]["http_route"] for r in counts}
         assert routes <= {"/pokemon/{id}", "unmatched", "/metrics", "/healthz"}, routes
 
         now = time.time()
@@ -194,7 +198,6 @@ def test_shutdown_flushes_the_spans_still_queued(start_apimon, collector):
 
 
 def test_one_trace_runs_from_api_prometheus_through_apimon_to_the_database(start_apimon, collector):
-    import integration_helpers
     state = mariadb.start(str(STATE / "mariadb"))
     apimon = start_apimon("--database-url", state["url"], "--database-password-file", state["app_password_file"],
                           env=tracing_env(collector))
@@ -233,7 +236,6 @@ def test_one_trace_runs_from_api_prometheus_through_apimon_to_the_database(start
 
 
 def test_injected_faults_are_marked_on_the_spans(start_apimon, collector):
-    import integration_helpers
     apimon = start_apimon("--admin-token", "t", env=tracing_env(collector))
     proxy = integration_helpers.ApiPrometheus(apimon.port, "--admin-token", "t",
                                               env=tracing_env(collector, OTEL_SERVICE_NAME="api-prometheus"))

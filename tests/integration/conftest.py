@@ -8,7 +8,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -35,7 +34,7 @@ class Apimon:
         self.port = free_port()
         self.log_path = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp")) / f"apimon-{self.port}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (open while the process runs; stop() closes it)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("APIMON_", "OTEL_"))}
         # Spans are made (logs and exemplars carry trace ids) but go nowhere
         # unless a test points them at a collector.
@@ -107,7 +106,7 @@ class ApiPrometheus(Apimon):
     """The same process handling as apimon's, for the other binary."""
 
     def __init__(self, apimon_port, *args, env=None):
-        binary = os.environ.get("APIPROM_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
+        binary = os.environ.get("API_PROMETHEUS_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
         self._binary = binary
         super().__init__("--apimon-url", f"http://127.0.0.1:{apimon_port}", *args, env=env)
 
@@ -148,7 +147,8 @@ def expected_document(seed, pokemon_id, lang="en"):
     return {
         "id": row[0], "name": name, "lang": name_lang, "slug": row[1], "generation": row[2],
         "types": [t for t in (row[3], row[4]) if t], "height": row[5], "weight": row[6],
-        "base_stats": dict(zip(["hp", "attack", "defense", "special_attack", "special_defense", "speed"], row[7:13])),
+        "base_stats": dict(zip(["hp", "attack", "defense", "special_attack", "special_defense", "speed"], row[7:13],
+                               strict=True)),
     }
 
 

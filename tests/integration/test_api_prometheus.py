@@ -1,14 +1,13 @@
 """api-prometheus in front of a real apimon: its routes, its gateway answers
 when apimon is down or slow, and its showcase of every metric type."""
-import json
 import os
 import signal
 import subprocess
 import time
 
-import pytest
+from conftest import REPO, assert_problem
 
-from conftest import REPO, ApiPrometheus, assert_problem, free_port
+from stackkit import prometheus
 
 
 def test_lookup_is_proxied_and_enriched(stack):
@@ -88,14 +87,13 @@ def test_every_metric_type_is_shown_and_promtool_accepts_them(stack):
     assert 'apiprom_battles_total{outcome="first"} 1' in text
     assert 'apiprom_upstream_response_body_bytes{quantile="0.99"}' in text
     assert 'apiprom_upstream_info{url="http://127.0.0.1:' in text
-    from stackkit import prometheus
     promtool = prometheus.cached_binary("promtool")
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
 
 
 def test_invalid_settings_exit_2_naming_them():
-    binary = os.environ.get("APIPROM_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
+    binary = os.environ.get("API_PROMETHEUS_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
     for args, named in ((["--apimon-url", "ftp://x"], "--apimon-url"), (["--apimon-url", "http://h:0"], "--apimon-url"),
                         (["--retry-budget", "2"], "--retry-budget"), (["--port", "x"], "--port")):
         result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10, env={})

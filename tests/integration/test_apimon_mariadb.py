@@ -10,9 +10,9 @@ import threading
 import time
 
 import pytest
+from conftest import assert_problem
 
 from stackkit import mariadb as fixture
-from conftest import assert_problem
 
 STATE_DIR = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "mariadb"
 
@@ -26,7 +26,7 @@ def database():
 def mariadb_args(state, *overrides):
     settings = {"--database-url": state["url"], "--database-password-file": state["app_password_file"],
                 "--db-pool-size": "4", "--db-query-timeout-ms": "2000", "--db-connect-timeout-ms": "1000"}
-    settings.update(zip(overrides[::2], overrides[1::2]))
+    settings.update(zip(overrides[::2], overrides[1::2], strict=True))
     return tuple(item for pair in settings.items() for item in pair)
 
 

@@ -4,7 +4,6 @@ import socket
 import subprocess
 
 import pytest
-
 from conftest import apimon_binary
 
 
@@ -18,9 +17,12 @@ def test_help_lists_every_setting_with_its_environment_variable():
     for flag, variable in [("--port", "APIMON_PORT"), ("--database-url", "APIMON_DATABASE_URL"),
                            ("--database-password-file", "APIMON_DATABASE_PASSWORD_FILE"),
                            ("--threads", "APIMON_THREADS"), ("--max-header-bytes", "APIMON_MAX_HEADER_BYTES"),
-                           ("--max-body-bytes", "APIMON_MAX_BODY_BYTES"), ("--idle-timeout-ms", "APIMON_IDLE_TIMEOUT_MS"),
-                           ("--max-connections", "APIMON_MAX_CONNECTIONS"), ("--cache-entries", "APIMON_CACHE_ENTRIES"),
-                           ("--shutdown-grace-ms", "APIMON_SHUTDOWN_GRACE_MS"), ("--db-pool-size", "APIMON_DB_POOL_SIZE")]:
+                           ("--max-body-bytes", "APIMON_MAX_BODY_BYTES"),
+                           ("--idle-timeout-ms", "APIMON_IDLE_TIMEOUT_MS"),
+                           ("--max-connections", "APIMON_MAX_CONNECTIONS"),
+                           ("--cache-entries", "APIMON_CACHE_ENTRIES"),
+                           ("--shutdown-grace-ms", "APIMON_SHUTDOWN_GRACE_MS"),
+                           ("--db-pool-size", "APIMON_DB_POOL_SIZE")]:
         assert flag in result.stdout and variable in result.stdout, flag
 
 

@@ -7,8 +7,8 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ApiPrometheus, apimon_binary, assert_problem
+
 from stackkit import exposition
 
 TOKEN = "s3cret-admin-token"

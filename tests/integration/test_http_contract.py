@@ -2,10 +2,8 @@
 the server keeps serving afterwards."""
 import signal
 import socket
-import subprocess
 
 import pytest
-
 from conftest import Apimon, assert_problem
 
 
@@ -77,7 +75,8 @@ def test_oversize_headers_are_431(apimon):
 
 
 def test_oversize_bodies_are_413(apimon):
-    answer = raw_exchange(apimon.port, b"GET /pokemon/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + b"b" * 2000)
+    request = b"GET /pokemon/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n" + b"b" * 2000
+    answer = raw_exchange(apimon.port, request)
     assert answer.startswith(b"HTTP/1.1 413 ")
 
 

@@ -2,20 +2,36 @@
 /metrics endpoint whose output Prometheus's own tools accept and whose
 cardinality no client can blow up."""
 import json
-import os
 import subprocess
 import time
 
 import pytest
 
-from conftest import Apimon
+from stackkit import prometheus
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+LOG_TIMEOUT = 10
 
 
 def log_lines(apimon):
-    time.sleep(0.2)  # lines are flushed as written; give the process a moment
     return [json.loads(line) for line in apimon.output().splitlines() if line.strip()]
+
+
+def wait_for_log_lines(apimon, wanted, count=1, timeout=LOG_TIMEOUT):
+    """The log lines once at least `count` of them satisfy wanted(line);
+    fails with the whole log if they have not come within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = log_lines(apimon)
+        if len([line for line in lines if wanted(line)]) >= count:
+            return lines
+        assert time.monotonic() < deadline, "fewer than %d such log lines after %ss:\n%s" % (
+            count, timeout, apimon.output())
+        time.sleep(0.05)
+
+
+def is_access_line(line):
+    return line["message"] == "request"
 
 
 def test_every_log_line_is_json_and_access_lines_carry_the_trace(start_apimon):
@@ -23,9 +39,9 @@ def test_every_log_line_is_json_and_access_lines_carry_the_trace(start_apimon):
     apimon.get("/pokemon/25", headers={"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})
     apimon.get("/pokemon/abc")
     apimon.get("/no/such/route")
-    lines = log_lines(apimon)
+    lines = wait_for_log_lines(apimon, is_access_line, count=3)
     assert all({"time", "level", "message", "service"} <= line.keys() for line in lines)
-    access = [line for line in lines if line["message"] == "request"]
+    access = [line for line in lines if is_access_line(line)]
     assert [(a["http.route"], a["http.response.status_code"]) for a in access] == [
         ("/pokemon/{id}", 200), ("/pokemon/{id}", 400), ("unmatched", 404)]
     assert access[0]["trace_id"] == TRACE and len(access[0]["span_id"]) == 16
@@ -35,23 +51,27 @@ def test_every_log_line_is_json_and_access_lines_carry_the_trace(start_apimon):
 
 def test_the_access_log_can_be_switched_off(start_apimon):
     apimon = start_apimon("--access-log", "false")
-    apimon.get("/pokemon/1")
-    assert not [line for line in log_lines(apimon) if line["message"] == "request"]
+    assert apimon.get("/pokemon/1")[0] == 200
+    # Stopped, apimon has written every line it will: the last says so.
+    assert apimon.stop() == 0
+    lines = wait_for_log_lines(apimon, lambda line: line["message"].startswith("apimon stopped"))
+    assert [line["message"] for line in lines if line["message"].startswith("apimon listening on")]
+    assert not [line for line in lines if is_access_line(line)]
 
 
 def test_a_storage_error_is_logged_with_its_trace(start_apimon):
     apimon = start_apimon("--database-url", "mysql://nobody@127.0.0.1:1/pokedex", "--db-connect-timeout-ms", "200")
     assert apimon.get("/pokemon/1", headers={"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"})[0] == 503
-    warnings = [line for line in log_lines(apimon) if line["level"] == "warning"
-                and line["message"].startswith("storage unavailable")]
-    assert warnings and warnings[0]["trace_id"] == TRACE
+
+    def is_storage_warning(line):
+        return line["level"] == "warning" and line["message"].startswith("storage unavailable")
+    warnings = [line for line in wait_for_log_lines(apimon, is_storage_warning) if is_storage_warning(line)]
+    assert warnings[0]["trace_id"] == TRACE
 
 
 @pytest.fixture(scope="module")
 def promtool():
-    from stackkit import prometheus
-    path = prometheus.cached_binary("promtool")
-    return path
+    return prometheus.cached_binary("promtool")
 
 
 def test_metrics_pass_promtool_and_stay_bounded_whatever_clients_send(start_apimon, promtool):

@@ -1,9 +1,6 @@
 """Fixtures shared by the static suites."""
-import sys
-from pathlib import Path
 
 import pytest
-
 
 from stackkit import prometheus
 

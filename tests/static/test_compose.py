@@ -38,7 +38,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -46,11 +45,21 @@ import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-
-from stackkit.jaeger import tool_versions
+from stackkit import compose
 from stackkit import prometheus as prometheus_fixture
+from stackkit.compose import (
+    bind_mounts,
+    command_list,
+    flag_value,
+    interpolation_default,
+    named_volumes,
+    published_ports,
+)
+from stackkit.compose import environment as env_dict
 from stackkit.processes import free_port as processes_free_port
+from stackkit.tools import tool_versions
+
+REPO = Path(__file__).resolve().parents[2]
 
 COMPOSE_FILE = REPO / "compose.yaml"
 COMPOSE_SCHEMA = REPO / "tests" / "static" / "compose-spec" / "compose-spec.json"
@@ -152,17 +161,6 @@ def assert_pinned(ref, where):
         "%s: tag of %r names no exact release (want x.y.z, a dated tag or a digest)" % (where, ref))
 
 
-def interpolation_default(value):
-    """Resolve ${VAR:-default} / ${VAR-default} to its default, as a clean clone without .env sees it."""
-    def repl(m):
-        body = m.group(1)
-        for sep in (":-", "-"):
-            if sep in body:
-                return body.split(sep, 1)[1]
-        raise AssertionError("variable %r has no default, so a clean clone has no value" % body)
-    return re.sub(r"\$\{([^}]*)\}", repl, value)
-
-
 def interpolated(node):
     """The whole document as Compose sees it without .env: defaults filled in, $$ unescaped."""
     if isinstance(node, dict):
@@ -205,13 +203,6 @@ def compose_variables():
     return names
 
 
-def env_dict(service):
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
-    return {k: (None if v is None else str(v)) for k, v in env.items()}
-
-
 def secret_names(service):
     return {(s if isinstance(s, str) else s["source"]) for s in service.get("secrets") or []}
 
@@ -226,52 +217,10 @@ def secret_target(service, name):
     return None
 
 
-def bind_mounts(service):
-    """(host source, container target, read_only) of every bind mount."""
-    mounts = []
-    for v in service.get("volumes") or []:
-        if isinstance(v, str):
-            parts = v.split(":")
-            source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
-            mode = parts[2] if len(parts) > 2 else ""
-            if source.startswith((".", "/", "~", "$")):
-                mounts.append((source, target, "ro" in mode.split(",")))
-        elif v.get("type") == "bind":
-            mounts.append((v["source"], v["target"], bool(v.get("read_only"))))
-    return mounts
-
-
-def repo_mounts(service):
-    """{container target: repository path} of the bind mounts from the repository."""
-    found = {}
-    for source, target, _ in bind_mounts(service):
-        source = interpolation_default(source)
-        if not source.startswith("/"):
-            found[target] = (REPO / source).resolve()
-    return found
-
-
 def host_path(service, container_path):
     """The repository path a container path of the service comes from (None when not mounted)."""
-    for target, source in sorted(repo_mounts(service).items(), key=lambda item: -len(item[0])):
-        if container_path == target:
-            return source
-        if container_path.startswith(target.rstrip("/") + "/"):
-            return (source / os.path.relpath(container_path, target)).resolve()
-    return None
-
-
-def named_volumes(service):
-    """{container target: volume name} of the named volumes."""
-    found = {}
-    for v in service.get("volumes") or []:
-        if isinstance(v, str):
-            parts = v.split(":")
-            if len(parts) > 1 and not parts[0].startswith((".", "/", "~", "$")):
-                found[parts[1]] = parts[0]
-        elif v.get("type") == "volume":
-            found[v["target"]] = v["source"]
-    return found
+    found = compose.host_path(service, container_path)
+    return Path(found) if found else None
 
 
 def memory_limit(service):
@@ -280,47 +229,10 @@ def memory_limit(service):
     return parse_size(limit) if limit else None
 
 
-def command_list(service, key="command"):
-    command = service.get(key)
-    return shlex.split(command) if isinstance(command, str) else list(command or [])
-
-
-def flag_value(args, flag):
-    """Value of --flag=VALUE in args (None when absent)."""
-    for arg in args:
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def published_ports(service):
-    """{host port: container port} of the published ports."""
-    found = {}
-    for p in service.get("ports") or []:
-        if isinstance(p, dict):
-            found[int(p["published"])] = int(p["target"])
-            continue
-        parts = interpolation_default(str(p)).split(":")
-        assert len(parts) >= 2, "a port published on a random host port: %r" % p
-        found[int(parts[-2])] = int(parts[-1].split("/")[0])
-    return found
-
-
 def listening_ports(name):
-    """Ports a service demonstrably listens on: published or exposed container
-    ports, the ports its healthcheck probes on 127.0.0.1, its
-    --web.listen-address, and the EXPOSE of its Dockerfile target."""
-    service = SERVICES[name]
-    ports = set(published_ports(service).values())
-    ports.update(int(str(p).split("/")[0]) for p in service.get("expose") or [])
-    test = (service.get("healthcheck") or {}).get("test") or []
-    ports.update(int(p) for p in re.findall(r"127\.0\.0\.1[:/](\d+)", " ".join(test)))
-    if test[1:2] == ["http-probe"]:
-        ports.add(int(test[2]))
-    for arg in command_list(service):
-        m = re.fullmatch(r"--web\.listen-address=[^:]*:(\d+)", arg)
-        if m:
-            ports.add(int(m.group(1)))
+    """Ports a service demonstrably listens on: what compose says (see
+    stackkit.compose.listening_ports) and the EXPOSE of its Dockerfile target."""
+    ports = compose.listening_ports(SERVICES[name])
     if name in BUILT:
         ports.update(int(p) for p in " ".join(stage_args(TARGETS[BUILT[name]["build"]["target"]], "EXPOSE")).split())
     return ports
@@ -572,7 +484,7 @@ def test_built_image_tag_follows_project_version():
             "%s: pull_policy must be build so the image is never pulled from a registry" % name)
     # One image, one build: services sharing an image share its target.
     by_image = {}
-    for name, service in BUILT.items():
+    for service in BUILT.values():
         by_image.setdefault(service["image"], set()).add(service["build"]["target"])
     assert all(len(targets) == 1 for targets in by_image.values()), by_image
 
@@ -952,7 +864,7 @@ def test_mariadb_init_scripts_are_mounted_in_order():
     mounts = {os.path.normpath(interpolation_default(src)): target for src, target, _ in bind_mounts(db)}
     ordered = ["db/schema.sql", "db/seed.sql", "deploy/mariadb/03-app-user.sh", "deploy/mariadb/04-monitor-user.sh"]
     targets = [mounts.get(src) for src in ordered]
-    for src, target in zip(ordered, targets):
+    for src, target in zip(ordered, targets, strict=True):
         assert target and target.startswith("/docker-entrypoint-initdb.d/"), "db: %s not mounted for init" % src
         assert os.path.splitext(target)[1] == os.path.splitext(src)[1], target
     names = [os.path.basename(t) for t in targets]
@@ -1247,8 +1159,12 @@ def test_dockerfile_healthcheck_probes_the_exposed_port(target):
     assert str(port) in " ".join(stage_args(stage, "EXPOSE")).split(), "%s probes %d, exposes %s" % (
         target, port, stage_args(stage, "EXPOSE"))
     assert path in ("/healthz", "/metrics"), path
-    config = (REPO / "services" / target / "config.cpp").read_text(encoding="utf-8")
-    assert 'envname("%s")' % variable in config, "%s: %s is not the program's port variable" % (target, variable)
+    # The program's own --help names the variable its --port reads.
+    binary = os.environ[target.upper().replace("-", "_") + "_BIN"]
+    usage = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=30, check=True).stdout
+    options = [line.split()[0] for line in usage.splitlines() if line.rstrip().endswith("(Env:%s)" % variable)]
+    assert options in (["--port"], ["--metrics-port"]), \
+        "%s: %s is not the program's port variable (%s)" % (target, variable, options)
 
 
 def test_runtime_stage_installs_the_probe():

@@ -33,15 +33,14 @@ import configparser
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-
 from stackkit import dashboards as fixture
+
+REPO = Path(__file__).resolve().parents[2]
 
 GRAFANA_DIR = REPO / "deploy" / "grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
@@ -52,7 +51,6 @@ PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 RECORDING_RULES = REPO / "deploy" / "prometheus" / "rules" / "recording.yml"
 RUNBOOKS = REPO / "docs" / "runbooks"
 COMPOSE_FILE = REPO / "compose.yaml"
-EXPOSITION_SOURCE = REPO / "libs" / "telemetry" / "src" / "exposition.cpp"
 CODE_DIRS = [REPO / "libs", REPO / "services"]
 
 # Where compose mounts deploy/grafana/dashboards and deploy/grafana/provisioning
@@ -231,7 +229,7 @@ def selectors_of(expr, name):
 def test_every_file_is_a_dashboard_with_unique_uid_and_title():
     assert DASHBOARD_FILES, "no dashboards in %s" % DASHBOARDS_DIR
     uids, titles = {}, {}
-    for path, dashboard in zip(DASHBOARD_FILES, DASHBOARDS):
+    for path, dashboard in zip(DASHBOARD_FILES, DASHBOARDS, strict=True):
         name = path.name
         assert isinstance(dashboard, dict) and isinstance(dashboard.get("panels"), list), \
             "%s is not a Grafana dashboard (no panels list)" % name
@@ -320,7 +318,8 @@ def test_panel_and_target_ids_are_unique():
         assert len(ids) == len(set(ids)), "%s: panel ids repeat" % dashboard["uid"]
         for panel in panels(dashboard):
             refs = [t.get("refId") for t in panel.get("targets", [])]
-            assert refs and len(refs) == len(set(refs)), "%s: no queries, or refIds repeat" % where(dashboard["uid"], panel)
+            assert refs and len(refs) == len(set(refs)), \
+                "%s: no queries, or refIds repeat" % where(dashboard["uid"], panel)
 
 
 # ----------------------------------------------------------------- queries ----
@@ -334,7 +333,8 @@ def test_every_query_uses_a_provisioned_datasource():
                     "%s: variable %s uses an unknown data source" % (dashboard["uid"], variable["name"])
         for panel in panels(dashboard):
             assert panel.get("datasource", {}).get("uid") in uids, \
-                "%s: panel data source %r is not provisioned" % (where(dashboard["uid"], panel), panel.get("datasource"))
+                "%s: panel data source %r is not provisioned" % (where(dashboard["uid"], panel),
+                                                                 panel.get("datasource"))
             for target in panel.get("targets", []):
                 assert target.get("datasource", {}).get("uid") in uids, \
                     "%s %s: data source %r is not provisioned" % (where(dashboard["uid"], panel), target.get("refId"),
@@ -501,8 +501,10 @@ def test_datasources_and_exemplar_link_to_jaeger():
     assert {"name": "trace_id", "datasourceUid": "jaeger"} in [
         {"name": link.get("name"), "datasourceUid": link.get("datasourceUid")} for link in links], \
         "exemplars' trace_id must link to the Jaeger data source (uid jaeger)"
-    exposition = EXPOSITION_SOURCE.read_text(encoding="utf-8")
-    assert 'trace_id=\\"' in exposition, "the exemplar label our services write is no longer trace_id"
+    # The exemplars our exposition writes, as the metrics_sample program prints them.
+    exposition = subprocess.run([os.environ["METRICS_SAMPLE_BIN"], "openmetrics"], capture_output=True, text=True,
+                                timeout=30, check=True).stdout
+    assert ' # {trace_id="' in exposition, "the exemplar label our services write is no longer trace_id"
 
 
 def test_datasources_hold_no_credentials():
@@ -576,7 +578,8 @@ def test_container_runtime_only_lists_exactly_the_cadvisor_panels():
     assert reading, "no panel reads cAdvisor: the containers dashboard lost its queries"
     assert set(fixture.CONTAINER_RUNTIME_ONLY) == reading, (
         "CONTAINER_RUNTIME_ONLY must list exactly the panels reading cAdvisor;\n  missing: %s\n  not cAdvisor: %s"
-        % (sorted(reading - set(fixture.CONTAINER_RUNTIME_ONLY)), sorted(set(fixture.CONTAINER_RUNTIME_ONLY) - reading)))
+        % (sorted(reading - set(fixture.CONTAINER_RUNTIME_ONLY)),
+           sorted(set(fixture.CONTAINER_RUNTIME_ONLY) - reading)))
     assert all(reason.strip() for reason in fixture.CONTAINER_RUNTIME_ONLY.values())
 
 

@@ -33,9 +33,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stackkit import dashboards as fixture
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "grafana-check"
-from stackkit import dashboards as fixture
 
 
 def _load_script():

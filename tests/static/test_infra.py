@@ -16,15 +16,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import hcl2
 import pytest
 import yaml
 
-from stackkit import infra
-from stackkit import tools
+from stackkit import infra, tools
 
 INFRA = Path(infra.INFRA)
 REPO = Path(infra.REPO)
@@ -359,7 +357,8 @@ def test_local_state_by_default_and_s3_backend_on_request():
     (block,) = example["terraform"]
     (backend,) = block["backend"]
     assert list(backend) == ["s3"]
-    assert not {k: v for k, v in backend["s3"].items() if not k.startswith("__")}, "settings belong in the .tfbackend file"
+    assert not {k: v for k, v in backend["s3"].items() if not k.startswith("__")}, \
+        "settings belong in the .tfbackend file"
     settings = hcl2.loads((INFRA / "s3.tfbackend.example").read_text())
     assert first(settings["use_lockfile"]) is True
     assert first(settings["encrypt"]) is True

@@ -164,7 +164,8 @@ def test_every_alert_has_severity_summary_description_and_runbook():
         assert labels.get("severity") in SEVERITIES, "%s: severity %r" % (name, labels.get("severity"))
         for key in ("summary", "description", "runbook_url"):
             assert str(annotations.get(key, "")).strip(), "%s: no %s" % (name, key)
-        assert annotations["runbook_url"] == RUNBOOK_URL % name, "%s: runbook_url %s" % (name, annotations["runbook_url"])
+        assert annotations["runbook_url"] == RUNBOOK_URL % name, \
+            "%s: runbook_url %s" % (name, annotations["runbook_url"])
 
 
 @pytest.mark.parametrize("name", alert_names())

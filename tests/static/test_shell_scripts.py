@@ -10,15 +10,13 @@ checked in test_user_data.py).
 import http.server
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from stackkit import processes
-from stackkit import tools
+from stackkit import processes, tools
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = REPO / "scripts" / "smoke"

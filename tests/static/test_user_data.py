@@ -17,13 +17,11 @@ import os
 import re
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from stackkit import infra
-from stackkit import tools
+from stackkit import infra, tools
 
 SAMPLE = infra.SAMPLE_VARS
 SECRETS = SAMPLE["secret_parameters"]
@@ -137,7 +135,8 @@ def fake_ssm(values=None):
     """A stand-in ssm_parameter: each name's value is 'secret-for:NAME' unless given."""
     cases = "".join("    %s) printf '%%s' %s ;;\n" % (name, shell_quote(value))
                     for name, value in (values or {}).items())
-    return 'ssm_parameter() {\n  echo "ssm $1" >> "$LOG"\n  case $1 in\n%s    *) printf "secret-for:%%s" "$1" ;;\n  esac\n}' % cases
+    return ('ssm_parameter() {\n  echo "ssm $1" >> "$LOG"\n  case $1 in\n%s'
+            '    *) printf "secret-for:%%s" "$1" ;;\n  esac\n}' % cases)
 
 
 def shell_quote(value):
@@ -282,7 +281,7 @@ def test_reads_each_secret_from_ssm_by_name_into_files(host):
     secrets = host.path(RELOCATED["secrets_dir"])
     checkout.mkdir(parents=True)
     env = {"IMDS_PUBLIC_IPV4": "198.51.100.20"}
-    for attempt in (1, 2):  # first boot, then a reboot: the same files
+    for _boot in ("first", "after a reboot"):  # the same files both times
         result = host.run("write_secrets_and_env", env=env, after_source=fake_ssm() + "\n" + MEMORY)
         assert result.returncode == 0, result.stderr
         assert sorted(c for c in host.commands() if c.startswith("ssm ")) == sorted(
@@ -296,7 +295,7 @@ def test_reads_each_secret_from_ssm_by_name_into_files(host):
         assert sorted(p.name for p in secrets.iterdir()) == sorted(SECRET_FILES.values())
         env_file = checkout / ".env"
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-        lines = [l for l in env_file.read_text().splitlines() if not l.startswith("#")]
+        lines = [line for line in env_file.read_text().splitlines() if not line.startswith("#")]
         assert lines == [
             "DB_ROOT_PASSWORD_FILE=%s/db_root_password" % secrets,
             "DB_APP_PASSWORD_FILE=%s/db_app_password" % secrets,
@@ -377,7 +376,7 @@ def test_ssm_parameter_decrypts_with_boto3_in_the_region(host, tmp_path):
     result = host.run("ssm_parameter", name, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "value of " + name  # no newline added
-    assert [json.loads(l) for l in calls.read_text().splitlines()] == [
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
         {"service": "ssm", "region": SAMPLE["aws_region"], "Name": name, "WithDecryption": True}]
     calls.unlink()
     result = host.run("ssm_parameter", name, env={**env, "BOTO3_FAIL": "1"})

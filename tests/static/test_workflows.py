@@ -30,8 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stackkit import infra
-from stackkit import tools
+from stackkit import infra, tools
 
 REPO = Path(infra.REPO)
 WORKFLOWS = REPO / ".github" / "workflows"

@@ -1,0 +1,14 @@
+"""The bench behind scripts/bench: apimon's throughput, latency and memory
+measured against what the machine can do at all, every case in one run.
+
+    settings    the cases, the options (flags and environment variables)
+    runner      the run: prerequisites, the cases in order, cleanup, exit status
+    scenarios   the cases but the telemetry pair; telemetry  that pair
+    apimon      apimon as the cases start it; measure  one wrk-measured run
+    launch      processes: start pinned, stop with what they started, bounded runs
+    pinning     CPU affinity and SCHED_IDLE; procfs  CPU and memory from /proc
+    parse       wrk, sysbench, Google Benchmark and span counter output
+    stats       medians, ratios, CPU shares; results, report  figures and report
+
+The method, and the figures it produced, are in docs/performance.md.
+"""

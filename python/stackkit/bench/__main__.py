@@ -1,0 +1,5 @@
+import sys
+
+from stackkit.bench.runner import main
+
+sys.exit(main())

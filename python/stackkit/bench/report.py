@@ -1,0 +1,284 @@
+"""The targets each run is judged against, and the report: a table on the
+terminal, results.json and results.md in the output directory."""
+
+import datetime
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+from stackkit.bench import stats, telemetry
+from stackkit.bench.settings import CONNECTIONS, SAMPLER, SAMPLER_ARG, TRACED_SERVICE
+
+NOISE_WARNING_PERCENT = 10
+
+
+def descriptions(settings):
+    return {
+        "nginx": "nginx fixed JSON (HTTP ceiling)",
+        "sqlite": "apimon SQLite, no cache",
+        "sqlite-cache": "apimon SQLite, cache 2048",
+        "mariadb": f"apimon MariaDB pool {settings.db_pool}, no cache",
+        "sysbench": "sysbench point-select (DB ceil.)",
+        "rss": "apimon idle, no telemetry",
+        "telemetry-off": "apimon SQLite, telemetry off",
+        "telemetry-on": "apimon SQLite, traces to Jaeger 1%",
+        "spans": "span micro-benchmarks (CPU ns)",
+        "telemetry-instructions": "telemetry, instructions per request",
+    }
+
+
+def pair_overheads(settings, results):
+    """1 - on/off of each pair, in per cent: each pair's runs were measured
+    back to back by apimons living side by side, so drifts of the machine's
+    speed slower than a pair cancel within it."""
+    overheads = []
+    for r in range(1, settings.rounds + 1):
+        for p in range(1, settings.pairs + 1):
+            on, off = (results.figures.get(f"telemetry-{mode}.r{r}.p{p}") for mode in ("on", "off"))
+            if on and off and on.requests_per_sec is not None and off.requests_per_sec is not None:
+                overheads.append(stats.overhead_percent(on.requests_per_sec, off.requests_per_sec))
+    return overheads
+
+
+def _telemetry_overhead(settings, results):
+    # The median of the pairs' overheads discards the odd disturbed pair.
+    overheads = pair_overheads(settings, results)
+    results["telemetry-on"].extra["overhead_pct_runs"] = overheads
+    overhead = stats.median(overheads)
+    return None if overhead is None else round(overhead, 1)
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    limit: str  # "<= 10", ">= 0.6"
+    cases: tuple
+    figure: object  # (settings, results) -> the measured value
+
+
+TARGETS = (
+    Target("cache_vs_nginx", "apimon sqlite-cache / nginx (req/s)", ">= 0.75", ("sqlite-cache", "nginx"),
+           lambda s, r: stats.ratio(r["sqlite-cache"].requests_per_sec, r["nginx"].requests_per_sec)),
+    Target("mariadb_vs_sysbench", "apimon mariadb / sysbench point-select (req/s per q/s)", ">= 0.6",
+           ("mariadb", "sysbench"),
+           lambda s, r: stats.ratio(r["mariadb"].requests_per_sec, r["sysbench"].requests_per_sec)),
+    Target("idle_rss", "apimon idle RSS (MiB)", "<= 10", ("rss",), lambda s, r: r["rss"].rss_mib),
+    Target("telemetry_overhead", "telemetry overhead, median of pairs' 1 - on/off req/s (%)", "<= 5",
+           ("telemetry-off", "telemetry-on"), _telemetry_overhead),
+    Target("span_sampled", "span_sampled, CPU time (ns)", "<= 300", ("spans",),
+           lambda s, r: r["spans"].extra.get("span_sampled_cpu_ns")),
+    Target("span_sampled_out", "span_sampled_out, CPU time (ns)", "<= 50", ("spans",),
+           lambda s, r: r["spans"].extra.get("span_sampled_out_cpu_ns")),
+)
+
+
+def _meets(value, limit):
+    operator, bound = limit.split()
+    return value >= float(bound) if operator == ">=" else value <= float(bound)
+
+
+def judge(settings, results):
+    """Each target's value and result: PASS or MISS (a miss does not fail the
+    run), skipped if a case it needs was not selected, n/a if one failed."""
+    checks = {}
+    for target in TARGETS:
+        check = {"label": target.label, "value": None, "target": target.limit}
+        failed = [case for case in target.cases if not results.ok(case)]
+        if not set(target.cases) <= set(settings.cases):
+            check["result"] = "skipped"
+        elif failed:
+            check["result"] = f"n/a ({failed[0]} failed)"
+        else:
+            check["value"] = target.figure(settings, results)
+            check["result"] = "PASS" if check["value"] is not None and _meets(check["value"], target.limit) else "MISS"
+        checks[target.key] = check
+    return checks
+
+
+def cell(value):
+    return "-" if value is None or value == "" else str(value)
+
+
+def _cpu_cell(figures):
+    """The server's CPU %, with mariadbd's as a+b when measured."""
+    if figures.server_cpu_pct is not None and figures.mariadbd_cpu_pct is not None:
+        return f"{figures.server_cpu_pct}+{figures.mariadbd_cpu_pct}"
+    if figures.mariadbd_cpu_pct is not None:
+        return f"db {figures.mariadbd_cpu_pct}"
+    return cell(figures.server_cpu_pct)
+
+
+def console(settings, results, checks):
+    """The report on the terminal, as lines."""
+    labels = descriptions(settings)
+    row = "{:<13} {:<34} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}  {}".format
+    lines = ["", f"Results ({settings.duration}s each, wrk -t1 -c{CONNECTIONS} / sysbench {CONNECTIONS} threads; "
+                 f"server CPU {settings.server_cpu}, client CPU {settings.client_cpu})",
+             row("case", "description", "req|q/s", "p50 ms", "p99 ms", "non-2xx", "sock-err", "RSS MiB", "CPU %",
+                 "noise%", "status")]
+    for name in settings.cases:
+        f = results[name]
+        lines.append(row(name, labels[name], cell(f.requests_per_sec), cell(f.latency_p50_ms),
+                         cell(f.latency_p99_ms), cell(f.errors), cell(f.socket_errors), cell(f.rss_mib), _cpu_cell(f),
+                         cell(f.other_load_on_server_cpu_pct), f.status))
+    lines += [
+        "(RSS: of the server after its measured run. CPU %: the server's CPU use during the measured run,",
+        f" 100 = one core; a+b = apimon+mariadbd. noise%: CPU {settings.server_cpu} time used by OTHER processes "
+        "meanwhile.",
+        " sysbench row: mariadbd's RSS and CPU, non-2xx = ignored errors, sock-err = reconnects.",
+        f" telemetry rows: medians of {settings.rounds * settings.pairs} runs of {settings.slice}s, noise the highest,"
+        " RSS after the last run.)"]
+    for mode in ("off", "on"):
+        if settings.selected(f"telemetry-{mode}"):
+            runs = telemetry.runs_of(settings, results, mode)
+            lines.append(f"telemetry-{mode} req/s by run: {' '.join(cell(r) for r in runs)}")
+    on = results.figures.get("telemetry-on")
+    if on and on.jaeger_cpu_pct is not None:
+        extra = on.extra
+        lines.append(f"telemetry-on: Jaeger used {on.jaeger_cpu_pct} % of CPU {settings.client_cpu} (wrk's); apimon "
+                     f"sampled {extra.get('spans_sampled', 0)} spans ({extra.get('spans_not_sampled', 0)} not "
+                     f"sampled), exported {extra.get('spans_exported_before_shutdown', 0)} before shutdown, dropped "
+                     f"{extra.get('spans_dropped', 0)}")
+    if results.ok("telemetry-instructions"):
+        extra = results["telemetry-instructions"].extra
+        lines.append(f"telemetry-instructions: {extra['off_instructions_per_request']} instructions per request off, "
+                     f"{extra['on_instructions_per_request']} on: +{extra['overhead_percent']} % (callgrind)")
+    if results.ok("spans"):
+        extra = results["spans"].extra
+        for benchmark in _span_benchmarks(extra):
+            lines.append(f"spans: {benchmark:<42} {cell(extra[benchmark + '_cpu_ns']):>8} ns CPU "
+                         f"{cell(extra.get(benchmark + '_real_ns')):>8} ns real")
+    lines += ["", "Targets"]
+    for check in checks.values():
+        lines.append(f"  {check['label']:<58} {cell(check['value']):>8}  target {check['target']:<7} "
+                     f"{check['result']}")
+    lines += [
+        "",
+        f"Pinning: apimon/nginx/telemetry_bench on CPU {settings.server_cpu}, wrk, sysbench and Jaeger on CPU "
+        f"{settings.client_cpu},",
+        f"mariadbd on CPUs {settings.mariadb_cpu_list} in both MariaDB cases.",
+        "Telemetry: every apimon case runs with --access-log false; all but telemetry-on also with",
+        "--telemetry false and OTEL_SDK_DISABLED=true. telemetry-on: --telemetry true, OTLP/HTTP to Jaeger,",
+        f"{SAMPLER} {SAMPLER_ARG}, service {TRACED_SERVICE}."]
+    return lines
+
+
+def _span_benchmarks(figures):
+    return [key[:-len("_cpu_ns")] for key in figures if key.endswith("_cpu_ns")]
+
+
+def noisiest(settings, results):
+    """The highest share of the server CPU that other processes took during a case's measured run."""
+    return max((results[name].other_load_on_server_cpu_pct for name in settings.cases
+                if results[name].other_load_on_server_cpu_pct is not None), default=0)
+
+
+def document(settings, results, checks, generated_at=None):
+    """results.json."""
+    generated_at = generated_at or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = descriptions(settings)
+    return {
+        "generated_at": generated_at,
+        "ok": not results.failed,
+        "method": {
+            "load": f"wrk -t1 -c{CONNECTIONS} --latency, random ids 1..1025 (bench/random_id.lua)",
+            "duration_s": settings.duration,
+            "warmup_s": settings.warmup,
+            "connections": CONNECTIONS,
+            "db_pool_size": settings.db_pool,
+            "server_cpu": settings.server_cpu,
+            "client_cpu": settings.client_cpu,
+            "mariadbd_cpus": settings.mariadb_cpu_list,
+            "pinning": "server under test and telemetry_bench on the server CPU; wrk, sysbench and Jaeger "
+                       "on the client CPU; mariadbd on mariadbd_cpus",
+            "telemetry": {
+                "bare": "sqlite, sqlite-cache, mariadb, rss, telemetry-off: --telemetry false --access-log false, "
+                        "OTEL_SDK_DISABLED=true",
+                "traced": "telemetry-on: --telemetry true --access-log false, OTEL_TRACES_EXPORTER=otlp to a "
+                          f"live Jaeger, OTEL_TRACES_SAMPLER={SAMPLER}, OTEL_TRACES_SAMPLER_ARG={SAMPLER_ARG}, "
+                          f"OTEL_SERVICE_NAME={TRACED_SERVICE}",
+                "rounds": settings.rounds,
+                "pairs_per_round": settings.pairs,
+                "run_s": settings.slice,
+                "rounds_note": "each round starts a fresh telemetry-off and telemetry-on apimon side by side on the "
+                               "server CPU, warms both up, then measures pairs_per_round pairs of run_s-second runs "
+                               "back to back, alternating which goes first; a case's figures are medians over its "
+                               "runs, the overhead the median over pairs of 1 - on/off",
+                "jaeger": "on the client CPU under SCHED_IDLE: it runs only when wrk leaves the CPU idle",
+                "inherited_environment": "every OTEL_* and APIMON_* variable is removed",
+            },
+            "apimon": settings.apimon,
+            "note": "ratios are meaningful within one run only",
+        },
+        "cases": {name: results[name].as_json(labels[name]) for name in settings.cases},
+        "checks": checks,
+    }
+
+
+def markdown(doc):
+    """results.md, from results.json's document."""
+    method, cases = doc["method"], doc["cases"]
+    telemetry = method["telemetry"]
+    lines = [
+        "# apimon benchmark", "",
+        f"Generated {doc['generated_at']}; {method['duration_s']} s per case after {method['warmup_s']} s warm-up; "
+        f"wrk -t1 -c{method['connections']}, random ids 1..1025; sysbench oltp_point_select with "
+        f"{method['connections']} threads.", "",
+        f"Pinning: server under test on CPU {method['server_cpu']}, wrk/sysbench/Jaeger on CPU {method['client_cpu']}, "
+        f"mariadbd on CPUs {method['mariadbd_cpus']}. Compare ratios within one run only. CPU %: 100 = one core. "
+        f"noise %: CPU {method['server_cpu']} time used by other processes during the measured run.", "",
+        f"Telemetry: {telemetry['bare']}. {telemetry['traced']}. The telemetry rows are medians of "
+        f"{telemetry['rounds'] * telemetry['pairs_per_round']} runs of {telemetry['run_s']} s: {telemetry['rounds']} "
+        f"rounds of {telemetry['pairs_per_round']} pairs, each pair one run of each back to back, by apimons running "
+        "side by side.", "",
+        "| case | description | req/s (q/s) | p50 ms | p99 ms | non-2xx | socket errors | RSS MiB "
+        "| server CPU % | mariadbd CPU % | noise % | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, c in cases.items():
+        row = (name, c["description"], cell(c.get("requests_per_sec")), cell(c.get("latency_p50_ms")),
+               cell(c.get("latency_p99_ms")), cell(c.get("errors")), cell(c.get("socket_errors")),
+               cell(c.get("rss_mib")), cell(c.get("server_cpu_pct")), cell(c.get("mariadbd_cpu_pct")),
+               cell(c.get("other_load_on_server_cpu_pct")), c["status"])
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "| check | value | target | result |", "|---|---:|---|---|"]
+    for c in doc["checks"].values():
+        lines.append(f"| {c['label']} | {cell(c.get('value'))} | {c['target']} | {c['result']} |")
+    notes = [(name, c["note"]) for name, c in cases.items() if c.get("note")]
+    if notes:
+        lines += [""] + [f"- {name}: {note}" for name, note in notes]
+    runs = [(name, c["requests_per_sec_runs"]) for name, c in cases.items() if c.get("requests_per_sec_runs")]
+    if runs:
+        lines += ["", "| case | req/s by run (round by round, pair by pair) | median |", "|---|---|---:|"]
+        for name, values in runs:
+            lines.append(f"| {name} | {' '.join(cell(v) for v in values)} | "
+                         f"{cell(cases[name].get('requests_per_sec'))} |")
+    overheads = cases.get("telemetry-on", {}).get("overhead_pct_runs")
+    if overheads:
+        lines += ["", f"Overhead by pair (%, 1 - on/off): {' '.join(cell(v) for v in overheads)}"]
+    spans = cases.get("spans", {})
+    benchmarks = _span_benchmarks(spans)
+    if benchmarks:
+        lines += ["", "| span benchmark | CPU ns | real ns | iterations |", "|---|---:|---:|---:|"]
+        for b in benchmarks:
+            lines.append(f"| {b} | {cell(spans.get(b + '_cpu_ns'))} | {cell(spans.get(b + '_real_ns'))} | "
+                         f"{cell(spans.get(b + '_iterations'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def write(settings, results):
+    """Judges the targets, prints the report and writes results.json and results.md."""
+    checks = judge(settings, results)
+    print("\n".join(console(settings, results, checks)))
+    noise = noisiest(settings, results)
+    if noise > NOISE_WARNING_PERCENT:
+        print(f"WARNING: other processes took up to {noise}% of CPU {settings.server_cpu} during a measured run; "
+              "these figures are disturbed, rerun when the machine is quieter.", file=sys.stderr)
+    doc = document(settings, results, checks)
+    with open(os.path.join(settings.out, "results.json"), "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(settings.out, "results.md"), "w") as f:
+        f.write(markdown(doc))
+    print(f"\nWrote {settings.out}/results.json and {settings.out}/results.md")
