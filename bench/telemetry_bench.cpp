@@ -1,44 +1,41 @@
 // The cost of tracing on the request path: starting and ending a span that is
 // sampled (recorded, handed to the batch processor) and one that is not.
-#include <telemetry/batch_span_processor.hpp>
-#include <telemetry/tracer.hpp>
+#include <trace/batch_span_processor.hpp>
+#include <trace/tracer.hpp>
 
 #include <benchmark/benchmark.h>
 
 namespace {
 
 // Accepts everything at once: the benchmark measures the request path, not the export.
-class DiscardingExporter final : public telemetry::SpanExporter {
+class DiscardingExporter final : public trace::SpanExporter {
  public:
-  telemetry::ExportResult export_spans(std::span<const telemetry::SpanData>) override {
-    return telemetry::ExportResult::success;
-  }
+  trace::ExportResult export_spans(std::span<const trace::SpanData>) override { return trace::ExportResult::success; }
 };
 
-telemetry::Tracer make_tracer(std::unique_ptr<telemetry::Sampler> sampler) {
-  telemetry::BatchSpanProcessorOptions options;
+trace::Tracer make_tracer(std::unique_ptr<trace::Sampler> sampler) {
+  trace::BatchSpanProcessorOptions options;
   options.max_queue_size = 1 << 16;
   options.max_export_batch_size = 512;
   options.schedule_delay = std::chrono::milliseconds(50);
-  return telemetry::Tracer({}, {"bench", "1"}, std::move(sampler),
-                           std::make_unique<telemetry::BatchSpanProcessor>(std::make_unique<DiscardingExporter>(),
-                                                                           options));
+  return trace::Tracer({}, {"bench", "1"}, std::move(sampler),
+                       std::make_unique<trace::BatchSpanProcessor>(std::make_unique<DiscardingExporter>(), options));
 }
 
 void span_sampled(benchmark::State& state) {
-  auto tracer = make_tracer(telemetry::always_on_sampler());
+  auto tracer = make_tracer(trace::always_on_sampler());
   for (auto _ : state) {
-    auto span = tracer.start_span("GET /pokemon/{id}", telemetry::SpanKind::server);
+    auto span = tracer.start_span("GET /pokemon/{id}", trace::SpanKind::server);
     span.end();
   }
 }
 BENCHMARK(span_sampled);
 
 void span_sampled_with_parent_and_attributes(benchmark::State& state) {
-  auto tracer = make_tracer(telemetry::always_on_sampler());
-  const auto parent = *telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto tracer = make_tracer(trace::always_on_sampler());
+  const auto parent = *trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   for (auto _ : state) {
-    auto span = tracer.start_span("SELECT pokedex_entries", telemetry::SpanKind::client, &parent);
+    auto span = tracer.start_span("SELECT pokedex_entries", trace::SpanKind::client, &parent);
     span.set_attribute("db.system.name", std::string("mariadb")).set_attribute("server.port", std::int64_t{3306});
     span.end();
   }
@@ -46,9 +43,9 @@ void span_sampled_with_parent_and_attributes(benchmark::State& state) {
 BENCHMARK(span_sampled_with_parent_and_attributes);
 
 void span_sampled_out(benchmark::State& state) {
-  auto tracer = make_tracer(telemetry::parent_based_sampler(telemetry::trace_id_ratio_sampler(0.0)));
+  auto tracer = make_tracer(trace::parent_based_sampler(trace::trace_id_ratio_sampler(0.0)));
   for (auto _ : state) {
-    auto span = tracer.start_span("GET /pokemon/{id}", telemetry::SpanKind::server);
+    auto span = tracer.start_span("GET /pokemon/{id}", trace::SpanKind::server);
     span.end();
   }
 }
@@ -56,8 +53,7 @@ BENCHMARK(span_sampled_out);
 
 void traceparent_parse(benchmark::State& state) {
   for (auto _ : state)
-    benchmark::DoNotOptimize(
-        telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    benchmark::DoNotOptimize(trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
 }
 BENCHMARK(traceparent_parse);
 

@@ -69,16 +69,18 @@ def instructions(apimon, telemetry, requests, sample_ratio, workdir):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
-            except OSError:
+            except OSError as error:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("apimon did not start under callgrind")
+                    raise SystemExit("apimon did not start under callgrind") from error
                 time.sleep(0.2)
         send(port, 500, seed=7)  # warm-up: caches, pools, the series of the metrics
-        control = ["callgrind_control"]
-        subprocess.run(control + ["--instr=on", str(process.pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        def control(action):
+            subprocess.run(["callgrind_control", action, str(process.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        control("--instr=on")
         send(port, requests, seed=1)
-        subprocess.run(control + ["--dump", str(process.pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(control + ["--instr=off", str(process.pid)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        control("--dump")
+        control("--instr=off")
     finally:
         process.terminate()
         process.wait(timeout=120)

@@ -3,8 +3,9 @@
 
 One row per species (National Pokédex numbers 1..1025) using the species'
 default form for height, weight, types and base stats, and the Pokédex
-entries the API serves: each species in each language the data names it in. The output is deterministic (UTF-8, LF, no timestamps) and
-loads unchanged into MariaDB/MySQL and SQLite.
+entries the API serves: each species in each language the data names it
+in. The output is deterministic (UTF-8, LF, no timestamps) and loads
+unchanged into MariaDB/MySQL and SQLite.
 
     python3 db/generate.py [--data DIR] [--out DIR] [--check]
 

@@ -1,9 +1,9 @@
-#include "showcase_api.hpp"
+#include "api_prometheus.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <faults/http_faults.hpp>
@@ -12,8 +12,9 @@
 #include <http/query.hpp>
 #include <json_writer/json_writer.hpp>
 #include <pokedex/text.hpp>
+#include <text/number.hpp>
 
-namespace apiprom {
+namespace api_prometheus {
 namespace {
 
 namespace asio = boost::asio;
@@ -33,7 +34,8 @@ http::Response json_response(const http::Request& request, std::string body, sta
 // request never costs an upstream call.
 int pokedex_id(std::string_view text) {
   const auto parsed = pokedex::parse_pokedex_id(text);
-  if (parsed.error) throw ProblemError(status::bad_request, "A Pokédex number is a plain positive integer, such as 25.");
+  if (parsed.error)
+    throw ProblemError(status::bad_request, "A Pokédex number is a plain positive integer, such as 25.");
   return parsed.value;
 }
 
@@ -75,8 +77,8 @@ asio::awaitable<std::vector<T>> gather(std::size_t count, Make make) {
 
 }  // namespace
 
-ShowcaseApi::ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
-                         int max_team_size)
+ApiPrometheus::ApiPrometheus(Upstream& upstream, metrics::MetricsRegistry& metrics, faults::FaultInjector& faults,
+                             int max_team_size)
     : upstream_(upstream),
       metrics_(metrics),
       faults_(faults),
@@ -90,12 +92,12 @@ ShowcaseApi::ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics
                              .Help("Team builds waiting for apimon right now.")
                              .Register(metrics.registry())
                              .Add({})),
-      team_strength_(prometheus::BuildHistogram()
-                         .Name("apiprom_team_base_stats")
-                         .Help("Sum of the base stats of the teams built.")
-                         .Register(metrics.registry())
-                         .Add({}, prometheus::Histogram::BucketBoundaries{500, 1000, 1500, 2000, 2500, 3000, 3500,
-                                                                           4000})),
+      team_strength_(
+          prometheus::BuildHistogram()
+              .Name("apiprom_team_base_stats")
+              .Help("Sum of the base stats of the teams built.")
+              .Register(metrics.registry())
+              .Add({}, prometheus::Histogram::BucketBoundaries{500, 1000, 1500, 2000, 2500, 3000, 3500, 4000})),
       upstream_body_size_(prometheus::BuildSummary()
                               .Name("apiprom_upstream_response_body_bytes")
                               .Help("Size of apimon's response bodies, as quantiles over the last 10 minutes.")
@@ -111,19 +113,19 @@ ShowcaseApi::ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics
   for (const char* outcome : {"first", "second", "draw"}) battles_.Add({{"outcome", outcome}});
 }
 
-void ShowcaseApi::register_routes(http::Router& router) {
+void ApiPrometheus::register_routes(http::Router& router) {
   router.get("/healthz", [](Context& context) -> asio::awaitable<Response> {
     co_return json_response(context.request, R"({"status":"ok"})");
   });
   router.get("/readyz", [this](Context& context) { return ready(context); });
   router.get("/metrics", http::metrics_endpoint(metrics_));
   // Injected latency and errors reach the API routes only, as in apimon.
-  router.get("/pokemon/{id}", faults::with_faults(faults_, guarded(&ShowcaseApi::pokemon)));
-  router.get("/battle/{first}/{second}", faults::with_faults(faults_, guarded(&ShowcaseApi::battle)));
-  router.get("/team/{size}", faults::with_faults(faults_, guarded(&ShowcaseApi::team)));
+  router.get("/pokemon/{id}", faults::with_faults(faults_, guarded(&ApiPrometheus::pokemon)));
+  router.get("/battle/{first}/{second}", faults::with_faults(faults_, guarded(&ApiPrometheus::battle)));
+  router.get("/team/{size}", faults::with_faults(faults_, guarded(&ApiPrometheus::team)));
 }
 
-http::Handler ShowcaseApi::guarded(asio::awaitable<Response> (ShowcaseApi::*handler)(Context&)) {
+http::Handler ApiPrometheus::guarded(asio::awaitable<Response> (ApiPrometheus::*handler)(Context&)) {
   return [this, handler](Context& context) -> asio::awaitable<Response> {
     std::optional<UpstreamError> failure;
     try {
@@ -133,9 +135,8 @@ http::Handler ShowcaseApi::guarded(asio::awaitable<Response> (ShowcaseApi::*hand
     }
     context.span.set_attribute("upstream.failure", std::string(failure->what()));
     co_return http::problem(failure->answer(),
-                            failure->answer() == status::gateway_timeout
-                                ? "apimon did not answer in time."
-                                : "apimon could not be reached or failed.",
+                            failure->answer() == status::gateway_timeout ? "apimon did not answer in time."
+                                                                         : "apimon could not be reached or failed.",
                             context.request.version());
   };
 }
@@ -153,18 +154,17 @@ static asio::awaitable<json::object> fetch_pokemon(Upstream& upstream, prometheu
   co_return std::move(parsed.as_object());
 }
 
-asio::awaitable<http::Response> ShowcaseApi::pokemon(Context& context) {
+asio::awaitable<http::Response> ApiPrometheus::pokemon(Context& context) {
   const int id = pokedex_id(context.params.get("id"));
   const auto started = std::chrono::steady_clock::now();
   auto pokemon = co_await fetch_pokemon(upstream_, upstream_body_size_, context, "/pokemon/" + std::to_string(id));
-  const double took_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const double took_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   pokemon["total_base_stats"] = total_base_stats(pokemon);
   pokemon["upstream"] = {{"service", "apimon"}, {"duration_ms", std::round(took_ms * 1000) / 1000}};
   co_return json_response(context.request, json::serialize(pokemon));
 }
 
-asio::awaitable<http::Response> ShowcaseApi::battle(Context& context) {
+asio::awaitable<http::Response> ApiPrometheus::battle(Context& context) {
   const std::array<int, 2> ids = {pokedex_id(context.params.get("first")), pokedex_id(context.params.get("second"))};
   auto fighters = co_await gather<json::object>(2, [&](std::size_t i) {
     return fetch_pokemon(upstream_, upstream_body_size_, context, "/pokemon/" + std::to_string(ids[i]));
@@ -192,8 +192,8 @@ asio::awaitable<http::Response> ShowcaseApi::battle(Context& context) {
   co_return json_response(context.request, std::move(body));
 }
 
-asio::awaitable<http::Response> ShowcaseApi::team(Context& context) {
-  const auto size = pokedex::parse_bounded_int(context.params.get("size"), 1, max_team_size_);
+asio::awaitable<http::Response> ApiPrometheus::team(Context& context) {
+  const auto size = text::parse_bounded_int(context.params.get("size"), 1, max_team_size_);
   if (!size)
     throw ProblemError(status::bad_request,
                        "A team has from 1 to " + std::to_string(max_team_size_) + " Pokémon, such as /team/6.");
@@ -223,7 +223,7 @@ asio::awaitable<http::Response> ShowcaseApi::team(Context& context) {
   co_return json_response(context.request, std::move(body));
 }
 
-asio::awaitable<http::Response> ShowcaseApi::ready(Context& context) {
+asio::awaitable<http::Response> ApiPrometheus::ready(Context& context) {
   // Awaited into a variable, not inside the condition: GCC 12 mishandles
   // temporaries of a co_await written in an if condition.
   const bool upstream_ready = co_await upstream_.ready(context);
@@ -232,5 +232,4 @@ asio::awaitable<http::Response> ShowcaseApi::ready(Context& context) {
                               context.request.version());
 }
 
-
-}  // namespace apiprom
+}  // namespace api_prometheus

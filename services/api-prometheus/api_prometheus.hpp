@@ -3,20 +3,20 @@
 
 #include <faults/fault_injector.hpp>
 #include <http/router.hpp>
+#include <metrics/registry.hpp>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/summary.h>
-#include <telemetry/metrics.hpp>
 
-namespace apiprom {
+namespace api_prometheus {
 
 // The routes: each calls apimon and does a little work of its own, so traces
 // show different shapes (one call, two in parallel, a fan-out of N).
-class ShowcaseApi {
+class ApiPrometheus {
  public:
-  ShowcaseApi(Upstream& upstream, telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
-              int max_team_size);
+  ApiPrometheus(Upstream& upstream, metrics::MetricsRegistry& metrics, faults::FaultInjector& faults,
+                int max_team_size);
   void register_routes(http::Router& router);
 
  private:
@@ -27,10 +27,10 @@ class ShowcaseApi {
   boost::asio::awaitable<Response> battle(Context& context);
   boost::asio::awaitable<Response> team(Context& context);
   boost::asio::awaitable<Response> ready(Context& context);
-  http::Handler guarded(boost::asio::awaitable<Response> (ShowcaseApi::*handler)(Context&));
+  http::Handler guarded(boost::asio::awaitable<Response> (ApiPrometheus::*handler)(Context&));
 
   Upstream& upstream_;
-  telemetry::MetricsRegistry& metrics_;
+  metrics::MetricsRegistry& metrics_;
   faults::FaultInjector& faults_;
   int max_team_size_;
 
@@ -49,4 +49,4 @@ class ShowcaseApi {
   prometheus::Gauge& upstream_info_;
 };
 
-}  // namespace apiprom
+}  // namespace api_prometheus

@@ -1,29 +1,25 @@
 #pragma once
 #include <faults/fault_injector.hpp>
 #include <http/client.hpp>
-#include <http/server.hpp>
+#include <service_settings/service_settings.hpp>
 
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace apiprom {
+namespace api_prometheus {
 
-struct Config {
-  http::ServerOptions server;
+// Its server, logs and faults as every service has them, and its own settings.
+struct Config : service_settings::Settings {
   std::string apimon_host = "127.0.0.1";
   std::uint16_t apimon_port = 5000;
   http::ClientOptions upstream;
   double retry_budget = 0.1;  // retries allowed, as a share of upstream calls
   int max_team_size = 6;
-  std::string log_level = "info";
-  bool access_log = true;
-  faults::Settings faults;  // injected from the start
-  std::string admin_token;  // empty: no admin API
 };
 
-inline constexpr std::initializer_list<faults::Fault> supported_faults = {
-    faults::Fault::latency, faults::Fault::errors, faults::Fault::upstream_unreachable};
+inline constexpr std::initializer_list<faults::Fault> supported_faults = {faults::Fault::latency, faults::Fault::errors,
+                                                                          faults::Fault::upstream_unreachable};
 
 struct ConfigResult {
   std::optional<Config> config;
@@ -35,4 +31,4 @@ struct ConfigResult {
 // gives exit code 2 and a message naming it.
 ConfigResult parse_config(const std::vector<std::string>& arguments);
 
-}  // namespace apiprom
+}  // namespace api_prometheus

@@ -1,7 +1,7 @@
 // api-prometheus: a second service that calls apimon, for traces across
 // services and for a showcase of every Prometheus metric type.
+#include "api_prometheus.hpp"
 #include "config.hpp"
-#include "showcase_api.hpp"
 #include "upstream.hpp"
 
 #include <faults/http_faults.hpp>
@@ -13,16 +13,16 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
-  auto parsed = apiprom::parse_config(std::vector<std::string>(argv + 1, argv + argc));
+  auto parsed = api_prometheus::parse_config(std::vector<std::string>(argv + 1, argv + argc));
   if (!parsed.config) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
     return parsed.exit_code;
   }
-  apiprom::Config& config = *parsed.config;
+  api_prometheus::Config& config = *parsed.config;
   logging::configure_json_stdout("api-prometheus", config.log_level);
   std::unique_ptr<telemetry::Telemetry> telemetry;
   try {
-    telemetry = telemetry::Telemetry::from_environment("api-prometheus", APIPROM_VERSION);
+    telemetry = telemetry::Telemetry::from_environment("api-prometheus", API_PROMETHEUS_VERSION);
   } catch (const std::invalid_argument& error) {
     std::cerr << "api-prometheus: invalid setting: " << error.what() << '\n';
     return 2;
@@ -35,10 +35,10 @@ int main(int argc, char** argv) {
     // The client's connections live on the server's (single) event loop, so
     // a handler's calls to apimon never leave its thread.
     http::Client client(server.executor(), config.upstream, telemetry->tracer(), &telemetry->metrics());
-    faults::FaultInjector faults(apiprom::supported_faults, &telemetry->metrics());
+    faults::FaultInjector faults(api_prometheus::supported_faults, &telemetry->metrics());
     faults.apply(config.faults);
-    apiprom::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget, &faults);
-    apiprom::ShowcaseApi api(upstream, telemetry->metrics(), faults, config.max_team_size);
+    api_prometheus::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget, &faults);
+    api_prometheus::ApiPrometheus api(upstream, telemetry->metrics(), faults, config.max_team_size);
     http::Router router;
     api.register_routes(router);
     faults::add_admin_routes(router, faults, config.admin_token);

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
-namespace apiprom {
+namespace api_prometheus {
 
 Upstream::Upstream(http::Client& client, std::string host, std::uint16_t port, double retry_budget,
                    faults::FaultInjector* faults)
@@ -82,8 +82,8 @@ boost::asio::awaitable<bool> Upstream::ready(const http::RequestContext& context
   try {
     http::Request request{http::verb::get, "/readyz", 11};
     const Destination to = destination(context);
-    const http::Response response =
-        co_await client_.send(*to.host, to.port, std::move(request), &context.span.context());
+    const http::Response response = co_await client_.send(*to.host, to.port, std::move(request),
+                                                          &context.span.context());
     ready = response.result() == http::status::ok;
   } catch (const http::ClientError&) {
     ready = false;
@@ -91,4 +91,4 @@ boost::asio::awaitable<bool> Upstream::ready(const http::RequestContext& context
   co_return ready;
 }
 
-}  // namespace apiprom
+}  // namespace api_prometheus

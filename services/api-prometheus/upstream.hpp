@@ -10,7 +10,7 @@
 #include <chrono>
 #include <string>
 
-namespace apiprom {
+namespace api_prometheus {
 
 class UpstreamError : public std::runtime_error {
  public:
@@ -69,4 +69,4 @@ class Upstream {
   std::atomic<std::uint64_t> retries_{0};
 };
 
-}  // namespace apiprom
+}  // namespace api_prometheus

@@ -1,7 +1,6 @@
 #include "config.hpp"
 
 #include <cli_settings/cli_settings.hpp>
-#include <faults/fault_options.hpp>
 #include <secret_file/secret_file.hpp>
 
 #include <thread>
@@ -35,32 +34,25 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::string database_url = "sqlite::memory:";
   std::string password;
   std::string password_file;
-  std::uint64_t idle_ms = static_cast<std::uint64_t>(limits.idle_timeout.count());
   std::uint64_t io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
-  std::uint64_t grace_ms = static_cast<std::uint64_t>(limits.shutdown_grace.count());
-  std::uint64_t queue_wait_ms = static_cast<std::uint64_t>(config.pool.max_wait.count());
+  std::uint64_t queue_wait_ms = static_cast<std::uint64_t>(config.storage.pool.max_wait.count());
   std::uint64_t cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
   std::uint64_t query_timeout_ms = 2'000;
   std::uint64_t connect_timeout_ms = 2'000;
   unsigned retry_after_s = 5;
 
-  app.add_option("--listen-address", server.address, "Address to listen on")->envname("APIMON_LISTEN_ADDRESS");
-  app.add_option("--port", server.port, "TCP port to listen on")
-      ->envname("APIMON_PORT")->check(CLI::Range(0, 65535));
-  app.add_option("--threads", server.threads, "Event-loop threads, each with its own SO_REUSEPORT listener")
-      ->envname("APIMON_THREADS")->check(CLI::Range(1u, 256u));
+  service_settings::SettingsOptions service_options;
+  service_options.add_to(app, "APIMON", config, supported_faults);
+  app.get_option("--threads")->description("Event-loop threads, each with its own SO_REUSEPORT listener");
   app.add_option("--max-header-bytes", limits.max_header_bytes, "Largest request line plus headers (431 beyond)")
-      ->envname("APIMON_MAX_HEADER_BYTES")->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20));
+      ->envname("APIMON_MAX_HEADER_BYTES")
+      ->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20));
   app.add_option("--max-body-bytes", limits.max_body_bytes, "Largest request body (413 beyond)")
-      ->envname("APIMON_MAX_BODY_BYTES")->check(CLI::Range(std::size_t{0}, std::size_t{64} << 20));
-  app.add_option("--idle-timeout-ms", idle_ms, "Close a kept-alive connection idle this long")
-      ->envname("APIMON_IDLE_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{100}, std::uint64_t{3'600'000}));
+      ->envname("APIMON_MAX_BODY_BYTES")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{64} << 20));
   app.add_option("--io-timeout-ms", io_ms, "Time to receive one request or send one response")
-      ->envname("APIMON_IO_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}));
-  app.add_option("--max-connections", limits.max_connections, "Open connections beyond this are closed")
-      ->envname("APIMON_MAX_CONNECTIONS")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
-  app.add_option("--shutdown-grace-ms", grace_ms, "On SIGTERM, time in-flight requests get to finish")
-      ->envname("APIMON_SHUTDOWN_GRACE_MS")->check(CLI::Range(std::uint64_t{0}, std::uint64_t{600'000}));
+      ->envname("APIMON_IO_TIMEOUT_MS")
+      ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}));
 
   app.add_option("--database-url", database_url,
                  "sqlite::memory:, sqlite:///path/to/file.db or mysql://user@host:port/database")
@@ -69,54 +61,52 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
       ->envname("APIMON_DATABASE_PASSWORD");
   app.add_option("--database-password-file", password_file, "File holding the database password")
       ->envname("APIMON_DATABASE_PASSWORD_FILE");
-  app.add_option("--db-pool-size", config.pool.connections,
+  app.add_option("--db-pool-size", config.storage.pool.connections,
                  "Database connections per event-loop thread (MySQL), or worker threads (SQLite)")
-      ->envname("APIMON_DB_POOL_SIZE")->check(CLI::Range(std::size_t{1}, std::size_t{256}));
-  app.add_option("--db-max-waiting", config.pool.max_waiting, "Queued database calls beyond this get 503")
-      ->envname("APIMON_DB_MAX_WAITING")->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+      ->envname("APIMON_DB_POOL_SIZE")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+  app.add_option("--db-max-waiting", config.storage.pool.max_waiting, "Queued database calls beyond this get 503")
+      ->envname("APIMON_DB_MAX_WAITING")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
   app.add_option("--db-max-wait-ms", queue_wait_ms, "A database call queued longer than this gets 503")
-      ->envname("APIMON_DB_MAX_WAIT_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{600'000}));
+      ->envname("APIMON_DB_MAX_WAIT_MS")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{600'000}));
   app.add_option("--db-query-timeout-ms", query_timeout_ms, "One query, from sending it to its last row (MySQL)")
-      ->envname("APIMON_DB_QUERY_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
+      ->envname("APIMON_DB_QUERY_TIMEOUT_MS")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
   app.add_option("--db-connect-timeout-ms", connect_timeout_ms, "Connecting and preparing statements (MySQL)")
-      ->envname("APIMON_DB_CONNECT_TIMEOUT_MS")->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
+      ->envname("APIMON_DB_CONNECT_TIMEOUT_MS")
+      ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
   app.add_option("--retry-after-s", retry_after_s, "Retry-After sent with 503 when storage is unavailable")
-      ->envname("APIMON_RETRY_AFTER_S")->check(CLI::Range(1u, 3600u));
+      ->envname("APIMON_RETRY_AFTER_S")
+      ->check(CLI::Range(1u, 3600u));
 
   app.add_option("--cache-entries", config.cache.max_entries, "Cached rendered responses; 0 turns the cache off")
-      ->envname("APIMON_CACHE_ENTRIES")->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+      ->envname("APIMON_CACHE_ENTRIES")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
   app.add_option("--cache-ttl-ms", cache_ttl_ms, "How long a cached response stays fresh")
-      ->envname("APIMON_CACHE_TTL_MS")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86'400'000}));
+      ->envname("APIMON_CACHE_TTL_MS")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{86'400'000}));
 
-  app.add_option("--access-log", config.access_log, "One JSON line per request on stdout (true or false)")
-      ->envname("APIMON_ACCESS_LOG");
   app.add_option("--telemetry", config.telemetry,
                  "Automatic request and database metrics and spans (true or false; false only to measure their cost)")
       ->envname("APIMON_TELEMETRY");
-  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
-      ->envname("APIMON_LOG_LEVEL")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  faults::FaultOptions fault_options;
-  fault_options.add_to(app, "APIMON", supported_faults);
 
   const auto outcome = cli_settings::parse(app, arguments, [&] {
     try {
-      config.database = pokedex::parse_database_url(database_url);
+      config.database = storage::parse_database_url(database_url);
     } catch (const std::invalid_argument& error) {
       throw CLI::ValidationError("--database-url", error.what());
     }
     if (!password_file.empty()) password = read_password_file(password_file);
     if (!password.empty()) config.database.password = password;
-    limits.idle_timeout = std::chrono::milliseconds(idle_ms);
     limits.io_timeout = std::chrono::milliseconds(io_ms);
-    limits.shutdown_grace = std::chrono::milliseconds(grace_ms);
-    config.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
+    config.storage.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
     config.cache.ttl = std::chrono::milliseconds(cache_ttl_ms);
-    config.query_timeout = std::chrono::milliseconds(query_timeout_ms);
-    config.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+    config.storage.query_timeout = std::chrono::milliseconds(query_timeout_ms);
+    config.storage.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
     config.retry_after = std::chrono::seconds(retry_after_s);
-    config.faults = fault_options.settings();
-    config.admin_token = fault_options.admin_token();
+    service_options.finish();
   });
   ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
   if (outcome.run) result.config = std::move(config);

@@ -1,9 +1,10 @@
 #pragma once
+#include "response_cache.hpp"
+
 #include <faults/fault_injector.hpp>
-#include <http/server.hpp>
-#include <pokedex/database_url.hpp>
-#include <pokedex/response_cache.hpp>
-#include <pokedex/store_pool.hpp>
+#include <service_settings/service_settings.hpp>
+#include <storage/database_url.hpp>
+#include <storage/open_repository.hpp>
 
 #include <optional>
 #include <string>
@@ -11,23 +12,17 @@
 
 namespace apimon {
 
-struct Config {
-  http::ServerOptions server;
-  pokedex::DatabaseUrl database;
-  pokedex::StorePoolOptions pool;
-  pokedex::ResponseCacheOptions cache;
-  std::chrono::milliseconds query_timeout{2'000};
-  std::chrono::milliseconds connect_timeout{2'000};
+// Its server, logs and faults as every service has them, and its own settings.
+struct Config : service_settings::Settings {
+  storage::DatabaseUrl database;
+  storage::StorageOptions storage;
+  ResponseCacheOptions cache;
   std::chrono::seconds retry_after{5};
-  std::string log_level = "info";
-  bool access_log = true;
   bool telemetry = true;  // automatic metrics and spans; off only to measure what they cost
-  faults::Settings faults;  // injected from the start
-  std::string admin_token;  // empty: no admin API
 };
 
-inline constexpr std::initializer_list<faults::Fault> supported_faults = {
-    faults::Fault::latency, faults::Fault::errors, faults::Fault::slow_queries};
+inline constexpr std::initializer_list<faults::Fault> supported_faults = {faults::Fault::latency, faults::Fault::errors,
+                                                                          faults::Fault::slow_queries};
 
 struct ConfigResult {
   std::optional<Config> config;  // set when the service should run

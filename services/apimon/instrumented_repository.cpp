@@ -20,7 +20,7 @@ const InstrumentedRepository::Operation InstrumentedRepository::operations[opera
     {"SELECT", "SELECT", "", pokedex::queries::ping},
 };
 
-InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
+InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, metrics::MetricsRegistry& metrics,
                                                DatabaseDescription database, bool enabled,
                                                faults::FaultInjector* faults)
     : repository_(repository), database_(std::move(database)), enabled_(enabled), faults_(faults) {
@@ -45,13 +45,13 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     -> decltype(call()) {
   if (!enabled_) {
     if (faults_ && faults_->any_active()) {
-      telemetry::Span no_span;
+      trace::Span no_span;
       co_await injected_delay(no_span);
     }
     co_return co_await call();
   }
   const Operation& operation = operations[id];
-  auto span = context.start_span(operation.span_name, telemetry::SpanKind::client);
+  auto span = context.start_span(operation.span_name, trace::SpanKind::client);
   if (span.recording()) {
     span.set_attribute("db.system.name", database_.system)
         .set_attribute("db.namespace", database_.name)
@@ -71,7 +71,7 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     co_return result;
   } catch (const std::exception& error) {
     // Traces are for operators, so the span keeps the cause; clients never see it.
-    span.set_status(telemetry::StatusCode::error, error.what());
+    span.set_status(trace::StatusCode::error, error.what());
     span.set_attribute("error.type", std::string("storage_unavailable"));
     failure = std::current_exception();
   }
@@ -80,7 +80,7 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
   std::rethrow_exception(failure);
 }
 
-boost::asio::awaitable<void> InstrumentedRepository::injected_delay(telemetry::Span& span) {
+boost::asio::awaitable<void> InstrumentedRepository::injected_delay(trace::Span& span) {
   const auto delay = faults_->draw_slow_query();
   if (delay.count() == 0) co_return;
   span.set_attribute("fault_injection.injected", std::string("slow_queries"))

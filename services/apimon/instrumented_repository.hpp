@@ -5,25 +5,25 @@
 // an observation of db_client_operation_duration_seconds.
 #include <faults/fault_injector.hpp>
 #include <http/message.hpp>
+#include <metrics/registry.hpp>
 #include <pokedex/repository.hpp>
-#include <telemetry/metrics.hpp>
 
 #include <string>
 
 namespace apimon {
 
 struct DatabaseDescription {
-  std::string system;     // db.system.name: "sqlite" or "mariadb"
-  std::string name;       // db.namespace
-  std::string address;    // server.address ("" for the embedded database)
-  int port = 0;           // server.port (0: none)
+  std::string system;   // db.system.name: "sqlite" or "mariadb"
+  std::string name;     // db.namespace
+  std::string address;  // server.address ("" for the embedded database)
+  int port = 0;         // server.port (0: none)
 };
 
 class InstrumentedRepository {
  public:
   // `enabled` false passes calls straight through: no spans, no timing.
   // `faults` (may be null) slows queries down when the slow_queries fault is on.
-  InstrumentedRepository(pokedex::Repository& repository, telemetry::MetricsRegistry& metrics,
+  InstrumentedRepository(pokedex::Repository& repository, metrics::MetricsRegistry& metrics,
                          DatabaseDescription database, bool enabled = true, faults::FaultInjector* faults = nullptr);
 
   boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(const http::RequestContext& context, int id,
@@ -34,8 +34,7 @@ class InstrumentedRepository {
                                                                        std::string type, pokedex::Language language,
                                                                        pokedex::Page page);
   boost::asio::awaitable<std::optional<pokedex::Listing>> list_by_generation(const http::RequestContext& context,
-                                                                             int generation,
-                                                                             pokedex::Language language,
+                                                                             int generation, pokedex::Language language,
                                                                              pokedex::Page page);
   boost::asio::awaitable<int> max_pokemon_id(const http::RequestContext& context);
   boost::asio::awaitable<void> ping(const http::RequestContext& context);
@@ -55,14 +54,14 @@ class InstrumentedRepository {
   template <class Call>
   auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call());
   // The slow_queries fault: waits before the query runs, inside its span.
-  boost::asio::awaitable<void> injected_delay(telemetry::Span& span);
+  boost::asio::awaitable<void> injected_delay(trace::Span& span);
 
   pokedex::Repository& repository_;
   DatabaseDescription database_;
   bool enabled_;
   faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
-  telemetry::ExemplarHistogram* duration_[operation_count][2];
+  metrics::ExemplarHistogram* duration_[operation_count][2];
 };
 
 }  // namespace apimon

@@ -6,47 +6,18 @@
 #include <faults/http_faults.hpp>
 #include <http/server.hpp>
 #include <logging/logging.hpp>
-#include <pokedex/mysql_repository.hpp>
-#include <pokedex/pooled_repository.hpp>
-#include <pokedex/sqlite_store.hpp>
 #include <spdlog/spdlog.h>
+#include <storage/open_repository.hpp>
 #include <telemetry/telemetry.hpp>
 
 #include <malloc.h>
 
 #include <iostream>
-#include <optional>
 
 namespace {
 
-std::string sqlite_location(const pokedex::DatabaseUrl& url) {
-  return url.sqlite_path == ":memory:" ? pokedex::SqliteStore::shared_memory_uri : url.sqlite_path;
-}
-
-std::unique_ptr<pokedex::Repository> open_repository(const apimon::Config& config) {
-  const auto& url = config.database;
-  if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) {
-    // SQLite calls block, so they run on worker threads; the embedded database
-    // is in process, so that costs a thread hand-off, not a network round trip.
-    return std::make_unique<pokedex::PooledRepository>(
-        [path = sqlite_location(url)] { return std::make_unique<pokedex::SqliteStore>(path); }, config.pool);
-  }
-  pokedex::MysqlOptions options;
-  options.host = url.host;
-  options.port = url.port;
-  options.user = url.user;
-  options.password = url.password;
-  options.database = url.database;
-  options.connections_per_loop = config.pool.connections;
-  options.max_waiting = config.pool.max_waiting;
-  options.max_wait = config.pool.max_wait;
-  options.query_timeout = config.query_timeout;
-  options.connect_timeout = config.connect_timeout;
-  return std::make_unique<pokedex::MysqlRepository>(options);
-}
-
-apimon::DatabaseDescription describe(const pokedex::DatabaseUrl& url) {
-  if (url.backend == pokedex::DatabaseUrl::Backend::sqlite) return {"sqlite", "main", "", 0};
+apimon::DatabaseDescription describe(const storage::DatabaseUrl& url) {
+  if (url.backend == storage::DatabaseUrl::Backend::sqlite) return {"sqlite", "main", "", 0};
   return {"mariadb", url.database, url.host, url.port};
 }
 
@@ -70,14 +41,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    // An embedded database is opened and seeded once here, before the pool's
-    // connections open it; the in-memory one lives as long as this connection.
-    std::optional<pokedex::SqliteStore> embedded;
-    if (config.database.backend == pokedex::DatabaseUrl::Backend::sqlite)
-      embedded.emplace(sqlite_location(config.database));
-
-    auto repository = open_repository(config);
-    pokedex::ResponseCache cache(config.cache);
+    auto repository = storage::open_repository(config.database, config.storage);
+    apimon::ResponseCache cache(config.cache);
     const auto database = describe(config.database);
     faults::FaultInjector faults(apimon::supported_faults, &telemetry->metrics());
     faults.apply(config.faults);

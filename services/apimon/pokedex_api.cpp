@@ -8,6 +8,7 @@
 #include <pokedex/render.hpp>
 #include <pokedex/text.hpp>
 #include <spdlog/spdlog.h>
+#include <text/number.hpp>
 
 #include <algorithm>
 #include <random>
@@ -43,7 +44,7 @@ Language requested_language(std::string_view query) {
 int integer_parameter(std::string_view query, std::string_view name, int fallback, int min, int max) {
   const auto value = http::query_parameter(query, name);
   if (!value) return fallback;
-  if (const auto number = pokedex::parse_bounded_int(*value, min, max)) return *number;
+  if (const auto number = text::parse_bounded_int(*value, min, max)) return *number;
   throw ProblemError(status::bad_request, "Query parameter '" + std::string(name) + "' must be an integer from " +
                                               std::to_string(min) + " to " + std::to_string(max) + ".");
 }
@@ -81,10 +82,10 @@ int random_between(int low, int high) {
 // Storage errors are logged at most once a second, so an outage under load
 // does not turn into a flood of identical lines; the line names the request's
 // trace, which holds the failed database span.
-void log_storage_error(const std::exception& error, const telemetry::Span& span) {
+void log_storage_error(const std::exception& error, const trace::Span& span) {
   static std::atomic<std::int64_t> last_logged_second{0};
-  const auto second = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  const auto second =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
   auto previous = last_logged_second.load(std::memory_order_relaxed);
   if (previous == second || !last_logged_second.compare_exchange_strong(previous, second)) return;
   const auto& trace = span.context();
@@ -97,9 +98,8 @@ void log_storage_error(const std::exception& error, const telemetry::Span& span)
 
 }  // namespace
 
-PokedexApi::PokedexApi(InstrumentedRepository& repository, pokedex::ResponseCache& cache,
-                       telemetry::MetricsRegistry& metrics, faults::FaultInjector& faults,
-                       std::chrono::seconds retry_after)
+PokedexApi::PokedexApi(InstrumentedRepository& repository, ResponseCache& cache, metrics::MetricsRegistry& metrics,
+                       faults::FaultInjector& faults, std::chrono::seconds retry_after)
     : repository_(repository),
       cache_(cache),
       metrics_(metrics),
@@ -167,14 +167,14 @@ boost::asio::awaitable<http::Response> PokedexApi::get_pokemon(Context& context)
   const auto parsed = pokedex::parse_pokedex_id(context.params.get("id"));
   if (parsed.error) {
     validation.add_event("invalid id", {{"pokemon.id.raw", std::string(context.params.get("id"))}});
-    validation.set_status(telemetry::StatusCode::error, "invalid Pokédex number");
+    validation.set_status(trace::StatusCode::error, "invalid Pokédex number");
   }
   validation.end();
   if (parsed.error == pokedex::IdError::not_a_number)
     throw ProblemError(status::bad_request, "The Pokédex number must be a plain positive integer, such as 25.");
   if (parsed.error == pokedex::IdError::out_of_range)
-    throw ProblemError(status::bad_request, "The Pokédex number is out of range (at most " +
-                                                std::to_string(pokedex::max_pokedex_id) + ").");
+    throw ProblemError(status::bad_request,
+                       "The Pokédex number is out of range (at most " + std::to_string(pokedex::max_pokedex_id) + ").");
   co_return co_await pokemon_response(context, parsed.value);
 }
 
@@ -238,9 +238,8 @@ boost::asio::awaitable<http::Response> PokedexApi::by_type(Context& context) {
 }
 
 boost::asio::awaitable<http::Response> PokedexApi::by_generation(Context& context) {
-  const auto generation = pokedex::parse_bounded_int(context.params.get("generation"), 0, 999);
-  if (!generation)
-    throw ProblemError(status::bad_request, "A generation is a small positive integer, such as 1.");
+  const auto generation = text::parse_bounded_int(context.params.get("generation"), 0, 999);
+  if (!generation) throw ProblemError(status::bad_request, "A generation is a small positive integer, such as 1.");
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
   count_language(language);
@@ -254,7 +253,6 @@ boost::asio::awaitable<http::Response> PokedexApi::ready(Context& context) {
   co_await repository_.ping(context);
   co_return json_response(context.request, R"({"status":"ready"})");
 }
-
 
 void PokedexApi::count_lookup(const pokedex::Pokemon& pokemon) {
   // Each series is looked up in prometheus-cpp once and then kept: Family::Add

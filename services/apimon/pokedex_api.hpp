@@ -1,11 +1,11 @@
 #pragma once
 #include "instrumented_repository.hpp"
+#include "response_cache.hpp"
 
 #include <faults/fault_injector.hpp>
 #include <http/router.hpp>
-#include <pokedex/response_cache.hpp>
+#include <metrics/registry.hpp>
 #include <pokedex/repository.hpp>
-#include <telemetry/metrics.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
@@ -20,7 +20,7 @@ namespace apimon {
 // and renders the answer. Storage trouble becomes 503 with Retry-After.
 class PokedexApi {
  public:
-  PokedexApi(InstrumentedRepository& repository, pokedex::ResponseCache& cache, telemetry::MetricsRegistry& metrics,
+  PokedexApi(InstrumentedRepository& repository, ResponseCache& cache, metrics::MetricsRegistry& metrics,
              faults::FaultInjector& faults, std::chrono::seconds retry_after);
 
   void register_routes(http::Router& router);
@@ -49,8 +49,8 @@ class PokedexApi {
   void count_language(pokedex::Language language);
 
   InstrumentedRepository& repository_;
-  pokedex::ResponseCache& cache_;
-  telemetry::MetricsRegistry& metrics_;
+  ResponseCache& cache_;
+  metrics::MetricsRegistry& metrics_;
   faults::FaultInjector& faults_;
   std::chrono::seconds retry_after_;
 
@@ -65,9 +65,11 @@ class PokedexApi {
   prometheus::Family<prometheus::Counter>& languages_;
 
   static constexpr int max_generation = 9;
-  static constexpr std::array<std::string_view, 19> known_types = {
-      "normal", "fighting", "flying", "poison", "ground", "rock",  "bug",   "ghost", "steel", "fire",
-      "water",  "grass",    "electric", "psychic", "ice", "dragon", "dark", "fairy", "stellar"};
+  static constexpr std::array<std::string_view, 19> known_types = {"normal",   "fighting", "flying", "poison",
+                                                                   "ground",   "rock",     "bug",    "ghost",
+                                                                   "steel",    "fire",     "water",  "grass",
+                                                                   "electric", "psychic",  "ice",    "dragon",
+                                                                   "dark",     "fairy",    "stellar"};
   std::array<std::array<std::atomic<prometheus::Counter*>, known_types.size()>, max_generation + 1> lookup_series_{};
   std::array<prometheus::Counter*, pokedex::language_tags.size()> language_series_{};
   std::atomic<int> max_id_{0};  // learned from storage on first use

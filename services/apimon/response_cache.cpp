@@ -1,6 +1,6 @@
-#include "pokedex/response_cache.hpp"
+#include "response_cache.hpp"
 
-namespace pokedex {
+namespace apimon {
 
 ResponseCache::ResponseCache(ResponseCacheOptions options)
     : options_(options),
@@ -58,4 +58,4 @@ std::size_t ResponseCache::size() const {
   return total;
 }
 
-}  // namespace pokedex
+}  // namespace apimon

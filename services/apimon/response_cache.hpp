@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace pokedex {
+namespace apimon {
 
 struct ResponseCacheOptions {
   std::size_t max_entries = 0;  // 0 disables the cache; split over 8 shards, so rounded up to a multiple of 8
@@ -64,4 +64,4 @@ class ResponseCache {
   std::atomic<std::uint64_t> misses_{0};
 };
 
-}  // namespace pokedex
+}  // namespace apimon

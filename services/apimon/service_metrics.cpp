@@ -17,8 +17,7 @@ prometheus::ClientMetric sample(double value, std::vector<prometheus::ClientMetr
 
 class PoolAndCacheCollector final : public prometheus::Collectable {
  public:
-  PoolAndCacheCollector(const pokedex::Repository& repository, const pokedex::ResponseCache& cache,
-                        std::string system)
+  PoolAndCacheCollector(const pokedex::Repository& repository, const ResponseCache& cache, std::string system)
       : repository_(repository), cache_(cache), system_(std::move(system)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -49,14 +48,14 @@ class PoolAndCacheCollector final : public prometheus::Collectable {
 
  private:
   const pokedex::Repository& repository_;
-  const pokedex::ResponseCache& cache_;
+  const ResponseCache& cache_;
   std::string system_;
 };
 
 }  // namespace
 
-void register_service_metrics(telemetry::MetricsRegistry& metrics, const pokedex::Repository& repository,
-                              const pokedex::ResponseCache& cache, const DatabaseDescription& database,
+void register_service_metrics(metrics::MetricsRegistry& metrics, const pokedex::Repository& repository,
+                              const ResponseCache& cache, const DatabaseDescription& database,
                               std::string_view version) {
   // An info-style gauge: the value is always 1, the labels carry the facts,
   // and joins (* on(instance) group_left(version)) bring them to any query.

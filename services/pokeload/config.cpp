@@ -83,8 +83,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::uint64_t seed = 0;
   auto& load = config.load;
 
-  app.add_option("--target", config.target_url, "Where the API answers: http://host:port")
-      ->envname("POKELOAD_TARGET");
+  app.add_option("--target", config.target_url, "Where the API answers: http://host:port")->envname("POKELOAD_TARGET");
   app.add_option("--api", api, "Which API the target is, for its routes and default mix: apimon or api-prometheus")
       ->envname("POKELOAD_API");
   auto* rate_option = app.add_option("--rate", rate, "Requests per second, constant")->envname("POKELOAD_RATE");
@@ -137,8 +136,8 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
           "'" + config.arrivals + "' is not constant or poisson");
     load.poisson = config.arrivals == "poisson";
     load.duration = duration_setting("--duration", duration);
-    config.mix =
-        parsed_setting("--mix", [&] { return mix.empty() ? default_mix(config.api) : parse_mix(mix, config.api); });
+    config.mix = parsed_setting("--mix",
+                                [&] { return mix.empty() ? default_mix(config.api) : parse_mix(mix, config.api); });
     check(ids == "uniform" || ids == "zipf", "--ids", "'" + ids + "' is not uniform or zipf");
     config.ids = ids == "zipf" ? IdDistribution::zipf : IdDistribution::uniform;
     check(config.zipf_exponent > 0 && config.zipf_exponent <= 10, "--zipf-exponent",

@@ -50,10 +50,10 @@ class LatencyHistogram {
   }
 
   std::uint64_t count() const { return count_; }
-  std::chrono::nanoseconds min() const { return std::chrono::nanoseconds(count_ ? min_ : 0); }
+  std::chrono::nanoseconds min() const { return std::chrono::nanoseconds(count_ != 0 ? min_ : 0); }
   std::chrono::nanoseconds max() const { return std::chrono::nanoseconds(max_); }
   std::chrono::nanoseconds mean() const {
-    return std::chrono::nanoseconds(count_ ? std::llround(sum_ns_ / static_cast<double>(count_)) : 0);
+    return std::chrono::nanoseconds(count_ != 0 ? std::llround(sum_ns_ / static_cast<double>(count_)) : 0);
   }
 
   // The value below or at which `percent` of the recorded values lie (the

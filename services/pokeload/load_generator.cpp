@@ -24,8 +24,8 @@ double seconds_between(LoadGenerator::Clock::time_point from, LoadGenerator::Clo
 
 }  // namespace
 
-LoadGenerator::LoadGenerator(asio::any_io_executor executor, http::Client& client, telemetry::Tracer* tracer,
-                             telemetry::MetricsRegistry& metrics, RequestPicker picker, LoadOptions options)
+LoadGenerator::LoadGenerator(const asio::any_io_executor& executor, http::Client& client, trace::Tracer* tracer,
+                             metrics::MetricsRegistry& metrics, RequestPicker picker, LoadOptions options)
     : executor_(executor),
       client_(client),
       tracer_(tracer),
@@ -136,8 +136,7 @@ void LoadGenerator::arrive(Clock::time_point scheduled) {
 
 asio::awaitable<void> LoadGenerator::send(RequestKind kind, std::string target, Clock::time_point scheduled) {
   const Series& series = series_[index(kind)];
-  telemetry::Span span =
-      tracer_ ? tracer_->start_span(series.span_name, telemetry::SpanKind::internal) : telemetry::Span{};
+  trace::Span span = tracer_ ? tracer_->start_span(series.span_name, trace::SpanKind::internal) : trace::Span{};
   const auto now = Clock::now();
   if (now - scheduled > stats_.max_send_lag) stats_.max_send_lag = now - scheduled;
   last_send_ = now;
@@ -152,24 +151,24 @@ asio::awaitable<void> LoadGenerator::send(RequestKind kind, std::string target, 
   Outcome outcome = Outcome::error;
   unsigned status = 0;
   try {
-    const telemetry::SpanContext* parent = span.context().valid() ? &span.context() : nullptr;
-    const http::Response response =
-        co_await client_.send(options_.target.host, options_.target.port, std::move(request), parent);
+    const trace::SpanContext* parent = span.context().valid() ? &span.context() : nullptr;
+    const http::Response response = co_await client_.send(options_.target.host, options_.target.port,
+                                                          std::move(request), parent);
     status = response.result_int();
     outcome = outcome_of_status(status);
     if (outcome == Outcome::server_error || outcome == Outcome::error)
-      span.set_status(telemetry::StatusCode::error, "the target answered " + std::to_string(status));
+      span.set_status(trace::StatusCode::error, "the target answered " + std::to_string(status));
   } catch (const http::ClientError& error) {
     outcome = error.timed_out() ? Outcome::timeout : Outcome::error;
-    span.set_status(telemetry::StatusCode::error, error.what());
+    span.set_status(trace::StatusCode::error, error.what());
   } catch (const std::exception& error) {  // anything else: counted, never the end of a run that lasts for ever
-    span.set_status(telemetry::StatusCode::error, error.what());
+    span.set_status(trace::StatusCode::error, error.what());
   }
   finish(kind, outcome, status, scheduled, span);
 }
 
 void LoadGenerator::finish(RequestKind kind, Outcome outcome, unsigned status, Clock::time_point scheduled,
-                           const telemetry::Span& span) {
+                           const trace::Span& span) {
   const auto latency = Clock::now() - scheduled;
   const Series& series = series_[index(kind)];
   Counters& counters = stats_.counters;
@@ -199,9 +198,9 @@ asio::awaitable<void> LoadGenerator::report_periodically() {
     if (error) co_return;  // the run is over: the summary follows
     const auto now = Clock::now();
     const double elapsed = seconds_between(started_, now);
-    const std::string members =
-        report_members(elapsed, seconds_between(previous, now), options_.schedule.rate_at(elapsed), stats_.counters,
-                       reported_, interval_latency_, in_flight_);
+    const std::string members = report_members(elapsed, seconds_between(previous, now),
+                                               options_.schedule.rate_at(elapsed), stats_.counters, reported_,
+                                               interval_latency_, in_flight_);
     logging::log_fields(spdlog::level::info, "report", members);
     reported_ = stats_.counters;
     interval_latency_.reset();

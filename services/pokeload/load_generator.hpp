@@ -11,8 +11,8 @@
 
 #include <http/client.hpp>
 #include <http/url.hpp>
-#include <telemetry/metrics.hpp>
-#include <telemetry/tracer.hpp>
+#include <metrics/registry.hpp>
+#include <trace/tracer.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -29,10 +29,10 @@ namespace pokeload {
 struct LoadOptions {
   http::HostPort target;
   Schedule schedule{5.0};
-  bool poisson = false;                        // exponential gaps instead of even ones
-  std::chrono::nanoseconds duration{0};        // 0: until stop()
+  bool poisson = false;                  // exponential gaps instead of even ones
+  std::chrono::nanoseconds duration{0};  // 0: until stop()
   std::size_t max_in_flight = 512;
-  std::chrono::milliseconds timeout{2'000};    // of one request (the client's deadline)
+  std::chrono::milliseconds timeout{2'000};     // of one request (the client's deadline)
   std::chrono::nanoseconds report_interval{0};  // 0: no periodic report
   std::uint64_t seed = 0;
 };
@@ -42,8 +42,8 @@ class LoadGenerator {
   using Clock = std::chrono::steady_clock;
 
   // `tracer` may be null (no spans). Every object passed must outlive the generator.
-  LoadGenerator(boost::asio::any_io_executor executor, http::Client& client, telemetry::Tracer* tracer,
-                telemetry::MetricsRegistry& metrics, RequestPicker picker, LoadOptions options);
+  LoadGenerator(const boost::asio::any_io_executor& executor, http::Client& client, trace::Tracer* tracer,
+                metrics::MetricsRegistry& metrics, RequestPicker picker, LoadOptions options);
 
   // Sends arrivals until the duration ends or stop() is called, then waits
   // for the requests still in flight (within a bound derived from the
@@ -60,20 +60,19 @@ class LoadGenerator {
  private:
   struct Series {
     std::array<prometheus::Counter*, outcome_count> requests{};
-    telemetry::ExemplarHistogram* latency = nullptr;
+    metrics::ExemplarHistogram* latency = nullptr;
     std::string span_name;
   };
 
   void arrive(Clock::time_point scheduled);
   boost::asio::awaitable<void> send(RequestKind kind, std::string target, Clock::time_point scheduled);
-  void finish(RequestKind kind, Outcome outcome, unsigned status, Clock::time_point scheduled,
-              const telemetry::Span& span);
+  void finish(RequestKind kind, Outcome outcome, unsigned status, Clock::time_point scheduled, const trace::Span& span);
   boost::asio::awaitable<void> report_periodically();
   double next_increment();
 
   boost::asio::any_io_executor executor_;
   http::Client& client_;
-  telemetry::Tracer* tracer_;
+  trace::Tracer* tracer_;
   RequestPicker picker_;
   LoadOptions options_;
   std::mt19937_64 random_;

@@ -28,7 +28,7 @@ namespace asio = boost::asio;
 // so a scrape never delays an arrival.
 class MetricsServer {
  public:
-  MetricsServer(const pokeload::Config& config, telemetry::MetricsRegistry& metrics) {
+  MetricsServer(const pokeload::Config& config, metrics::MetricsRegistry& metrics) {
     if (config.metrics_port == 0) return;
     http::ServerOptions options;
     options.address = config.metrics_address;
@@ -56,15 +56,8 @@ class MetricsServer {
   std::thread thread_;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  auto parsed = pokeload::parse_config(std::vector<std::string>(argv + 1, argv + argc));
-  if (!parsed.config) {
-    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
-    return parsed.exit_code;
-  }
-  pokeload::Config& config = *parsed.config;
+// One run, from the settings to the summary; its exit status.
+int run(pokeload::Config& config) {
   logging::configure_json_stdout("pokeload", config.log_level);
   std::unique_ptr<telemetry::Telemetry> telemetry;
   try {
@@ -114,9 +107,9 @@ int main(int argc, char** argv) {
 
   spdlog::info("pokeload sending to {} ({}), {} arrivals, mix {}; /metrics on {}; traces {}", config.target_url,
                pokeload::api_name(config.api), config.arrivals, pokeload::format_mix(config.mix),
-               metrics_server->port() ? std::to_string(metrics_server->port()) : "off",
+               metrics_server->port() != 0 ? std::to_string(metrics_server->port()) : "off",
                telemetry->exporter_description());
-  asio::co_spawn(io, generator.run(), [&](std::exception_ptr failure) {
+  asio::co_spawn(io, generator.run(), [&](const std::exception_ptr& failure) {
     if (failure) {
       try {
         std::rethrow_exception(failure);
@@ -146,4 +139,20 @@ int main(int argc, char** argv) {
   const bool nothing_answered = stats.counters.sent > 0 && stats.counters.responses() == 0;
   if (nothing_answered) spdlog::error("no request got an HTTP answer from {}", target);
   return nothing_answered ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = pokeload::parse_config(std::vector<std::string>(argv + 1, argv + argc));
+  if (!parsed.config) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.message << '\n';
+    return parsed.exit_code;
+  }
+  try {
+    return run(*parsed.config);
+  } catch (const std::exception& error) {
+    spdlog::critical("pokeload failed: {}", error.what());
+    return 1;
+  }
 }

@@ -2,20 +2,19 @@
 
 #include <json_writer/json_writer.hpp>
 
+#include <array>
 #include <cstdio>
 
 namespace pokeload {
 namespace {
 
 std::string fixed(double value, int decimals) {
-  char text[48];
-  const int length = std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  return std::string(text, static_cast<std::size_t>(length));
+  std::array<char, 48> text;
+  const int length = std::snprintf(text.data(), text.size(), "%.*f", decimals, value);
+  return {text.data(), static_cast<std::size_t>(length)};
 }
 
-std::string milliseconds(std::chrono::nanoseconds value) {
-  return fixed(static_cast<double>(value.count()) / 1e6, 3);
-}
+std::string milliseconds(std::chrono::nanoseconds value) { return fixed(static_cast<double>(value.count()) / 1e6, 3); }
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 

@@ -41,15 +41,14 @@ struct RunStats {
 };
 
 // The periodic report: what happened since the previous one.
-std::string report_members(double elapsed_seconds, double interval_seconds, double target_rate,
-                           const Counters& now, const Counters& before, const LatencyHistogram& interval_latency,
-                           std::size_t in_flight);
+std::string report_members(double elapsed_seconds, double interval_seconds, double target_rate, const Counters& now,
+                           const Counters& before, const LatencyHistogram& interval_latency, std::size_t in_flight);
 
 struct SummaryContext {
   std::string_view target;  // http://host:port
   std::string_view api;
-  std::string_view arrivals;  // constant or poisson
-  double elapsed_seconds = 0;  // from the start to the end of the arrivals (or the last send, if later)
+  std::string_view arrivals;     // constant or poisson
+  double elapsed_seconds = 0;    // from the start to the end of the arrivals (or the last send, if later)
   std::uint64_t unfinished = 0;  // still waiting when pokeload gave up on them
 };
 

@@ -15,8 +15,7 @@ std::optional<double> take_number(std::string_view& text) {
   if (text.empty() || text.front() == '-' || text.front() == '+') return std::nullopt;
   double value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
-  if (ec != std::errc() || !std::isfinite(value))
-    return std::nullopt;
+  if (ec != std::errc() || !std::isfinite(value)) return std::nullopt;
   text.remove_prefix(static_cast<std::size_t>(end - text.data()));
   return value;
 }
@@ -82,7 +81,7 @@ std::vector<Stage> parse_stages(std::string_view text) {
 
 Schedule::Schedule(double rate) : Schedule(std::vector<Stage>{{rate, std::chrono::seconds(1)}}) {}
 
-Schedule::Schedule(std::vector<Stage> stages) {
+Schedule::Schedule(const std::vector<Stage>& stages) {
   for (const Stage& stage : stages) {
     const double seconds = std::chrono::duration<double>(stage.duration).count();
     steps_.push_back({stage.rate, cycle_seconds_, seconds, stage.rate * seconds});

@@ -31,7 +31,7 @@ class Schedule {
  public:
   explicit Schedule(double rate);  // constant
   // Throws std::invalid_argument when no stage has a positive rate and duration.
-  explicit Schedule(std::vector<Stage> stages);
+  explicit Schedule(const std::vector<Stage>& stages);
 
   double rate_at(double seconds) const;
   // The earliest time (seconds since the start) by which `expected_arrivals`

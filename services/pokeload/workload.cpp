@@ -36,12 +36,11 @@ constexpr std::array apimon_routes = {RequestKind::pokemon, RequestKind::pokemon
 constexpr std::array api_prometheus_routes = {RequestKind::pokemon, RequestKind::battle, RequestKind::team};
 
 // Name prefixes that find a few Pokémon each, and one that finds none.
-constexpr std::array<std::string_view, 16> search_prefixes = {"char", "pi",  "bul", "squ", "eev", "mew",
-                                                              "dra",  "gen", "luc", "gar", "sn",  "ma",
-                                                              "ra",   "po",  "ka",  "zzz"};
-constexpr std::array<std::string_view, 18> types = {"normal", "fire",    "water",  "grass",  "electric", "ice",
+constexpr std::array<std::string_view, 16> search_prefixes = {"char", "pi",  "bul", "squ", "eev", "mew", "dra", "gen",
+                                                              "luc",  "gar", "sn",  "ma",  "ra",  "po",  "ka",  "zzz"};
+constexpr std::array<std::string_view, 18> types = {"normal",   "fire",   "water",  "grass",  "electric", "ice",
                                                     "fighting", "poison", "ground", "flying", "psychic",  "bug",
-                                                    "rock",   "ghost",   "dragon", "dark",   "steel",    "fairy"};
+                                                    "rock",     "ghost",  "dragon", "dark",   "steel",    "fairy"};
 // Not plain positive integers, each for its own reason: 400.
 constexpr std::array<std::string_view, 5> invalid_ids = {"abc", "-1", "025", "1a", "1e3"};
 constexpr int unknown_low = 5000;  // to 9999: numbers no Pokémon has, 404
@@ -49,9 +48,9 @@ constexpr int generations = 9;
 constexpr int largest_team = 6;
 
 void append_number(std::string& out, int number) {
-  char digits[16];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, number);
-  out.append(digits, end);
+  std::array<char, 16> digits;
+  const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), number);
+  out.append(digits.data(), end);
 }
 
 std::size_t draw_index(std::mt19937_64& random, std::size_t size) {
@@ -93,11 +92,11 @@ Mix parse_mix(std::string_view text, Api api) {
     if (equals == std::string_view::npos)
       throw std::invalid_argument("'" + std::string(item) + "' is not ROUTE=WEIGHT, such as pokemon=70");
     const std::string_view name = item.substr(0, equals);
-    const auto found =
-        std::find_if(routes.begin(), routes.end(), [&](RequestKind kind) { return kind_name(kind) == name; });
+    const auto found = std::find_if(routes.begin(), routes.end(),
+                                    [&](RequestKind kind) { return kind_name(kind) == name; });
     if (found == routes.end())
-      throw std::invalid_argument("unknown route '" + std::string(name) + "'; " + std::string(api_name(api)) +
-                                  " has " + known);
+      throw std::invalid_argument("unknown route '" + std::string(name) + "'; " + std::string(api_name(api)) + " has " +
+                                  known);
     if (std::any_of(mix.begin(), mix.end(), [&](const MixEntry& entry) { return entry.kind == *found; }))
       throw std::invalid_argument("route '" + std::string(name) + "' is given twice");
     const std::string_view weight_text = item.substr(equals + 1);
@@ -118,9 +117,9 @@ std::string format_mix(const Mix& mix) {
   std::string text;
   for (const MixEntry& entry : mix) {
     if (!text.empty()) text.push_back(',');
-    char weight[32];
-    const auto [end, ec] = std::to_chars(weight, weight + sizeof weight, entry.weight);
-    text.append(kind_name(entry.kind)).append("=").append(weight, end);
+    std::array<char, 32> weight;
+    const auto [end, ec] = std::to_chars(weight.data(), weight.data() + weight.size(), entry.weight);
+    text.append(kind_name(entry.kind)).append("=").append(weight.data(), end);
   }
   return text;
 }
@@ -192,9 +191,7 @@ RequestKind RequestPicker::pick(std::mt19937_64& random, std::string& target) co
       append_number(target, ids_.sample(uniform(random)));
       target.append("?lang=").append(pokedex::language_tags[draw_index(random, pokedex::language_tags.size())]);
       break;
-    case RequestKind::random:
-      target.append("/pokemon/random");
-      break;
+    case RequestKind::random: target.append("/pokemon/random"); break;
     case RequestKind::search:
       target.append("/pokemon/search?name=").append(search_prefixes[draw_index(random, search_prefixes.size())]);
       break;
@@ -217,8 +214,7 @@ RequestKind RequestPicker::pick(std::mt19937_64& random, std::string& target) co
       append_number(target, 1 + static_cast<int>(draw_index(random, largest_team)));
       break;
     case RequestKind::invalid_id:
-    case RequestKind::unknown_id:
-      break;  // never in a mix
+    case RequestKind::unknown_id: break;  // never in a mix
   }
   return kind;
 }

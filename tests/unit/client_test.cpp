@@ -17,22 +17,22 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-class Capture final : public telemetry::SpanProcessor {
+class Capture final : public trace::SpanProcessor {
  public:
-  void on_end(std::unique_ptr<telemetry::SpanData> span) override {
+  void on_end(std::unique_ptr<trace::SpanData> span) override {
     std::lock_guard lock(mutex);
     spans.push_back(std::move(*span));
   }
   bool force_flush(std::chrono::milliseconds) override { return true; }
   bool shutdown(std::chrono::milliseconds) override { return true; }
   std::mutex mutex;
-  std::vector<telemetry::SpanData> spans;
+  std::vector<trace::SpanData> spans;
 };
 
 // A server whose routes echo the traceparent they received, or answer late.
 class EchoServer {
  public:
-  explicit EchoServer(telemetry::Tracer* tracer) {
+  explicit EchoServer(trace::Tracer* tracer) {
     http::Router router;
     router.get("/echo", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
       http::Response response{http::status::ok, 11};
@@ -78,30 +78,30 @@ auto run(asio::io_context& context, F f) {
 TEST(Client, PropagatesTheTraceAndRecordsAClientSpan) {
   auto capture = std::make_unique<Capture>();
   auto* captured = capture.get();
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::always_on_sampler(), std::move(capture));
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::move(capture));
   EchoServer server(&tracer);
   asio::io_context context;
-  telemetry::MetricsRegistry metrics;
+  metrics::MetricsRegistry metrics;
   http::Client client(context.get_executor(), {}, &tracer, &metrics);
-  const auto parent = *telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  const auto parent = *trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 
   const auto response = run(context, [&]() -> asio::awaitable<http::Response> {
     co_return co_await client.send("127.0.0.1", server.port(), get("/echo"), &parent);
   });
   ASSERT_EQ(response.result(), http::status::ok);
-  const auto sent = telemetry::parse_traceparent(response.body());
+  const auto sent = trace::parse_traceparent(response.body());
   ASSERT_TRUE(sent);
   EXPECT_EQ(sent->trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
 
   std::lock_guard lock(captured->mutex);
   const auto client_span = std::find_if(captured->spans.begin(), captured->spans.end(),
-                                        [](auto& s) { return s.kind == telemetry::SpanKind::client; });
+                                        [](auto& s) { return s.kind == trace::SpanKind::client; });
   const auto server_span = std::find_if(captured->spans.begin(), captured->spans.end(),
-                                        [](auto& s) { return s.kind == telemetry::SpanKind::server; });
+                                        [](auto& s) { return s.kind == trace::SpanKind::server; });
   ASSERT_NE(client_span, captured->spans.end());
   ASSERT_NE(server_span, captured->spans.end());
   EXPECT_EQ(client_span->parent_span_id.hex(), "00f067aa0ba902b7");
-  EXPECT_EQ(sent->span_id, client_span->span_id);          // the header carried the client span
+  EXPECT_EQ(sent->span_id, client_span->span_id);                // the header carried the client span
   EXPECT_EQ(server_span->parent_span_id, client_span->span_id);  // and the server continued it
   EXPECT_EQ(server_span->name, "GET /echo");
   EXPECT_NE(metrics.find_histogram_family("http_client_request_duration_seconds"), nullptr);

@@ -24,7 +24,7 @@ TEST(Config, DefaultsServeTheEmbeddedDatabaseOnPort5000) {
   const auto result = apimon::parse_config({});
   ASSERT_TRUE(result.config);
   EXPECT_EQ(result.config->server.port, 5000);
-  EXPECT_EQ(result.config->database.backend, pokedex::DatabaseUrl::Backend::sqlite);
+  EXPECT_EQ(result.config->database.backend, storage::DatabaseUrl::Backend::sqlite);
   EXPECT_EQ(result.config->database.sqlite_path, ":memory:");
   EXPECT_FALSE(result.config->cache.max_entries);
 }

@@ -13,7 +13,7 @@ using faults::FaultInjector;
 using faults::Settings;
 using namespace std::chrono_literals;
 
-double gauge(const telemetry::MetricsRegistry& metrics, std::string_view fault) {
+double gauge(const metrics::MetricsRegistry& metrics, std::string_view fault) {
   for (const auto& family : metrics.collect()) {
     if (family.name != "fault_injection_active") continue;
     for (const auto& metric : family.metric)
@@ -47,7 +47,7 @@ TEST(FaultInjector, AFaultIsActiveOnlyWithANonZeroSizeAndShare) {
 }
 
 TEST(FaultInjector, FullSharesAlwaysHitAndAreCounted) {
-  telemetry::MetricsRegistry metrics;
+  metrics::MetricsRegistry metrics;
   FaultInjector injector({Fault::latency, Fault::errors, Fault::slow_queries}, &metrics);
   Settings settings;
   settings.latency = 30ms;

@@ -1,7 +1,7 @@
-#include "telemetry/exposition.hpp"
-#include "telemetry/http_server_metrics.hpp"
-#include "telemetry/metrics.hpp"
-#include "telemetry/trace_context.hpp"
+#include "http/server_metrics.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/registry.hpp"
+#include "trace/trace_context.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,10 +10,10 @@
 
 namespace {
 
-using telemetry::ExpositionFormat;
-using telemetry::HttpServerMetrics;
-using telemetry::MetricsRegistry;
-using telemetry::serialize;
+using http::ServerMetrics;
+using metrics::ExpositionFormat;
+using metrics::MetricsRegistry;
+using metrics::serialize;
 using testing::HasSubstr;
 using testing::Not;
 
@@ -29,20 +29,20 @@ std::string active(const MetricsRegistry& metrics, std::string_view method) {
 
 TEST(HttpServerMetrics, InFlightRequestsAreCountedPerMethodUntilTheyFinish) {
   MetricsRegistry metrics;
-  HttpServerMetrics http(metrics);
-  const telemetry::SpanContext untraced;
-  http.request_started("GET");
-  http.request_started("GET");
-  http.request_started("BREW");  // not a standard method: counted as _OTHER
+  ServerMetrics server_metrics(metrics);
+  const trace::SpanContext untraced;
+  server_metrics.request_started("GET");
+  server_metrics.request_started("GET");
+  server_metrics.request_started("BREW");  // not a standard method: counted as _OTHER
   EXPECT_EQ(active(metrics, "GET"), "2");
   EXPECT_EQ(active(metrics, "_OTHER"), "1");
   EXPECT_EQ(active(metrics, "POST"), "0");
 
-  http.request_finished("GET", route, 200, 0.002, 0, 512, untraced);
-  http.request_finished("BREW", "", 405, 0.001, 0, 64, untraced);
+  server_metrics.request_finished("GET", route, 200, 0.002, 0, 512, untraced);
+  server_metrics.request_finished("BREW", "", 405, 0.001, 0, 64, untraced);
   EXPECT_EQ(active(metrics, "GET"), "1");
   EXPECT_EQ(active(metrics, "_OTHER"), "0");
-  http.request_finished("GET", route, 200, 0.002, 0, 512, untraced);
+  server_metrics.request_finished("GET", route, 200, 0.002, 0, 512, untraced);
   EXPECT_EQ(active(metrics, "GET"), "0");
 
   const auto text = serialize(metrics, ExpositionFormat::prometheus_text_0_0_4);
@@ -56,15 +56,15 @@ TEST(HttpServerMetrics, InFlightRequestsAreCountedPerMethodUntilTheyFinish) {
 
 TEST(HttpServerMetrics, OnlyASampledRequestLeavesAnExemplar) {
   MetricsRegistry metrics;
-  HttpServerMetrics http(metrics);
-  auto trace = *telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
-  http.request_started("GET");
-  http.request_finished("GET", route, 200, 0.002, 0, 512, trace);  // unsampled
+  ServerMetrics server_metrics(metrics);
+  auto context = *trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  server_metrics.request_started("GET");
+  server_metrics.request_finished("GET", route, 200, 0.002, 0, 512, context);  // unsampled
   EXPECT_THAT(serialize(metrics, ExpositionFormat::openmetrics_1_0_0), Not(HasSubstr(" # {")));
 
-  trace.trace_flags = 0x01;
-  http.request_started("GET");
-  http.request_finished("GET", route, 200, 0.002, 0, 512, trace);
+  context.trace_flags = 0x01;
+  server_metrics.request_started("GET");
+  server_metrics.request_finished("GET", route, 200, 0.002, 0, 512, context);
   EXPECT_THAT(serialize(metrics, ExpositionFormat::openmetrics_1_0_0),
               HasSubstr(" # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} 0.002 "));
 }

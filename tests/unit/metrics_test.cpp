@@ -1,8 +1,8 @@
-#include "telemetry/exposition.hpp"
-#include "telemetry/integer_histogram.hpp"
-#include "telemetry/metrics.hpp"
-#include "telemetry/process_metrics.hpp"
-#include "telemetry/trace_context.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/integer_histogram.hpp"
+#include "metrics/process_collector.hpp"
+#include "metrics/registry.hpp"
+#include "trace/trace_context.hpp"
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -27,11 +27,11 @@
 
 namespace {
 
-using telemetry::ExemplarHistogram;
-using telemetry::ExpositionFormat;
-using telemetry::MetricsRegistry;
-using telemetry::ProcessCollector;
-using telemetry::serialize;
+using metrics::ExemplarHistogram;
+using metrics::ExpositionFormat;
+using metrics::MetricsRegistry;
+using metrics::ProcessCollector;
+using metrics::serialize;
 using testing::HasSubstr;
 using testing::Not;
 
@@ -46,13 +46,12 @@ constexpr std::string_view second_span = "00f067aa0ba902b7";
 double inf() { return std::numeric_limits<double>::infinity(); }
 
 // A sampled span context with these identifiers, as a traced request carries.
-telemetry::SpanContext traced(std::string_view trace_id, std::string_view span_id) {
-  return *telemetry::parse_traceparent("00-" + std::string(trace_id) + "-" + std::string(span_id) + "-01");
+trace::SpanContext traced(std::string_view trace_id, std::string_view span_id) {
+  return *trace::parse_traceparent("00-" + std::string(trace_id) + "-" + std::string(span_id) + "-01");
 }
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -83,16 +82,12 @@ class UntypedCollectable : public prometheus::Collectable {
 class SmallRegistry : public testing::Test {
  protected:
   SmallRegistry() {
-    auto& requests = prometheus::BuildCounter()
-                         .Name("sample_requests_total")
-                         .Help("Requests handled.")
-                         .Register(metrics.registry());
+    auto& requests =
+        prometheus::BuildCounter().Name("sample_requests_total").Help("Requests handled.").Register(metrics.registry());
     requests.Add({}).Increment(3);
 
-    auto& errors = prometheus::BuildCounter()
-                       .Name("sample_errors_total")
-                       .Help("Errors by kind.")
-                       .Register(metrics.registry());
+    auto& errors =
+        prometheus::BuildCounter().Name("sample_errors_total").Help("Errors by kind.").Register(metrics.registry());
     errors.Add({{"kind", "timeout"}}).Increment(2);
     errors.Add({{"kind", "quote\"back\\slash\nnewline"}}).Increment();
 
@@ -111,10 +106,8 @@ class SmallRegistry : public testing::Test {
     series->observe(0.5, traced(second_trace, second_span));  // same bucket, later: wins
     series->observe(2.5);
 
-    auto& payloads = prometheus::BuildSummary()
-                         .Name("sample_payload_bytes")
-                         .Help("Payload sizes.")
-                         .Register(metrics.registry());
+    auto& payloads =
+        prometheus::BuildSummary().Name("sample_payload_bytes").Help("Payload sizes.").Register(metrics.registry());
     auto& payload = payloads.Add({}, prometheus::Summary::Quantiles{{0.5, 0.05}, {0.9, 0.01}});
     for (int i = 0; i < 3; ++i) payload.Observe(512);  // one value: every quantile estimate is exact
 
@@ -276,10 +269,10 @@ TEST(ExemplarHistogram, OnlySampledValidContextsAreKeptButEveryValueCounts) {
   auto unsampled = traced(first_trace, first_span);
   unsampled.trace_flags = 0;
   series.observe(0.5, unsampled);
-  telemetry::SpanContext all_zero;  // sampled flag set, identifiers all zero
+  trace::SpanContext all_zero;  // sampled flag set, identifiers all zero
   all_zero.trace_flags = 0x01;
   series.observe(0.5, all_zero);
-  series.observe(0.5, telemetry::SpanContext{});
+  series.observe(0.5, trace::SpanContext{});
   EXPECT_FALSE(series.exemplar(0));
   EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("x_seconds_count 3\n"));
   series.observe(0.5, traced(first_trace, first_span));
@@ -363,18 +356,26 @@ TEST(Exposition, LeValuesAreCanonicalNumbers) {
                         {1e-10, 1e-09, 1e-05, 0.0001, 0.001, 0.002, 0.01, 0.1, 0.9, 0.95, 0.99, 0.999, 1, 1.7, 10,
                          100000, 1e+06, 1e+10})
       .add({});
-  const std::vector<std::string> expected = {"1e-10", "1e-09", "1e-05", "0.0001", "0.001", "0.002", "0.01",
-                                             "0.1",   "0.9",   "0.95",  "0.99",   "0.999", "1.0",   "1.7",
-                                             "10.0",  "100000.0", "1e+06", "1e+10", "+Inf"};
+  const std::vector<std::string> expected = {"1e-10", "1e-09",    "1e-05", "0.0001", "0.001", "0.002", "0.01",
+                                             "0.1",   "0.9",      "0.95",  "0.99",   "0.999", "1.0",   "1.7",
+                                             "10.0",  "100000.0", "1e+06", "1e+10",  "+Inf"};
   EXPECT_EQ(le_values(serialize(metrics, openmetrics)), expected);
   EXPECT_EQ(le_values(serialize(metrics, text)), expected);
 }
 
 TEST(Exposition, ValuesReadBackExactlyAndAreWrittenShort) {
-  const std::map<std::string, double> values = {
-      {"a", 1e6},   {"b", 0.1},  {"c", 1.0 / 3},     {"d", 1.5e-7},   {"e", 1e20},         {"f", 123456789.5},
-      {"g", -2},    {"h", 0.0},  {"i", -inf()},      {"j", 1e-300},   {"k", 4503599627370497.0},
-      {"l", 1795555647.88}};
+  const std::map<std::string, double> values = {{"a", 1e6},
+                                                {"b", 0.1},
+                                                {"c", 1.0 / 3},
+                                                {"d", 1.5e-7},
+                                                {"e", 1e20},
+                                                {"f", 123456789.5},
+                                                {"g", -2},
+                                                {"h", 0.0},
+                                                {"i", -inf()},
+                                                {"j", 1e-300},
+                                                {"k", 4503599627370497.0},
+                                                {"l", 1795555647.88}};
   MetricsRegistry metrics;
   auto& family = prometheus::BuildGauge().Name("x").Help("X.").Register(metrics.registry());
   for (const auto& [name, value] : values) family.Add({{"v", name}}).Set(value);
@@ -409,47 +410,47 @@ TEST(Exposition, ValuesReadBackExactlyAndAreWrittenShort) {
 // ----------------------------------------------------------- negotiation ---
 
 TEST(NegotiateFormat, DefaultsToText) {
-  EXPECT_EQ(telemetry::negotiate_format(""), text);
-  EXPECT_EQ(telemetry::negotiate_format("*/*"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/json"), text);
-  EXPECT_EQ(telemetry::negotiate_format("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/*"), text);
+  EXPECT_EQ(metrics::negotiate_format(""), text);
+  EXPECT_EQ(metrics::negotiate_format("*/*"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/json"), text);
+  EXPECT_EQ(metrics::negotiate_format("text/plain;version=0.0.4;q=0.5,*/*;q=0.1"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/*"), text);
 }
 
 TEST(NegotiateFormat, OpenMetricsWhenPrometheusAsksForIt) {
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;version=1.0.0,application/"
-                                        "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/"
-                                        "*;q=0.1"),
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;version=1.0.0,application/"
+                                      "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/"
+                                      "*;q=0.1"),
             openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text"), openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;version=0.0.1;q=0.75,text/plain;q=0.5"),
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;version=0.0.1;q=0.75,text/plain;q=0.5"),
             openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format(" APPLICATION/OpenMetrics-Text ; Version=\"1.0.0\" "), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format(" APPLICATION/OpenMetrics-Text ; Version=\"1.0.0\" "), openmetrics);
 }
 
 TEST(NegotiateFormat, HonoursQValues) {
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;q=0.4,text/plain;q=0.9"), text);
-  EXPECT_EQ(telemetry::negotiate_format("text/plain;q=0.4,application/openmetrics-text;q=0.9"), openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;q=0"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;q=0, */*;q=0.1"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;q=0.4,text/plain;q=0.9"), text);
+  EXPECT_EQ(metrics::negotiate_format("text/plain;q=0.4,application/openmetrics-text;q=0.9"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;q=0"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;q=0, */*;q=0.1"), text);
   // Equal q: the more specific range, then the first listed.
-  EXPECT_EQ(telemetry::negotiate_format("*/*,application/openmetrics-text"), openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format("text/*;q=0.5,application/openmetrics-text;q=0.5"), openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format("text/plain,application/openmetrics-text"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text,text/plain"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("*/*,application/openmetrics-text"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("text/*;q=0.5,application/openmetrics-text;q=0.5"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("text/plain,application/openmetrics-text"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text,text/plain"), openmetrics);
 }
 
 TEST(NegotiateFormat, IgnoresWhatItCannotServeOrRead) {
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;version=2.0.0"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;q=high"), text);
-  EXPECT_EQ(telemetry::negotiate_format("application/openmetrics-text;q=1.5"), text);
-  EXPECT_EQ(telemetry::negotiate_format("text/plain;version=9.9,application/openmetrics-text;q=0.1"), openmetrics);
-  EXPECT_EQ(telemetry::negotiate_format(",,;,application/openmetrics-text"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;version=2.0.0"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;q=high"), text);
+  EXPECT_EQ(metrics::negotiate_format("application/openmetrics-text;q=1.5"), text);
+  EXPECT_EQ(metrics::negotiate_format("text/plain;version=9.9,application/openmetrics-text;q=0.1"), openmetrics);
+  EXPECT_EQ(metrics::negotiate_format(",,;,application/openmetrics-text"), openmetrics);
 }
 
 TEST(ContentType, NamesTheFormatAndCharset) {
-  EXPECT_EQ(telemetry::content_type(text), "text/plain; version=0.0.4; charset=utf-8");
-  EXPECT_EQ(telemetry::content_type(openmetrics), "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  EXPECT_EQ(metrics::content_type(text), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(metrics::content_type(openmetrics), "application/openmetrics-text; version=1.0.0; charset=utf-8");
 }
 
 // ------------------------------------------------------- process metrics ---
@@ -494,7 +495,8 @@ TEST(ProcessCollector, ReportsThisProcess) {
 TEST(ProcessCollector, IsExposedThroughTheRegistry) {
   MetricsRegistry metrics;
   metrics.add_collectable(std::make_shared<ProcessCollector>());
-  EXPECT_THAT(serialize(metrics, text), HasSubstr("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
+  EXPECT_THAT(serialize(metrics, text),
+              HasSubstr("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
   EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("# TYPE process_cpu_seconds counter\n"
                                                          "# HELP process_cpu_seconds Total user and system CPU time "
                                                          "spent in seconds.\nprocess_cpu_seconds_total "));
@@ -519,9 +521,8 @@ class FakeProc : public testing::Test {
 
 TEST_F(FakeProc, ReadsEveryFieldWhereProcFiveSaysItIs) {
   // A command name with spaces and parentheses, as a process may choose.
-  write("self/stat",
-        "42 (my (weird) proc) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 7 0 12345 104857600 2560 "
-        "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n");
+  write("self/stat", "42 (my (weird) proc) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 7 0 12345 104857600 2560 "
+                     "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n");
   write("stat", "cpu  1 2 3 4\nintr 1 2 3\nctxt 99\nbtime 1700000000\nprocesses 5\n");
   for (const char* fd : {"0", "1", "2", "5"}) write(std::filesystem::path("self/fd") / fd, "");
 
@@ -559,7 +560,7 @@ TEST(ProcessCollectorWithoutProc, CollectsWithoutThrowing) {
 namespace {
 
 TEST(IntegerHistogram, CountsEachValueInTheFirstBucketWhoseBoundHoldsIt) {
-  telemetry::IntegerHistogramFamily family("body_bytes", "Body sizes.", {64, 256, 1024});
+  metrics::IntegerHistogramFamily family("body_bytes", "Body sizes.", {64, 256, 1024});
   auto& series = family.add({{"route", "/a"}});
   for (const std::uint64_t value : {0, 64, 65, 256, 1000, 1025, 5000}) series.observe(value);
   const auto collected = family.Collect();
@@ -580,15 +581,15 @@ TEST(IntegerHistogram, CountsEachValueInTheFirstBucketWhoseBoundHoldsIt) {
 }
 
 TEST(IntegerHistogram, RejectsInvalidNamesAndBounds) {
-  EXPECT_THROW(telemetry::IntegerHistogramFamily("0bad", "", {1}), std::invalid_argument);
-  EXPECT_THROW(telemetry::IntegerHistogramFamily("ok", "", {5, 5}), std::invalid_argument);
-  telemetry::IntegerHistogramFamily family("ok", "", {1});
+  EXPECT_THROW(metrics::IntegerHistogramFamily("0bad", "", {1}), std::invalid_argument);
+  EXPECT_THROW(metrics::IntegerHistogramFamily("ok", "", {5, 5}), std::invalid_argument);
+  metrics::IntegerHistogramFamily family("ok", "", {1});
   EXPECT_THROW(family.add({{"le", "1"}}), std::invalid_argument);
   EXPECT_THROW(family.add({{"bad-name", "1"}}), std::invalid_argument);
 }
 
 TEST(IntegerHistogram, ObservationsFromManyThreadsAreAllCounted) {
-  telemetry::IntegerHistogramFamily family("bytes", "", {10});
+  metrics::IntegerHistogramFamily family("bytes", "", {10});
   auto& series = family.add({});
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)

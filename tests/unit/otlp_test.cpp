@@ -2,8 +2,8 @@
 // environment variables and the exporter's failure paths that need no server.
 #include "protobuf_writer.hpp"
 
-#include <telemetry/otlp_encoding.hpp>
-#include <telemetry/otlp_http_exporter.hpp>
+#include <otlp/encoding.hpp>
+#include <otlp/http_exporter.hpp>
 
 #include <gtest/gtest.h>
 
@@ -26,8 +26,8 @@
 namespace {
 
 using namespace std::chrono_literals;
-using telemetry::protobuf::WireType;
-using telemetry::protobuf::Writer;
+using otlp::protobuf::WireType;
+using otlp::protobuf::Writer;
 
 std::string bytes(std::initializer_list<unsigned> values) {
   std::string out;
@@ -78,15 +78,9 @@ std::vector<Field> parse(std::string_view in) {
     field.number = static_cast<std::uint32_t>(key >> 3);
     field.type = static_cast<WireType>(key & 7);
     switch (field.type) {
-      case WireType::varint:
-        field.scalar = read_varint(in);
-        break;
-      case WireType::fixed64:
-        field.scalar = read_fixed(in, 8);
-        break;
-      case WireType::fixed32:
-        field.scalar = read_fixed(in, 4);
-        break;
+      case WireType::varint: field.scalar = read_varint(in); break;
+      case WireType::fixed64: field.scalar = read_fixed(in, 8); break;
+      case WireType::fixed32: field.scalar = read_fixed(in, 4); break;
       case WireType::length_delimited: {
         const auto length = read_varint(in);
         if (length > in.size()) throw std::runtime_error("truncated length-delimited field");
@@ -94,8 +88,7 @@ std::vector<Field> parse(std::string_view in) {
         in.remove_prefix(length);
         break;
       }
-      default:
-        throw std::runtime_error("unexpected wire type");
+      default: throw std::runtime_error("unexpected wire type");
     }
     fields.push_back(std::move(field));
   }
@@ -130,7 +123,7 @@ TEST(ProtobufWriter, VarintEdgeCases) {
   EXPECT_EQ(varint(std::uint64_t{1} << 63), bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}));
   EXPECT_EQ(varint(~std::uint64_t{0}), bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}));
   for (const std::uint64_t v : {0ull, 127ull, 128ull, 16383ull, 16384ull, 0xffffffffull, ~0ull})
-    EXPECT_EQ(telemetry::protobuf::varint_size(v), varint(v).size()) << v;
+    EXPECT_EQ(otlp::protobuf::varint_size(v), varint(v).size()) << v;
 }
 
 TEST(ProtobufWriter, NegativeInt64TakesTenBytes) {
@@ -151,12 +144,12 @@ TEST(ProtobufWriter, TagsAndScalars) {
   writer.bool_field(2, true);
   writer.double_field(4, 1.5);
   writer.string_field(2, "testing");
-  EXPECT_EQ(out, bytes({0x08, 0x96, 0x01,                                            //
-                        0x85, 0x01, 0x04, 0x03, 0x02, 0x01,                          //
-                        0x39, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,        //
-                        0x10, 0x01,                                                  //
-                        0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f,        //
-                        0x12, 0x07, 't', 'e', 's', 't', 'i', 'n', 'g'}));
+  EXPECT_EQ(out, bytes({0x08, 0x96, 0x01,                                      //
+                        0x85, 0x01, 0x04, 0x03, 0x02, 0x01,                    //
+                        0x39, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  //
+                        0x10, 0x01,                                            //
+                        0x21, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f,  //
+                        0x12, 0x07, 't',  'e',  's',  't',  'i',  'n',  'g'}));
 }
 
 TEST(ProtobufWriter, EmptyNestedMessage) {
@@ -181,8 +174,8 @@ TEST(ProtobufWriter, NestedLengthsAcrossVarintBoundaries) {
     ASSERT_EQ(inner.size(), 1u);
     EXPECT_EQ(inner[0].bytes.size(), body);
     // Canonical: the length varint takes no more bytes than it needs.
-    const std::size_t inner_size = 1 + telemetry::protobuf::varint_size(body) + body;
-    EXPECT_EQ(out.size(), 6 + 1 + telemetry::protobuf::varint_size(inner_size) + inner_size) << body;
+    const std::size_t inner_size = 1 + otlp::protobuf::varint_size(body) + body;
+    EXPECT_EQ(out.size(), 6 + 1 + otlp::protobuf::varint_size(inner_size) + inner_size) << body;
   }
 }
 
@@ -214,26 +207,26 @@ TEST(ProtobufWriter, DeeplyNestedMessages) {
 
 // ---- the OTLP request -------------------------------------------------------
 
-telemetry::SpanData sample_span() {
-  telemetry::SpanData span;
+trace::SpanData sample_span() {
+  trace::SpanData span;
   for (std::uint8_t i = 0; i < 16; ++i) span.trace_id.bytes[i] = static_cast<std::uint8_t>(i + 1);
   for (std::uint8_t i = 0; i < 8; ++i) span.span_id.bytes[i] = static_cast<std::uint8_t>(0xa0 + i);
   span.trace_flags = 0x01;
   span.name = "GET /pokemon/{id}";
-  span.kind = telemetry::SpanKind::server;
+  span.kind = trace::SpanKind::server;
   span.start_unix_nano = 1'700'000'000'000'000'000;
   span.end_unix_nano = 1'700'000'000'250'000'000;
   span.attributes = {{"zero", std::int64_t{0}}, {"flag", false}, {"empty", std::string()}, {"ratio", 0.5}};
-  span.status = telemetry::StatusCode::ok;
+  span.status = trace::StatusCode::ok;
   span.status_message = "ignored unless error";
   return span;
 }
 
 TEST(OtlpEncoding, WritesASpanWithTheOpentelemetryProtoFieldNumbers) {
-  const telemetry::Resource resource{{{"service.name", std::string("apimon")}}};
-  const telemetry::InstrumentationScope scope{"apimon", "1.2.3"};
-  const std::vector<telemetry::SpanData> spans{sample_span()};
-  const auto request = telemetry::encode_export_trace_request(resource, scope, spans);
+  const trace::Resource resource{{{"service.name", std::string("apimon")}}};
+  const trace::InstrumentationScope scope{"apimon", "1.2.3"};
+  const std::vector<trace::SpanData> spans{sample_span()};
+  const auto request = otlp::encode_export_trace_request(resource, scope, spans);
 
   const auto resource_spans = parse(one(parse(request), 1)->bytes);
   const auto resource_attributes = all(parse(one(resource_spans, 1)->bytes), 1);
@@ -279,15 +272,15 @@ TEST(OtlpEncoding, ChildSpanWithEventsAndAnError) {
   auto data = sample_span();
   data.parent_span_id.bytes = {1, 2, 3, 4, 5, 6, 7, 8};
   data.trace_state = "vendor=value";
-  data.kind = telemetry::SpanKind::client;
+  data.kind = trace::SpanKind::client;
   data.attributes = {{"count", std::int64_t{-3}}};
   data.events = {{"retry", 1'700'000'000'100'000'000, {{"attempt", std::int64_t{2}}}}};
-  data.status = telemetry::StatusCode::error;
+  data.status = trace::StatusCode::error;
   data.status_message = "upstream timed out";
   data.dropped_attributes = 4;
   data.dropped_events = 1;
-  const std::vector<telemetry::SpanData> spans{sample_span(), data};
-  const auto request = telemetry::encode_export_trace_request({}, {}, spans);
+  const std::vector<trace::SpanData> spans{sample_span(), data};
+  const auto request = otlp::encode_export_trace_request({}, {}, spans);
 
   const auto resource_spans = parse(one(parse(request), 1)->bytes);
   EXPECT_TRUE(one(resource_spans, 1)->bytes.empty());
@@ -313,11 +306,11 @@ TEST(OtlpEncoding, ChildSpanWithEventsAndAnError) {
 }
 
 TEST(OtlpEncoding, AppendsToAReusedBuffer) {
-  const std::vector<telemetry::SpanData> spans{sample_span()};
-  const auto fresh = telemetry::encode_export_trace_request({}, {"s", ""}, spans);
+  const std::vector<trace::SpanData> spans{sample_span()};
+  const auto fresh = otlp::encode_export_trace_request({}, {"s", ""}, spans);
   std::string buffer = "junk";
   buffer.clear();
-  telemetry::append_export_trace_request(buffer, {}, {"s", ""}, spans);
+  otlp::append_export_trace_request(buffer, {}, {"s", ""}, spans);
   EXPECT_EQ(buffer, fresh);
 }
 
@@ -337,8 +330,8 @@ class Environment {
   std::map<std::string, std::string> values_;
 };
 
-telemetry::OtlpHttpExporterOptions from(const Environment& environment) {
-  return telemetry::otlp_options_from_environment(environment.getenv());
+otlp::OtlpHttpExporterOptions from(const Environment& environment) {
+  return otlp::otlp_options_from_environment(environment.getenv());
 }
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -481,78 +474,78 @@ int closed_port() {
 }
 
 TEST(OtlpHttpExporter, RejectsInvalidOptions) {
-  telemetry::OtlpHttpExporterOptions options;
+  otlp::OtlpHttpExporterOptions options;
   options.endpoint = "localhost:4318";
-  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
   options.endpoint = "https://localhost:4318/v1/traces";
-  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
   options.endpoint = "http://localhost:0/v1/traces";
-  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
   options = {};
   options.max_attempts = 0;
-  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
   options = {};
   options.timeout = 0ms;
-  EXPECT_THROW(telemetry::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
 }
 
 TEST(OtlpHttpExporter, AnEmptyBatchSucceedsWithoutARequest) {
-  telemetry::OtlpHttpExporterOptions options;
+  otlp::OtlpHttpExporterOptions options;
   options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
-  telemetry::OtlpHttpExporter exporter(options, {}, {});
-  EXPECT_EQ(exporter.export_spans({}), telemetry::ExportResult::success);
+  otlp::OtlpHttpExporter exporter(options, {}, {});
+  EXPECT_EQ(exporter.export_spans({}), trace::ExportResult::success);
   EXPECT_EQ(exporter.stats().failed_exports, 0u);
 }
 
 TEST(OtlpHttpExporter, ConnectionFailuresAreRetriedUpToMaxAttempts) {
-  telemetry::OtlpHttpExporterOptions options;
+  otlp::OtlpHttpExporterOptions options;
   options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
   options.max_attempts = 3;
   options.initial_backoff = 10ms;
   options.max_backoff = 20ms;
-  telemetry::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<telemetry::SpanData> spans{sample_span()};
-  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  otlp::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<trace::SpanData> spans{sample_span()};
+  EXPECT_EQ(exporter.export_spans(spans), trace::ExportResult::failure);
   EXPECT_EQ(exporter.stats().retries, 2u);
   EXPECT_EQ(exporter.stats().failed_exports, 1u);
   EXPECT_EQ(exporter.stats().exported_spans, 0u);
 }
 
 TEST(OtlpHttpExporter, ShutdownInterruptsABackoffWaitAndRefusesLaterExports) {
-  telemetry::OtlpHttpExporterOptions options;
+  otlp::OtlpHttpExporterOptions options;
   options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
   options.timeout = 60s;
   options.initial_backoff = 30s;
   options.max_backoff = 30s;
-  telemetry::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<telemetry::SpanData> spans{sample_span()};
+  otlp::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<trace::SpanData> spans{sample_span()};
 
   const auto started = std::chrono::steady_clock::now();
   auto result = std::async(std::launch::async, [&] { return exporter.export_spans(spans); });
   std::this_thread::sleep_for(200ms);  // the first attempt fails at once; then it waits 15-30 s
   exporter.shutdown();
   ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
-  EXPECT_EQ(result.get(), telemetry::ExportResult::failure);
+  EXPECT_EQ(result.get(), trace::ExportResult::failure);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   EXPECT_EQ(exporter.stats().retries, 0u);
 
   const auto again = std::chrono::steady_clock::now();
-  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  EXPECT_EQ(exporter.export_spans(spans), trace::ExportResult::failure);
   EXPECT_LT(std::chrono::steady_clock::now() - again, 100ms);
   EXPECT_EQ(exporter.stats().failed_exports, 2u);
 }
 
 TEST(OtlpHttpExporter, TheOverallTimeoutBoundsRetries) {
-  telemetry::OtlpHttpExporterOptions options;
+  otlp::OtlpHttpExporterOptions options;
   options.endpoint = "http://127.0.0.1:" + std::to_string(closed_port()) + "/v1/traces";
   options.timeout = 300ms;
   options.max_attempts = 100;
   options.initial_backoff = 100ms;
   options.max_backoff = 100ms;
-  telemetry::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<telemetry::SpanData> spans{sample_span()};
+  otlp::OtlpHttpExporter exporter(options, {}, {});
+  const std::vector<trace::SpanData> spans{sample_span()};
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(exporter.export_spans(spans), telemetry::ExportResult::failure);
+  EXPECT_EQ(exporter.export_spans(spans), trace::ExportResult::failure);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   EXPECT_LT(exporter.stats().retries, 10u);
 }

@@ -28,8 +28,7 @@ TEST(PokeloadIds, ZipfFollowsOneOverKToTheS) {
   const IdSampler ids(1025, IdDistribution::zipf, s);
   double harmonic = 0;
   for (int k = 1; k <= 1025; ++k) harmonic += std::pow(k, -s);
-  for (const int k : {1, 2, 10, 100, 1025})
-    EXPECT_NEAR(ids.probability(k), std::pow(k, -s) / harmonic, 1e-12) << k;
+  for (const int k : {1, 2, 10, 100, 1025}) EXPECT_NEAR(ids.probability(k), std::pow(k, -s) / harmonic, 1e-12) << k;
   EXPECT_EQ(ids.sample(0.0), 1);
   EXPECT_EQ(ids.sample(0.9999999999), 1025);
 
@@ -38,8 +37,7 @@ TEST(PokeloadIds, ZipfFollowsOneOverKToTheS) {
   std::map<int, int> counts;
   const int draws = 1'000'000;
   for (int i = 0; i < draws; ++i) ++counts[ids.sample(u(random))];
-  for (const int k : {1, 2, 3, 10})
-    EXPECT_NEAR(counts[k] / double(draws), ids.probability(k), 0.003) << k;
+  for (const int k : {1, 2, 3, 10}) EXPECT_NEAR(counts[k] / double(draws), ids.probability(k), 0.003) << k;
   // Number 1 is asked for about 2^s times as often as number 2.
   EXPECT_NEAR(counts[1] / double(counts[2]), std::pow(2, s), 0.05);
 }
@@ -96,9 +94,7 @@ TEST(PokeloadPicker, FollowsTheMixAndTheBadShare) {
         ASSERT_TRUE(id >= 1 && id <= 1025) << target;
         break;
       }
-      case RequestKind::search:
-        ASSERT_EQ(target.rfind("/pokemon/search?name=", 0), 0u) << target;
-        break;
+      case RequestKind::search: ASSERT_EQ(target.rfind("/pokemon/search?name=", 0), 0u) << target; break;
       case RequestKind::generation:
         ASSERT_TRUE(target.size() == 22 && target.rfind("/generations/", 0) == 0 && target.ends_with("/pokemon"))
             << target;
@@ -113,8 +109,7 @@ TEST(PokeloadPicker, FollowsTheMixAndTheBadShare) {
         ASSERT_TRUE(id >= 5000 && id <= 9999) << target;
         break;
       }
-      default:
-        FAIL() << "a kind outside the mix: " << target;
+      default: FAIL() << "a kind outside the mix: " << target;
     }
   }
   EXPECT_NEAR(counts[RequestKind::pokemon] / double(draws), 0.9 * 0.5, 0.005);

@@ -23,10 +23,9 @@ pokedex::Pokemon farfetchd() {
 
 TEST(RenderPokemon, WritesEveryFieldWithTheNameAsUtf8) {
   const std::string body = pokedex::render_pokemon(farfetchd());
-  EXPECT_EQ(body,
-            R"({"id":83,"name":"Farfetch’d","lang":"en","slug":"farfetchd","generation":1,)"
-            R"("types":["normal","flying"],"height":8,"weight":150,"base_stats":{"hp":52,"attack":90,)"
-            R"("defense":55,"special_attack":58,"special_defense":62,"speed":60}})");
+  EXPECT_EQ(body, R"({"id":83,"name":"Farfetch’d","lang":"en","slug":"farfetchd","generation":1,)"
+                  R"("types":["normal","flying"],"height":8,"weight":150,"base_stats":{"hp":52,"attack":90,)"
+                  R"("defense":55,"special_attack":58,"special_defense":62,"speed":60}})");
   const auto parsed = boost::json::parse(body).as_object();
   EXPECT_EQ(parsed.at("name").as_string(), "Farfetch’d");
 }

@@ -1,23 +1,23 @@
-#include <pokedex/response_cache.hpp>
+#include "response_cache.hpp"
 
 #include <gtest/gtest.h>
 
 using namespace std::chrono_literals;
 
 namespace {
-pokedex::ResponseCache::Body body(const char* text) { return std::make_shared<const std::string>(text); }
+apimon::ResponseCache::Body body(const char* text) { return std::make_shared<const std::string>(text); }
 }  // namespace
 
 TEST(ResponseCache, DisabledByDefault) {
-  pokedex::ResponseCache cache({});
+  apimon::ResponseCache cache({});
   EXPECT_FALSE(cache.enabled());
   cache.insert("/pokemon/1", body("x"));
   EXPECT_EQ(cache.find("/pokemon/1"), nullptr);
 }
 
 TEST(ResponseCache, HitsUntilTheEntryExpires) {
-  pokedex::ResponseCache cache({.max_entries = 16, .ttl = 1000ms});
-  const auto now = pokedex::ResponseCache::Clock::now();
+  apimon::ResponseCache cache({.max_entries = 16, .ttl = 1000ms});
+  const auto now = apimon::ResponseCache::Clock::now();
   cache.insert("/pokemon/1", body("bulbasaur"), now);
   ASSERT_NE(cache.find("/pokemon/1", now + 999ms), nullptr);
   EXPECT_EQ(*cache.find("/pokemon/1", now + 999ms), "bulbasaur");
@@ -28,7 +28,7 @@ TEST(ResponseCache, HitsUntilTheEntryExpires) {
 }
 
 TEST(ResponseCache, StaysWithinItsBoundEvictingTheLeastRecentlyUsed) {
-  pokedex::ResponseCache cache({.max_entries = 8, .ttl = 60s});
+  apimon::ResponseCache cache({.max_entries = 8, .ttl = 60s});
   for (int i = 0; i < 1000; ++i) cache.insert("/pokemon/" + std::to_string(i), body("x"));
   EXPECT_LE(cache.size(), 8u);
   EXPECT_NE(cache.find("/pokemon/999"), nullptr);
@@ -36,7 +36,7 @@ TEST(ResponseCache, StaysWithinItsBoundEvictingTheLeastRecentlyUsed) {
 }
 
 TEST(ResponseCache, NeverStoresOversizedKeys) {
-  pokedex::ResponseCache cache({.max_entries = 8, .ttl = 60s, .max_key_bytes = 16});
+  apimon::ResponseCache cache({.max_entries = 8, .ttl = 60s, .max_key_bytes = 16});
   cache.insert(std::string(17, 'k'), body("x"));
   EXPECT_EQ(cache.size(), 0u);
 }

@@ -2,10 +2,10 @@
 #include <http/server.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -77,7 +77,9 @@ class RunningServer {
 
 class Client {
  public:
-  explicit Client(std::uint16_t port) : socket_(context_) { socket_.connect({asio::ip::make_address("127.0.0.1"), port}); }
+  explicit Client(std::uint16_t port) : socket_(context_) {
+    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+  }
 
   void send(std::string_view raw) { asio::write(socket_, asio::buffer(raw)); }
 

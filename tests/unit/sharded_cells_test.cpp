@@ -1,4 +1,4 @@
-#include "telemetry/thread_sharded_cells.hpp"
+#include "sharded_cells/thread_sharded_cells.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 namespace {
 
-using telemetry::ThreadShardedCells;
+using sharded_cells::ThreadShardedCells;
 
 TEST(ThreadShardedCells, StartAtZeroAndCountExactlyOnOneThread) {
   ThreadShardedCells cells(3);

@@ -1,4 +1,4 @@
-#include <pokedex/sqlite_store.hpp>
+#include <storage/sqlite/sqlite_store.hpp>
 
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@ using pokedex::Language;
 
 namespace {
 
-pokedex::SqliteStore& store() {
-  static pokedex::SqliteStore seeded(":memory:");
+storage::SqliteStore& store() {
+  static storage::SqliteStore seeded(":memory:");
   return seeded;
 }
 
@@ -78,13 +78,13 @@ TEST(SqliteStore, ListsByTypeAndGeneration) {
 TEST(SqliteStore, FileDatabaseIsSeededOnceAndPersists) {
   const auto path = std::filesystem::temp_directory_path() / "pokedex-store-test.db";
   std::filesystem::remove(path);
-  { pokedex::SqliteStore created(path.string()); }
+  { storage::SqliteStore created(path.string()); }
   EXPECT_GT(std::filesystem::file_size(path), 100'000u);
-  pokedex::SqliteStore reopened(path.string());
+  storage::SqliteStore reopened(path.string());
   EXPECT_EQ(reopened.find_pokemon(772, Language::en)->name, "Type: Null");
   std::filesystem::remove(path);
 }
 
 TEST(SqliteStore, UnopenablePathIsStorageUnavailable) {
-  EXPECT_THROW(pokedex::SqliteStore("/nonexistent-dir/x.db"), pokedex::StorageUnavailable);
+  EXPECT_THROW(storage::SqliteStore("/nonexistent-dir/x.db"), pokedex::StorageUnavailable);
 }

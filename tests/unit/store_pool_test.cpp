@@ -1,4 +1,4 @@
-#include <pokedex/store_pool.hpp>
+#include <storage/store_pool.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -39,9 +39,10 @@ struct Outcome {
   std::string error;
 };
 
-boost::asio::awaitable<void> lookup(pokedex::StorePool& pool, int id, Outcome& outcome) {
+boost::asio::awaitable<void> lookup(storage::StorePool& pool, int id, Outcome& outcome) {
   try {
-    auto found = co_await pool.run([id](pokedex::PokedexStore& s) { return s.find_pokemon(id, pokedex::Language::en); });
+    auto found = co_await pool.run(
+        [id](pokedex::PokedexStore& s) { return s.find_pokemon(id, pokedex::Language::en); });
     outcome.id = found->id;
   } catch (const pokedex::StorageUnavailable& error) {
     outcome.error = error.what();
@@ -53,7 +54,7 @@ boost::asio::awaitable<void> lookup(pokedex::StorePool& pool, int id, Outcome& o
 TEST(StorePool, RunsCallsOnWorkersAndResumesOnTheCallersLoop) {
   std::promise<void> open;
   open.set_value();
-  pokedex::StorePool pool([gate = open.get_future().share()] { return std::make_unique<GateStore>(gate); },
+  storage::StorePool pool([gate = open.get_future().share()] { return std::make_unique<GateStore>(gate); },
                           {.connections = 2, .max_waiting = 16, .max_wait = 5s});
   boost::asio::io_context loop;
   std::vector<Outcome> outcomes(10);
@@ -65,7 +66,7 @@ TEST(StorePool, RunsCallsOnWorkersAndResumesOnTheCallersLoop) {
 TEST(StorePool, PropagatesStoreErrors) {
   std::promise<void> open;
   open.set_value();
-  pokedex::StorePool pool([gate = open.get_future().share()] { return std::make_unique<GateStore>(gate); }, {});
+  storage::StorePool pool([gate = open.get_future().share()] { return std::make_unique<GateStore>(gate); }, {});
   boost::asio::io_context loop;
   Outcome outcome;
   boost::asio::co_spawn(loop, lookup(pool, -1, outcome), boost::asio::detached);
@@ -75,7 +76,7 @@ TEST(StorePool, PropagatesStoreErrors) {
 
 TEST(StorePool, RefusesAtOnceWhenTheQueueIsFull) {
   std::promise<void> gate;
-  pokedex::StorePool pool([g = gate.get_future().share()] { return std::make_unique<GateStore>(g); },
+  storage::StorePool pool([g = gate.get_future().share()] { return std::make_unique<GateStore>(g); },
                           {.connections = 1, .max_waiting = 2, .max_wait = 5s});
   boost::asio::io_context loop;
   std::vector<Outcome> outcomes(5);
@@ -100,7 +101,7 @@ TEST(StorePool, RefusesAtOnceWhenTheQueueIsFull) {
 
 TEST(StorePool, CallsThatWaitedTooLongFailWithoutRunning) {
   std::promise<void> gate;
-  pokedex::StorePool pool([g = gate.get_future().share()] { return std::make_unique<GateStore>(g); },
+  storage::StorePool pool([g = gate.get_future().share()] { return std::make_unique<GateStore>(g); },
                           {.connections = 1, .max_waiting = 8, .max_wait = 20ms});
   boost::asio::io_context loop;
   std::vector<Outcome> outcomes(2);
@@ -113,9 +114,9 @@ TEST(StorePool, CallsThatWaitedTooLongFailWithoutRunning) {
 }
 
 TEST(StorePool, AWorkerWithoutAStoreAnswersUnavailable) {
-  pokedex::StorePool pool([]() -> std::unique_ptr<pokedex::PokedexStore> {
-    throw pokedex::StorageUnavailable("cannot open");
-  }, {.connections = 1});
+  storage::StorePool pool(
+      []() -> std::unique_ptr<pokedex::PokedexStore> { throw pokedex::StorageUnavailable("cannot open"); },
+      {.connections = 1});
   boost::asio::io_context loop;
   Outcome outcome;
   boost::asio::co_spawn(loop, lookup(pool, 1, outcome), boost::asio::detached);

@@ -30,15 +30,6 @@ TEST(PokedexId, RejectsOutOfRangeAndOverflow) {
   EXPECT_EQ(pokedex::parse_pokedex_id("99999999999999999999999999").error, IdError::out_of_range);
 }
 
-TEST(BoundedInt, ParsesWithinBounds) {
-  EXPECT_EQ(pokedex::parse_bounded_int("20", 1, 100), 20);
-  EXPECT_EQ(pokedex::parse_bounded_int("0", 1, 100), std::nullopt);
-  EXPECT_EQ(pokedex::parse_bounded_int("101", 1, 100), std::nullopt);
-  EXPECT_EQ(pokedex::parse_bounded_int("-1", 0, 100), std::nullopt);
-  EXPECT_EQ(pokedex::parse_bounded_int("1e3", 0, 10000), std::nullopt);
-  EXPECT_EQ(pokedex::parse_bounded_int("9999999999", 0, 100), std::nullopt);
-}
-
 TEST(FoldCase, LowersTheLettersOfPokemonNames) {
   EXPECT_EQ(pokedex::fold_case("PIKACHU"), "pikachu");
   EXPECT_EQ(pokedex::fold_case("FLABÉBÉ"), "flabébé");

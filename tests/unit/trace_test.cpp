@@ -1,8 +1,8 @@
-#include <telemetry/batch_span_processor.hpp>
-#include <telemetry/resource.hpp>
-#include <telemetry/sampler.hpp>
-#include <telemetry/trace_context.hpp>
-#include <telemetry/tracer.hpp>
+#include <trace/batch_span_processor.hpp>
+#include <trace/resource.hpp>
+#include <trace/sampler.hpp>
+#include <trace/trace_context.hpp>
+#include <trace/tracer.hpp>
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using telemetry::SpanContext;
+using trace::SpanContext;
 
 auto environment(std::map<std::string, std::string> values) {
   return [values = std::move(values)](const char* name) -> const char* {
@@ -26,62 +26,61 @@ auto environment(std::map<std::string, std::string> values) {
 
 // W3C Trace Context examples and edge cases.
 TEST(Traceparent, ParsesTheSpecificationsExample) {
-  const auto context = telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  const auto context = trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   ASSERT_TRUE(context);
   EXPECT_EQ(context->trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(context->span_id.hex(), "00f067aa0ba902b7");
   EXPECT_TRUE(context->sampled());
   EXPECT_TRUE(context->remote);
-  EXPECT_EQ(telemetry::format_traceparent(*context), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(trace::format_traceparent(*context), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
 }
 
 TEST(Traceparent, RejectsInvalidHeaders) {
   for (const char* bad : {
            "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",         // no flags
-           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",      // zero trace id
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",      // zero span id
-           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",      // upper case
-           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",      // version ff
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",           // no flags
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero span id
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // version ff
            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // v00 must be exact
            "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",
-           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",       // short trace id
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01",      // not hex
+           "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",   // short trace id
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01",  // not hex
        })
-    EXPECT_FALSE(telemetry::parse_traceparent(bad)) << bad;
+    EXPECT_FALSE(trace::parse_traceparent(bad)) << bad;
 }
 
 TEST(Traceparent, ReadsALaterVersionAsVersionZero) {
-  const auto context =
-      telemetry::parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-future-field");
+  const auto context = trace::parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-future-field");
   ASSERT_TRUE(context);
   EXPECT_TRUE(context->sampled());
-  EXPECT_EQ(telemetry::format_traceparent(*context).substr(0, 3), "00-");
+  EXPECT_EQ(trace::format_traceparent(*context).substr(0, 3), "00-");
 }
 
 TEST(Traceparent, UnsampledFlag) {
-  const auto context = telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  const auto context = trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
   ASSERT_TRUE(context);
   EXPECT_FALSE(context->sampled());
 }
 
 TEST(Tracestate, KeepsValidListsAndDropsInvalidOnes) {
-  EXPECT_EQ(telemetry::validate_tracestate("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
+  EXPECT_EQ(trace::validate_tracestate("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"),
             "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
-  EXPECT_EQ(telemetry::validate_tracestate("tenant@vendor=x"), "tenant@vendor=x");
-  EXPECT_EQ(telemetry::validate_tracestate("Rojo=1"), "");        // upper-case key
-  EXPECT_EQ(telemetry::validate_tracestate("rojo"), "");          // no value
-  EXPECT_EQ(telemetry::validate_tracestate("a=1,a=2"), "");       // duplicate key
-  EXPECT_EQ(telemetry::validate_tracestate("a=1=2"), "");         // '=' in value
+  EXPECT_EQ(trace::validate_tracestate("tenant@vendor=x"), "tenant@vendor=x");
+  EXPECT_EQ(trace::validate_tracestate("Rojo=1"), "");   // upper-case key
+  EXPECT_EQ(trace::validate_tracestate("rojo"), "");     // no value
+  EXPECT_EQ(trace::validate_tracestate("a=1,a=2"), "");  // duplicate key
+  EXPECT_EQ(trace::validate_tracestate("a=1=2"), "");    // '=' in value
   std::string many;
   for (int i = 0; i < 33; ++i) many += "k" + std::to_string(i) + "=v,";
-  EXPECT_EQ(telemetry::validate_tracestate(many), "");
+  EXPECT_EQ(trace::validate_tracestate(many), "");
 }
 
 TEST(RandomIds, AreValidAndDistinct) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
-    const auto id = telemetry::random_trace_id();
+    const auto id = trace::random_trace_id();
     EXPECT_TRUE(id.valid());
     seen.insert(id.hex());
   }
@@ -89,64 +88,64 @@ TEST(RandomIds, AreValidAndDistinct) {
 }
 
 TEST(Samplers, RatioKeepsAboutThatShareAndIsDeterministic) {
-  const auto sampler = telemetry::trace_id_ratio_sampler(0.25);
+  const auto sampler = trace::trace_id_ratio_sampler(0.25);
   int kept = 0;
-  for (int i = 0; i < 20000; ++i) kept += sampler->should_sample(nullptr, telemetry::random_trace_id());
+  for (int i = 0; i < 20000; ++i) kept += sampler->should_sample(nullptr, trace::random_trace_id());
   EXPECT_NEAR(kept / 20000.0, 0.25, 0.02);
-  const auto id = telemetry::random_trace_id();
+  const auto id = trace::random_trace_id();
   EXPECT_EQ(sampler->should_sample(nullptr, id), sampler->should_sample(nullptr, id));
-  EXPECT_FALSE(telemetry::trace_id_ratio_sampler(0.0)->should_sample(nullptr, id));
-  EXPECT_TRUE(telemetry::trace_id_ratio_sampler(1.0)->should_sample(nullptr, id));
+  EXPECT_FALSE(trace::trace_id_ratio_sampler(0.0)->should_sample(nullptr, id));
+  EXPECT_TRUE(trace::trace_id_ratio_sampler(1.0)->should_sample(nullptr, id));
 }
 
 TEST(Samplers, ParentBasedFollowsTheParent) {
-  const auto sampler = telemetry::parent_based_sampler(telemetry::always_off_sampler());
-  SpanContext parent{telemetry::random_trace_id(), telemetry::random_span_id(), 0x01, "", true};
+  const auto sampler = trace::parent_based_sampler(trace::always_off_sampler());
+  SpanContext parent{trace::random_trace_id(), trace::random_span_id(), 0x01, "", true};
   EXPECT_TRUE(sampler->should_sample(&parent, parent.trace_id));
   parent.trace_flags = 0;
-  EXPECT_FALSE(telemetry::parent_based_sampler(telemetry::always_on_sampler())->should_sample(&parent, parent.trace_id));
+  EXPECT_FALSE(trace::parent_based_sampler(trace::always_on_sampler())->should_sample(&parent, parent.trace_id));
   EXPECT_FALSE(sampler->should_sample(nullptr, parent.trace_id));  // root: always_off
 }
 
 TEST(Samplers, FromTheEnvironment) {
-  EXPECT_EQ(telemetry::sampler_from_environment(environment({}))->description(), "ParentBased{root:AlwaysOnSampler}");
-  EXPECT_EQ(telemetry::sampler_from_environment(environment({{"OTEL_TRACES_SAMPLER", "always_off"}}))->description(),
+  EXPECT_EQ(trace::sampler_from_environment(environment({}))->description(), "ParentBased{root:AlwaysOnSampler}");
+  EXPECT_EQ(trace::sampler_from_environment(environment({{"OTEL_TRACES_SAMPLER", "always_off"}}))->description(),
             "AlwaysOffSampler");
-  EXPECT_EQ(telemetry::sampler_from_environment(
+  EXPECT_EQ(trace::sampler_from_environment(
                 environment({{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"}, {"OTEL_TRACES_SAMPLER_ARG", "0.01"}}))
                 ->description(),
             "ParentBased{root:TraceIdRatioBased{0.010000}}");
-  EXPECT_THROW(telemetry::sampler_from_environment(environment({{"OTEL_TRACES_SAMPLER", "sometimes"}})),
+  EXPECT_THROW(trace::sampler_from_environment(environment({{"OTEL_TRACES_SAMPLER", "sometimes"}})),
                std::invalid_argument);
-  EXPECT_THROW(telemetry::sampler_from_environment(
+  EXPECT_THROW(trace::sampler_from_environment(
                    environment({{"OTEL_TRACES_SAMPLER", "traceidratio"}, {"OTEL_TRACES_SAMPLER_ARG", "1.5"}})),
                std::invalid_argument);
 }
 
 TEST(Resource, ComesFromTheEnvironment) {
-  const auto resource = telemetry::resource_from_environment(
+  const auto resource = trace::resource_from_environment(
       "apimon", "1.2.3",
       environment({{"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=study, team=a%20b,broken,service.name=x"},
                    {"OTEL_SERVICE_NAME", "apimon-test"}}));
-  EXPECT_EQ(telemetry::resource_string(resource, "service.name"), "apimon-test");
-  EXPECT_EQ(telemetry::resource_string(resource, "service.version"), "1.2.3");
-  EXPECT_EQ(telemetry::resource_string(resource, "deployment.environment"), "study");
-  EXPECT_EQ(telemetry::resource_string(resource, "team"), "a b");
-  EXPECT_EQ(telemetry::resource_string(resource, "telemetry.sdk.language"), "cpp");
-  EXPECT_EQ(telemetry::resource_string(resource, "service.instance.id").size(), 36u);
-  EXPECT_FALSE(telemetry::resource_string(resource, "host.name").empty());
+  EXPECT_EQ(trace::resource_string(resource, "service.name"), "apimon-test");
+  EXPECT_EQ(trace::resource_string(resource, "service.version"), "1.2.3");
+  EXPECT_EQ(trace::resource_string(resource, "deployment.environment"), "study");
+  EXPECT_EQ(trace::resource_string(resource, "team"), "a b");
+  EXPECT_EQ(trace::resource_string(resource, "telemetry.sdk.language"), "cpp");
+  EXPECT_EQ(trace::resource_string(resource, "service.instance.id").size(), 36u);
+  EXPECT_FALSE(trace::resource_string(resource, "host.name").empty());
 }
 
 // Collects what it is given; can be made to block to fill the queue.
-class RecordingExporter final : public telemetry::SpanExporter {
+class RecordingExporter final : public trace::SpanExporter {
  public:
   explicit RecordingExporter(std::shared_future<void> gate = {}) : gate_(std::move(gate)) {}
-  telemetry::ExportResult export_spans(std::span<const telemetry::SpanData> spans) override {
+  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override {
     if (gate_.valid()) gate_.wait();
     std::lock_guard lock(mutex);
     for (const auto& span : spans) names.push_back(span.name);
     ++batches;
-    return telemetry::ExportResult::success;
+    return trace::ExportResult::success;
   }
   std::mutex mutex;
   std::vector<std::string> names;
@@ -157,28 +156,28 @@ class RecordingExporter final : public telemetry::SpanExporter {
 };
 
 TEST(Tracer, UnsampledSpansRecordNothingButPropagate) {
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::always_off_sampler(), nullptr);
-  auto span = tracer.start_span("GET /x", telemetry::SpanKind::server);
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_off_sampler(), nullptr);
+  auto span = tracer.start_span("GET /x", trace::SpanKind::server);
   EXPECT_FALSE(span.recording());
   EXPECT_TRUE(span.context().valid());
   EXPECT_FALSE(span.context().sampled());
-  span.set_attribute("a", std::int64_t{1}).set_status(telemetry::StatusCode::error, "x");  // no effect, no crash
+  span.set_attribute("a", std::int64_t{1}).set_status(trace::StatusCode::error, "x");  // no effect, no crash
 }
 
 TEST(Tracer, ChildrenShareTheTraceAndNameTheirParent) {
   auto exporter = std::make_unique<RecordingExporter>();
   auto* recorded = exporter.get();
-  std::vector<telemetry::SpanData> finished;
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::always_on_sampler(),
-                           std::make_unique<telemetry::BatchSpanProcessor>(std::move(exporter),
-                                                                           telemetry::BatchSpanProcessorOptions{}));
-  auto parent = tracer.start_span("parent", telemetry::SpanKind::server);
-  auto child = tracer.start_span("child", telemetry::SpanKind::client, &parent.context());
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(),
+                       std::make_unique<trace::BatchSpanProcessor>(std::move(exporter),
+                                                                   trace::BatchSpanProcessorOptions{}));
+  auto parent = tracer.start_span("parent", trace::SpanKind::server);
+  auto child = tracer.start_span("child", trace::SpanKind::client, &parent.context());
   EXPECT_EQ(child.context().trace_id, parent.context().trace_id);
   EXPECT_NE(child.context().span_id.hex(), parent.context().span_id.hex());
-  child.set_status(telemetry::StatusCode::error, "boom").set_status(telemetry::StatusCode::unset);
+  child.set_status(trace::StatusCode::error, "boom").set_status(trace::StatusCode::unset);
   child.end();
-  parent.set_status(telemetry::StatusCode::ok).set_status(telemetry::StatusCode::error, "ignored");
+  parent.set_status(trace::StatusCode::ok).set_status(trace::StatusCode::error, "ignored");
   parent.end();
   ASSERT_TRUE(tracer.force_flush(5s));
   std::lock_guard lock(recorded->mutex);
@@ -186,39 +185,36 @@ TEST(Tracer, ChildrenShareTheTraceAndNameTheirParent) {
 }
 
 TEST(Tracer, RemoteParentContinuesItsTrace) {
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::parent_based_sampler(telemetry::always_off_sampler()),
-                           nullptr);
-  auto remote = telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-  auto span = tracer.start_span("GET /x", telemetry::SpanKind::server, &*remote);
+  trace::Tracer tracer({}, {"test", "1"}, trace::parent_based_sampler(trace::always_off_sampler()), nullptr);
+  auto remote = trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto span = tracer.start_span("GET /x", trace::SpanKind::server, &*remote);
   EXPECT_TRUE(span.recording());
   EXPECT_EQ(span.context().trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
 TEST(Tracer, ChildrenCarryTheParentsTracestate) {
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::parent_based_sampler(telemetry::always_off_sampler()),
-                           nullptr);
-  auto remote = telemetry::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  trace::Tracer tracer({}, {"test", "1"}, trace::parent_based_sampler(trace::always_off_sampler()), nullptr);
+  auto remote = trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
   remote->trace_state = "vendor=value";
-  auto server = tracer.start_span("GET /x", telemetry::SpanKind::server, &*remote);
-  auto child = tracer.start_span("query", telemetry::SpanKind::client, &server.context());
+  auto server = tracer.start_span("GET /x", trace::SpanKind::server, &*remote);
+  auto child = tracer.start_span("query", trace::SpanKind::client, &server.context());
   EXPECT_FALSE(child.recording());
   EXPECT_EQ(server.context().trace_state, "vendor=value");
   EXPECT_EQ(child.context().trace_state, "vendor=value");
-  auto root = tracer.start_span("GET /y", telemetry::SpanKind::server);
+  auto root = tracer.start_span("GET /y", trace::SpanKind::server);
   EXPECT_EQ(root.context().trace_state, "");
 }
 
 TEST(Tracer, CountsStartedAndSampledSpansFromManyThreads) {
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::parent_based_sampler(telemetry::always_on_sampler()),
-                           nullptr);
-  const SpanContext unsampled{telemetry::random_trace_id(), telemetry::random_span_id(), 0x00, "", true};
+  trace::Tracer tracer({}, {"test", "1"}, trace::parent_based_sampler(trace::always_on_sampler()), nullptr);
+  const SpanContext unsampled{trace::random_trace_id(), trace::random_span_id(), 0x00, "", true};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) {
-        tracer.start_span("root", telemetry::SpanKind::server);                 // sampled
-        tracer.start_span("child", telemetry::SpanKind::internal, &unsampled);  // not sampled
-        tracer.start_span("child", telemetry::SpanKind::internal, &unsampled);  // not sampled
+        tracer.start_span("root", trace::SpanKind::server);                 // sampled
+        tracer.start_span("child", trace::SpanKind::internal, &unsampled);  // not sampled
+        tracer.start_span("child", trace::SpanKind::internal, &unsampled);  // not sampled
       }
     });
   }
@@ -228,55 +224,55 @@ TEST(Tracer, CountsStartedAndSampledSpansFromManyThreads) {
 }
 
 // Keeps finished spans in memory, synchronously.
-class CapturingProcessor final : public telemetry::SpanProcessor {
+class CapturingProcessor final : public trace::SpanProcessor {
  public:
-  explicit CapturingProcessor(std::vector<telemetry::SpanData>& into) : into_(into) {}
-  void on_end(std::unique_ptr<telemetry::SpanData> span) override { into_.push_back(std::move(*span)); }
+  explicit CapturingProcessor(std::vector<trace::SpanData>& into) : into_(into) {}
+  void on_end(std::unique_ptr<trace::SpanData> span) override { into_.push_back(std::move(*span)); }
   bool force_flush(std::chrono::milliseconds) override { return true; }
   bool shutdown(std::chrono::milliseconds) override { return true; }
 
  private:
-  std::vector<telemetry::SpanData>& into_;
+  std::vector<trace::SpanData>& into_;
 };
 
 TEST(Span, LimitsAttributesAndEvents) {
-  std::vector<telemetry::SpanData> finished;
-  telemetry::Tracer tracer({}, {"test", "1"}, telemetry::always_on_sampler(),
-                           std::make_unique<CapturingProcessor>(finished));
-  auto span = tracer.start_span("x", telemetry::SpanKind::internal);
-  for (std::size_t i = 0; i < telemetry::Span::max_attributes + 5; ++i)
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  auto span = tracer.start_span("x", trace::SpanKind::internal);
+  for (std::size_t i = 0; i < trace::Span::max_attributes + 5; ++i)
     span.set_attribute("k" + std::to_string(i), std::int64_t(i));
   span.set_attribute("k0", std::string("replaced"));  // replacing never counts as a drop
-  for (std::size_t i = 0; i < telemetry::Span::max_events + 3; ++i) span.add_event("e");
+  for (std::size_t i = 0; i < trace::Span::max_events + 3; ++i) span.add_event("e");
   span.end();
   span.end();  // idempotent
   ASSERT_EQ(finished.size(), 1u);
   const auto& data = finished[0];
-  EXPECT_EQ(data.attributes.size(), telemetry::Span::max_attributes);
+  EXPECT_EQ(data.attributes.size(), trace::Span::max_attributes);
   EXPECT_EQ(data.dropped_attributes, 5u);
   EXPECT_EQ(std::get<std::string>(data.attributes[0].second), "replaced");
-  EXPECT_EQ(data.events.size(), telemetry::Span::max_events);
+  EXPECT_EQ(data.events.size(), trace::Span::max_events);
   EXPECT_EQ(data.dropped_events, 3u);
   EXPECT_GE(data.end_unix_nano, data.start_unix_nano);
-  EXPECT_EQ(data.kind, telemetry::SpanKind::internal);
+  EXPECT_EQ(data.kind, trace::SpanKind::internal);
 }
 
 TEST(BatchSpanProcessor, DropsAndCountsWhenTheQueueIsFull) {
   std::promise<void> gate;
   auto exporter = std::make_unique<RecordingExporter>(gate.get_future().share());
   auto* recorded = exporter.get();
-  telemetry::BatchSpanProcessor processor(std::move(exporter), {.max_queue_size = 4,
-                                                                .schedule_delay = 10ms,
-                                                                .export_timeout = 5s,
-                                                                .max_export_batch_size = 2});
+  trace::BatchSpanProcessor processor(std::move(exporter), {.max_queue_size = 4,
+                                                            .schedule_delay = 10ms,
+                                                            .export_timeout = 5s,
+                                                            .max_export_batch_size = 2});
   const auto span = [](const char* name) {
-    auto data = std::make_unique<telemetry::SpanData>();
+    auto data = std::make_unique<trace::SpanData>();
     data->name = name;
     return data;
   };
   processor.on_end(span("a"));
   processor.on_end(span("b"));  // a full batch: the worker takes it and blocks on the gate
-  for (int spins = 0; spins < 500 && processor.stats().queue_length.load() != 0; ++spins) std::this_thread::sleep_for(1ms);
+  for (int spins = 0; spins < 500 && processor.stats().queue_length.load() != 0; ++spins)
+    std::this_thread::sleep_for(1ms);
   for (const char* name : {"c", "d", "e", "f", "g", "h"}) processor.on_end(span(name));
   EXPECT_EQ(processor.stats().dropped.load(), 2u);  // g, h: the queue holds four
   gate.set_value();
@@ -289,12 +285,12 @@ TEST(BatchSpanProcessor, DropsAndCountsWhenTheQueueIsFull) {
 TEST(BatchSpanProcessor, ShutdownFlushesEverythingLongBeforeTheScheduleDelay) {
   auto exporter = std::make_unique<RecordingExporter>();
   auto* recorded = exporter.get();
-  telemetry::BatchSpanProcessor processor(std::move(exporter), {.max_queue_size = 2048,
-                                                                .schedule_delay = 60s,
-                                                                .export_timeout = 5s,
-                                                                .max_export_batch_size = 100});
+  trace::BatchSpanProcessor processor(std::move(exporter), {.max_queue_size = 2048,
+                                                            .schedule_delay = 60s,
+                                                            .export_timeout = 5s,
+                                                            .max_export_batch_size = 100});
   for (int i = 0; i < 250; ++i) {
-    auto data = std::make_unique<telemetry::SpanData>();
+    auto data = std::make_unique<trace::SpanData>();
     data->name = "s" + std::to_string(i);
     processor.on_end(std::move(data));
   }
@@ -304,25 +300,26 @@ TEST(BatchSpanProcessor, ShutdownFlushesEverythingLongBeforeTheScheduleDelay) {
   std::lock_guard lock(recorded->mutex);
   EXPECT_EQ(recorded->names.size(), 250u);
   EXPECT_EQ(recorded->batches, 3);  // in batches of at most 100
-  auto late = std::make_unique<telemetry::SpanData>();
+  auto late = std::make_unique<trace::SpanData>();
   processor.on_end(std::move(late));
   EXPECT_EQ(processor.stats().dropped.load(), 1u);  // nothing is accepted after shutdown
 }
 
 TEST(BatchSpanProcessor, OptionsFromTheEnvironment) {
-  const auto defaults = telemetry::batch_options_from_environment(environment({}));
+  const auto defaults = trace::batch_options_from_environment(environment({}));
   EXPECT_EQ(defaults.max_queue_size, 2048u);
   EXPECT_EQ(defaults.schedule_delay, 5000ms);
   EXPECT_EQ(defaults.export_timeout, 30000ms);
   EXPECT_EQ(defaults.max_export_batch_size, 512u);
-  const auto set = telemetry::batch_options_from_environment(environment(
-      {{"OTEL_BSP_MAX_QUEUE_SIZE", "100"}, {"OTEL_BSP_SCHEDULE_DELAY", "200"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"}}));
+  const auto set = trace::batch_options_from_environment(environment({{"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
+                                                                      {"OTEL_BSP_SCHEDULE_DELAY", "200"},
+                                                                      {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"}}));
   EXPECT_EQ(set.max_queue_size, 100u);
   EXPECT_EQ(set.schedule_delay, 200ms);
   EXPECT_EQ(set.max_export_batch_size, 10u);
-  EXPECT_THROW(telemetry::batch_options_from_environment(environment({{"OTEL_BSP_MAX_QUEUE_SIZE", "-1"}})),
+  EXPECT_THROW(trace::batch_options_from_environment(environment({{"OTEL_BSP_MAX_QUEUE_SIZE", "-1"}})),
                std::invalid_argument);
-  EXPECT_THROW(telemetry::batch_options_from_environment(
+  EXPECT_THROW(trace::batch_options_from_environment(
                    environment({{"OTEL_BSP_MAX_QUEUE_SIZE", "10"}, {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "20"}})),
                std::invalid_argument);
 }
@@ -331,19 +328,17 @@ TEST(BatchSpanProcessor, OptionsFromTheEnvironment) {
 
 namespace {
 
-class FailingExporter final : public telemetry::SpanExporter {
+class FailingExporter final : public trace::SpanExporter {
  public:
-  telemetry::ExportResult export_spans(std::span<const telemetry::SpanData>) override {
-    return telemetry::ExportResult::failure;
-  }
+  trace::ExportResult export_spans(std::span<const trace::SpanData>) override { return trace::ExportResult::failure; }
 };
 
 TEST(BatchSpanProcessor, CountsTheSpansOfFailedExports) {
-  telemetry::BatchSpanProcessor processor(std::make_unique<FailingExporter>(), {.max_queue_size = 64,
-                                                                               .schedule_delay = 10ms,
-                                                                               .export_timeout = 5s,
-                                                                               .max_export_batch_size = 4});
-  for (int i = 0; i < 10; ++i) processor.on_end(std::make_unique<telemetry::SpanData>());
+  trace::BatchSpanProcessor processor(std::make_unique<FailingExporter>(), {.max_queue_size = 64,
+                                                                            .schedule_delay = 10ms,
+                                                                            .export_timeout = 5s,
+                                                                            .max_export_batch_size = 4});
+  for (int i = 0; i < 10; ++i) processor.on_end(std::make_unique<trace::SpanData>());
   EXPECT_TRUE(processor.force_flush(5s));
   EXPECT_EQ(processor.stats().failed_spans.load(), 10u);
   EXPECT_GE(processor.stats().export_failures.load(), 3u);  // in batches of at most 4

@@ -10,8 +10,8 @@
 // and --gzip turns compression on. It prints "exported N spans, R retries" and
 // exits 0 on success, reports the failure and exits 1 otherwise; a usage error
 // or an invalid variable exits 2.
-#include <telemetry/otlp_encoding.hpp>
-#include <telemetry/otlp_http_exporter.hpp>
+#include <otlp/encoding.hpp>
+#include <otlp/http_exporter.hpp>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -30,12 +30,12 @@
 
 namespace {
 
-using telemetry::Attributes;
+using trace::Attributes;
 
 struct Sample {
-  telemetry::Resource resource;
-  telemetry::InstrumentationScope scope;
-  std::vector<telemetry::SpanData> spans;
+  trace::Resource resource;
+  trace::InstrumentationScope scope;
+  std::vector<trace::SpanData> spans;
 };
 
 Sample sample() {
@@ -46,17 +46,17 @@ Sample sample() {
                            {"sample.enabled", true}};
   s.scope = {"otlp_sample", "1.0.0"};
 
-  const telemetry::TraceId trace_id{{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e,
-                                     0x0e, 0x47, 0x36}};
-  const telemetry::SpanId root_id{{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}};
-  const telemetry::SpanId child_id{{0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31}};
+  const trace::TraceId trace_id{
+      {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}};
+  const trace::SpanId root_id{{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7}};
+  const trace::SpanId child_id{{0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31}};
 
-  telemetry::SpanData root;
+  trace::SpanData root;
   root.trace_id = trace_id;
   root.span_id = root_id;
   root.trace_flags = 0x01;
   root.name = "GET /pokemon/{id}";
-  root.kind = telemetry::SpanKind::server;
+  root.kind = trace::SpanKind::server;
   root.start_unix_nano = 1'700'000'000'000'000'000;
   root.end_unix_nano = 1'700'000'000'250'000'000;
   root.attributes = {{"http.request.method", std::string("GET")},
@@ -78,20 +78,20 @@ Sample sample() {
                    {"cache.size", std::int64_t{128}},
                    {"cache.fill", 0.75},
                    {"cache.cold", true}}}};
-  root.status = telemetry::StatusCode::ok;
+  root.status = trace::StatusCode::ok;
 
-  telemetry::SpanData child;
+  trace::SpanData child;
   child.trace_id = trace_id;
   child.span_id = child_id;
   child.parent_span_id = root_id;
   child.trace_state = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE";
   child.trace_flags = 0x01;
   child.name = "SELECT pokedex_entries";
-  child.kind = telemetry::SpanKind::client;
+  child.kind = trace::SpanKind::client;
   child.start_unix_nano = 1'700'000'000'020'000'000;
   child.end_unix_nano = 1'700'000'000'220'000'000;
   child.attributes = {{"db.system", std::string("sqlite")}};
-  child.status = telemetry::StatusCode::error;
+  child.status = trace::StatusCode::error;
   child.status_message = "database is locked";
   child.dropped_attributes = 3;
   child.dropped_events = 1;
@@ -108,7 +108,7 @@ int usage() {
 
 int encode(const std::string& path) {
   const auto s = sample();
-  const auto bytes = telemetry::encode_export_trace_request(s.resource, s.scope, s.spans);
+  const auto bytes = otlp::encode_export_trace_request(s.resource, s.scope, s.spans);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
@@ -121,19 +121,19 @@ int encode(const std::string& path) {
 
 int export_sample(const std::string& url, bool gzip) {
   const auto s = sample();
-  std::unique_ptr<telemetry::OtlpHttpExporter> exporter;
+  std::unique_ptr<otlp::OtlpHttpExporter> exporter;
   try {
-    auto options = telemetry::otlp_options_from_environment();
+    auto options = otlp::otlp_options_from_environment();
     options.endpoint = url;
     if (gzip) options.gzip = true;
-    exporter = std::make_unique<telemetry::OtlpHttpExporter>(std::move(options), s.resource, s.scope);
+    exporter = std::make_unique<otlp::OtlpHttpExporter>(std::move(options), s.resource, s.scope);
   } catch (const std::invalid_argument& error) {
     std::cerr << "otlp_sample: " << error.what() << "\n";
     return 2;
   }
   const auto result = exporter->export_spans(s.spans);
   const auto& stats = exporter->stats();
-  if (result != telemetry::ExportResult::success) {
+  if (result != trace::ExportResult::success) {
     std::cerr << "otlp_sample: export failed after " << stats.retries << " retries\n";
     return 1;
   }

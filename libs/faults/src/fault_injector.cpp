@@ -66,20 +66,15 @@ std::int64_t uniform_up_to(std::int64_t max) {
 
 bool Settings::active(Fault fault) const {
   switch (fault) {
-    case Fault::latency:
-      return (latency.count() > 0 || latency_jitter.count() > 0) && latency_share > 0.0;
-    case Fault::errors:
-      return error_share > 0.0;
-    case Fault::slow_queries:
-      return slow_query.count() > 0 && slow_query_share > 0.0;
-    case Fault::upstream_unreachable:
-      return upstream_unreachable;
+    case Fault::latency: return (latency.count() > 0 || latency_jitter.count() > 0) && latency_share > 0.0;
+    case Fault::errors: return error_share > 0.0;
+    case Fault::slow_queries: return slow_query.count() > 0 && slow_query_share > 0.0;
+    case Fault::upstream_unreachable: return upstream_unreachable;
   }
   return false;
 }
 
-FaultInjector::FaultInjector(std::initializer_list<Fault> supported, telemetry::MetricsRegistry* metrics,
-                             Limits limits)
+FaultInjector::FaultInjector(std::initializer_list<Fault> supported, metrics::MetricsRegistry* metrics, Limits limits)
     : limits_(limits), state_(std::make_shared<State>()) {
   for (const Fault fault : supported) supported_[static_cast<std::size_t>(fault)] = true;
   state_->supported = supported_;

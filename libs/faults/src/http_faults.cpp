@@ -44,8 +44,7 @@ std::int64_t whole_number_field(const json::value& value, std::string_view name)
   if (value.is_int64()) return value.get_int64();
   if (value.is_uint64() && value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
     return static_cast<std::int64_t>(value.get_uint64());
-  if (value.is_double() && std::floor(value.get_double()) == value.get_double() &&
-      std::abs(value.get_double()) < 1e15)
+  if (value.is_double() && std::floor(value.get_double()) == value.get_double() && std::abs(value.get_double()) < 1e15)
     return static_cast<std::int64_t>(value.get_double());
   throw std::invalid_argument(std::string(name) + " must be a whole number");
 }

@@ -1,4 +1,5 @@
 #include "http/client.hpp"
+#include "http/server_metrics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,7 +8,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <telemetry/http_server_metrics.hpp>
 
 #include <map>
 #include <vector>
@@ -32,8 +32,8 @@ bool idempotent(verb method) {
 struct Client::Impl {
   asio::any_io_executor executor;
   ClientOptions options;
-  telemetry::Tracer* tracer;
-  telemetry::ExemplarHistogramFamily* duration = nullptr;
+  trace::Tracer* tracer;
+  metrics::ExemplarHistogramFamily* duration = nullptr;
   std::map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>, std::less<>> idle;  // by "host:port"
 
   asio::awaitable<std::unique_ptr<beast::tcp_stream>> connect(const std::string& host, std::uint16_t port) {
@@ -72,8 +72,8 @@ struct Client::Impl {
   }
 };
 
-Client::Client(asio::any_io_executor executor, ClientOptions options, telemetry::Tracer* tracer,
-               telemetry::MetricsRegistry* metrics)
+Client::Client(asio::any_io_executor executor, ClientOptions options, trace::Tracer* tracer,
+               metrics::MetricsRegistry* metrics)
     : impl_(std::make_shared<Impl>(Impl{std::move(executor), std::move(options), tracer, nullptr, {}})) {
   if (metrics)
     impl_->duration = &metrics->histogram_family(
@@ -85,13 +85,12 @@ Client::Client(asio::any_io_executor executor, ClientOptions options, telemetry:
 Client::~Client() = default;
 
 asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Request request,
-                                       const telemetry::SpanContext* parent) {
+                                       const trace::SpanContext* parent) {
   auto impl = impl_;  // keeps the pool alive while this call runs
   const std::string method(request.method_string());
-  telemetry::Span span = impl->tracer ? impl->tracer->start_span(method, telemetry::SpanKind::client, parent)
-                                      : telemetry::Span{};
+  trace::Span span = impl->tracer ? impl->tracer->start_span(method, trace::SpanKind::client, parent) : trace::Span{};
   if (span.context().valid()) {
-    request.set("traceparent", telemetry::format_traceparent(span.context()));
+    request.set("traceparent", trace::format_traceparent(span.context()));
     if (!span.context().trace_state.empty()) request.set("tracestate", span.context().trace_state);
   }
   request.set(bhttp::field::host, host + ":" + std::to_string(port));
@@ -99,7 +98,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
   request.keep_alive(true);
   request.prepare_payload();
   if (span.recording()) {
-    span.set_attribute("http.request.method", std::string(telemetry::HttpServerMetrics::normalized_method(method)))
+    span.set_attribute("http.request.method", std::string(ServerMetrics::normalized_method(method)))
         .set_attribute("server.address", host)
         .set_attribute("server.port", static_cast<std::int64_t>(port))
         .set_attribute("url.full", "http://" + host + ":" + std::to_string(port) + std::string(request.target()));
@@ -130,14 +129,14 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
       break;
     }
   } catch (const ClientError& error) {
-    span.set_status(telemetry::StatusCode::error, error.what());
+    span.set_status(trace::StatusCode::error, error.what());
     span.set_attribute("error.type", std::string(error.timed_out() ? "timeout" : "connection"));
     failure = std::current_exception();
   }
 
   if (impl->duration) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    auto& series = impl->duration->add({{"http_request_method", std::string(telemetry::HttpServerMetrics::normalized_method(method))},
+    auto& series = impl->duration->add({{"http_request_method", std::string(ServerMetrics::normalized_method(method))},
                                         {"server_address", host},
                                         {"http_response_status_code", failure ? "none" : std::to_string(status_code)}});
     series.observe(seconds, span.context());
@@ -145,7 +144,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
   if (failure) std::rethrow_exception(failure);
   if (span.recording()) {
     span.set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code));
-    if (status_code >= 400) span.set_status(telemetry::StatusCode::error);
+    if (status_code >= 400) span.set_status(trace::StatusCode::error);
   }
   co_return response;
 }

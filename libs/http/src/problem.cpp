@@ -21,8 +21,7 @@ Response problem(status code, std::string_view detail, unsigned version, bool ke
   return response;
 }
 
-Response unavailable(std::string_view detail, std::chrono::seconds retry_after, unsigned version,
-                     bool keep_alive) {
+Response unavailable(std::string_view detail, std::chrono::seconds retry_after, unsigned version, bool keep_alive) {
   Response response = problem(status::service_unavailable, detail, version, keep_alive);
   response.set(beast::http::field::retry_after, std::to_string(retry_after.count()));
   return response;

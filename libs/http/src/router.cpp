@@ -55,8 +55,7 @@ bool RouteTemplate::match(std::string_view path, PathParams& params) const {
 bool RouteTemplate::more_specific_than(const RouteTemplate& other) const {
   const auto common = std::min(segments_.size(), other.segments_.size());
   for (std::size_t i = 0; i < common; ++i) {
-    if (segments_[i].is_parameter != other.segments_[i].is_parameter)
-      return !segments_[i].is_parameter;
+    if (segments_[i].is_parameter != other.segments_[i].is_parameter) return !segments_[i].is_parameter;
   }
   return segments_.size() > other.segments_.size();
 }
@@ -66,14 +65,12 @@ void Router::add(verb method, std::string_view pattern, Handler handler) {
                                [&](const auto& route) { return route->pattern.text() == pattern; });
   if (existing == routes_.end()) {
     auto route = std::make_unique<Route>(Route{RouteTemplate(pattern), {}});
-    auto position = std::find_if(routes_.begin(), routes_.end(), [&](const auto& other) {
-      return route->pattern.more_specific_than(other->pattern);
-    });
+    auto position = std::find_if(routes_.begin(), routes_.end(),
+                                 [&](const auto& other) { return route->pattern.more_specific_than(other->pattern); });
     existing = routes_.insert(position, std::move(route));
   }
   for (const auto& endpoint : (*existing)->endpoints)
-    if (endpoint.method == method)
-      throw std::invalid_argument("route declared twice: " + std::string(pattern));
+    if (endpoint.method == method) throw std::invalid_argument("route declared twice: " + std::string(pattern));
   (*existing)->endpoints.push_back({method, std::move(handler)});
 }
 

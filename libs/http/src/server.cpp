@@ -12,8 +12,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <logging/logging.hpp>
@@ -114,8 +114,7 @@ struct Server::Impl {
       }
       if (!ec) acceptor.bind(endpoint, ec);
       if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec)
-        throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(port));
+      if (ec) throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(port));
       port = acceptor.local_endpoint().port();  // later listeners share the port the first one got
       workers.push_back(std::move(worker));
     }
@@ -133,8 +132,7 @@ struct Server::Impl {
     probe.open(endpoint.protocol(), ec);
     if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) probe.bind(endpoint, ec);
-    if (ec)
-      throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(endpoint.port()));
+    if (ec) throw std::system_error(ec, "cannot listen on " + options.address + ":" + std::to_string(endpoint.port()));
   }
 
   asio::awaitable<void> accept_loop(Worker& worker) {
@@ -146,8 +144,7 @@ struct Server::Impl {
         continue;
       }
       if (open_connections.load(std::memory_order_relaxed) >= options.limits.max_connections) {
-        spdlog::warn("connection limit of {} reached; closing a new connection",
-                     options.limits.max_connections);
+        spdlog::warn("connection limit of {} reached; closing a new connection", options.limits.max_connections);
         continue;  // the socket closes as it goes out of scope
       }
       socket.set_option(tcp::no_delay(true), ec);
@@ -171,7 +168,7 @@ struct Server::Impl {
   }
 
   // Finds the route and runs its handler; `route` learns the matched template ("" if none).
-  asio::awaitable<Response> respond(const Request& request, telemetry::Span& span, std::string_view& route) {
+  asio::awaitable<Response> respond(const Request& request, trace::Span& span, std::string_view& route) {
     auto [path, query] = split_target(request.target());
     RequestContext context{request, path, query, {}, {}, span, options.telemetry.tracer};
     const RouteLookup lookup = router.find(request.method(), path, context.params);
@@ -181,8 +178,7 @@ struct Server::Impl {
         response = problem(status::not_found, "No route matches this path.", request.version());
         break;
       case RouteLookup::Outcome::method_not_allowed:
-        response = problem(status::method_not_allowed, "This route does not accept that method.",
-                           request.version());
+        response = problem(status::method_not_allowed, "This route does not accept that method.", request.version());
         response.set(bhttp::field::allow, lookup.allow);
         break;
       case RouteLookup::Outcome::found:
@@ -205,17 +201,17 @@ struct Server::Impl {
   }
 
   // The request's SERVER span, a child of the caller's if it sent a valid traceparent.
-  telemetry::Span start_server_span(const Request& request, std::string_view method) const {
+  trace::Span start_server_span(const Request& request, std::string_view method) const {
     auto* tracer = options.telemetry.tracer;
     if (!tracer) return {};
-    std::optional<telemetry::SpanContext> parent;
+    std::optional<trace::SpanContext> parent;
     if (const auto header = request.find("traceparent"); header != request.end()) {
-      parent = telemetry::parse_traceparent(header->value());
+      parent = trace::parse_traceparent(header->value());
       if (parent)
         if (const auto state = request.find("tracestate"); state != request.end())
-          parent->trace_state = telemetry::validate_tracestate(state->value());
+          parent->trace_state = trace::validate_tracestate(state->value());
     }
-    return tracer->start_span(method, telemetry::SpanKind::server, parent ? &*parent : nullptr);
+    return tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr);
   }
 
   // Runs one request with its span, metrics and access log line around it.
@@ -223,7 +219,7 @@ struct Server::Impl {
     const auto& telemetry = options.telemetry;
     const auto started = Clock::now();
     const std::string_view method = request.method_string();
-    telemetry::Span span = start_server_span(request, method);
+    trace::Span span = start_server_span(request, method);
     if (telemetry.metrics) telemetry.metrics->request_started(method);
 
     std::string_view route;
@@ -233,7 +229,7 @@ struct Server::Impl {
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     if (span.recording()) {
       if (!route.empty()) span.set_name(std::string(method) + " " + std::string(route));
-      span.set_attribute("http.request.method", std::string(telemetry::HttpServerMetrics::normalized_method(method)))
+      span.set_attribute("http.request.method", std::string(ServerMetrics::normalized_method(method)))
           .set_attribute("url.path", std::string(split_target(request.target()).first))
           .set_attribute("url.scheme", std::string("http"))
           .set_attribute("network.protocol.version", std::string(request.version() == 10 ? "1.0" : "1.1"))
@@ -243,7 +239,7 @@ struct Server::Impl {
       if (!route.empty()) span.set_attribute("http.route", std::string(route));
       if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
         span.set_attribute("user_agent.original", std::string(agent->value()));
-      if (status_code >= 500) span.set_status(telemetry::StatusCode::error);
+      if (status_code >= 500) span.set_status(trace::StatusCode::error);
     }
     if (telemetry.metrics)
       telemetry.metrics->request_finished(method, route, status_code, seconds, request.body().size(),
@@ -251,9 +247,10 @@ struct Server::Impl {
     if (telemetry.access_log) {
       const auto& context = span.context();
       const bool traced = context.valid();
-      logging::access_log(method, route.empty() ? telemetry::HttpServerMetrics::unmatched_route : route,
+      logging::access_log(method, route.empty() ? ServerMetrics::unmatched_route : route,
                           split_target(request.target()).first, status_code, seconds, response.body().size(),
-                          traced ? context.trace_id.hex() : std::string(), traced ? context.span_id.hex() : std::string());
+                          traced ? context.trace_id.hex() : std::string(),
+                          traced ? context.span_id.hex() : std::string());
     }
     span.end();
     co_return response;
@@ -376,8 +373,8 @@ struct Server::Impl {
     });
     lock.unlock();
     if (!drained)
-      spdlog::warn("{} connections still open after the {} ms grace period; closing them",
-                   open_connections.load(), options.limits.shutdown_grace.count());
+      spdlog::warn("{} connections still open after the {} ms grace period; closing them", open_connections.load(),
+                   options.limits.shutdown_grace.count());
 
     signal_context.stop();
     signal_thread.join();

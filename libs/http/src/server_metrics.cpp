@@ -1,4 +1,4 @@
-#include "telemetry/http_server_metrics.hpp"
+#include "http/server_metrics.hpp"
 
 #include <prometheus/counter.h>
 
@@ -6,7 +6,7 @@
 #include <functional>
 #include <unordered_map>
 
-namespace telemetry {
+namespace http {
 namespace {
 
 // Latency buckets from half a millisecond, where a cached lookup lands, to ten
@@ -20,7 +20,7 @@ constexpr std::array<std::string_view, 9> standard_methods = {"GET",     "HEAD",
                                                               "CONNECT", "OPTIONS", "TRACE", "PATCH"};
 
 struct SeriesKey {
-  std::uint64_t owner;  // the metrics object's instance number: never reused, unlike its address
+  std::uint64_t owner;      // the metrics object's instance number: never reused, unlike its address
   std::string_view method;  // one of standard_methods or "_OTHER": static storage
   std::string_view route;   // a route template: outlives the metrics
   unsigned status;
@@ -38,9 +38,10 @@ struct SeriesKeyHash {
 
 }  // namespace
 
-class HttpServerMetrics::ActiveRequests final : public prometheus::Collectable {
+class ServerMetrics::ActiveRequests final : public prometheus::Collectable {
  public:
-  ThreadShardedCells in_flight{standard_methods.size() + 1};  // per method, last: _OTHER; +1 and -1 per request
+  // Per method, last _OTHER; +1 and -1 per request.
+  sharded_cells::ThreadShardedCells in_flight{standard_methods.size() + 1};
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     prometheus::MetricFamily family;
@@ -49,8 +50,8 @@ class HttpServerMetrics::ActiveRequests final : public prometheus::Collectable {
     family.type = prometheus::MetricType::Gauge;
     for (std::size_t i = 0; i < in_flight.cell_count(); ++i) {
       prometheus::ClientMetric metric;
-      metric.label.push_back({"http_request_method", std::string(i < standard_methods.size() ? standard_methods[i]
-                                                                                             : "_OTHER")});
+      metric.label.push_back(
+          {"http_request_method", std::string(i < standard_methods.size() ? standard_methods[i] : "_OTHER")});
       metric.gauge.value = static_cast<double>(in_flight.total_signed(i));
       family.metric.push_back(std::move(metric));
     }
@@ -58,40 +59,39 @@ class HttpServerMetrics::ActiveRequests final : public prometheus::Collectable {
   }
 };
 
-std::atomic<std::uint64_t> HttpServerMetrics::instances_{0};
+std::atomic<std::uint64_t> ServerMetrics::instances_{0};
 
-HttpServerMetrics::HttpServerMetrics(MetricsRegistry& metrics)
+ServerMetrics::ServerMetrics(metrics::MetricsRegistry& metrics)
     : instance_(++instances_),
       duration_(metrics.histogram_family("http_server_request_duration_seconds",
                                          "Duration of HTTP server requests, from the request's first byte read to "
                                          "its response written.",
                                          duration_buckets)),
-      request_size_(std::make_shared<IntegerHistogramFamily>(
-          "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", size_buckets)),
-      response_size_(std::make_shared<IntegerHistogramFamily>(
-          "http_server_response_body_size_bytes", "Size of HTTP server response bodies.", size_buckets)),
+      request_size_(std::make_shared<metrics::IntegerHistogramFamily>("http_server_request_body_size_bytes",
+                                                                      "Size of HTTP server request bodies.",
+                                                                      size_buckets)),
+      response_size_(std::make_shared<metrics::IntegerHistogramFamily>("http_server_response_body_size_bytes",
+                                                                       "Size of HTTP server response bodies.",
+                                                                       size_buckets)),
       active_(std::make_shared<ActiveRequests>()) {
   metrics.add_collectable(active_);
   metrics.add_collectable(request_size_);
   metrics.add_collectable(response_size_);
 }
 
-std::size_t HttpServerMetrics::method_index(std::string_view method) {
+std::size_t ServerMetrics::method_index(std::string_view method) {
   for (std::size_t i = 0; i < standard_methods.size(); ++i)
     if (standard_methods[i] == method) return i;
   return standard_methods.size();
 }
 
-std::string_view HttpServerMetrics::method_name(std::size_t index) {
+std::string_view ServerMetrics::method_name(std::size_t index) {
   return index < standard_methods.size() ? standard_methods[index] : std::string_view("_OTHER");
 }
 
-std::string_view HttpServerMetrics::normalized_method(std::string_view method) {
-  return method_name(method_index(method));
-}
+std::string_view ServerMetrics::normalized_method(std::string_view method) { return method_name(method_index(method)); }
 
-HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, std::string_view route,
-                                                     unsigned status_code) {
+ServerMetrics::Series& ServerMetrics::series(std::string_view method, std::string_view route, unsigned status_code) {
   // Each event-loop thread keeps its own index of the series it has used, so
   // the hot path neither locks nor allocates; prometheus-cpp's own lookup
   // (about 160 ns) happens once per combination and thread.
@@ -130,13 +130,13 @@ HttpServerMetrics::Series& HttpServerMetrics::series(std::string_view method, st
   return found->second;
 }
 
-void HttpServerMetrics::request_started(std::string_view method) {
+void ServerMetrics::request_started(std::string_view method) {
   active_->in_flight.writer().add(method_index(method), 1);
 }
 
-void HttpServerMetrics::request_finished(std::string_view method, std::string_view route, unsigned status_code,
-                                         double seconds, std::size_t request_body_bytes,
-                                         std::size_t response_body_bytes, const SpanContext& trace) {
+void ServerMetrics::request_finished(std::string_view method, std::string_view route, unsigned status_code,
+                                     double seconds, std::size_t request_body_bytes, std::size_t response_body_bytes,
+                                     const trace::SpanContext& trace) {
   Series& found = series(method, route, status_code);
   active_->in_flight.writer().add(found.method_slot, static_cast<std::uint64_t>(-1));
   found.duration->observe(seconds, trace);
@@ -144,4 +144,4 @@ void HttpServerMetrics::request_finished(std::string_view method, std::string_vi
   found.response_size->observe(response_body_bytes);
 }
 
-}  // namespace telemetry
+}  // namespace http

@@ -4,6 +4,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <array>
 #include <cstdio>
 #include <stdexcept>
 
@@ -16,7 +17,8 @@ thread_local std::string_view current_span_id;
 // %j: the message as a JSON string, quotes included.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& message, const std::tm&, spdlog::memory_buf_t& destination) override {
+  void format(const spdlog::details::log_msg& message, const std::tm& /*time*/,
+              spdlog::memory_buf_t& destination) override {
     std::string escaped;
     json_writer::append_escaped(escaped, std::string_view(message.payload.data(), message.payload.size()));
     destination.append(escaped.data(), escaped.data() + escaped.size());
@@ -27,7 +29,8 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 // %J: ,"trace_id":"…","span_id":"…" when the line is logged with a trace, else nothing.
 class TraceFieldsFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& destination) override {
+  void format(const spdlog::details::log_msg& /*message*/, const std::tm& /*time*/,
+              spdlog::memory_buf_t& destination) override {
     if (current_trace_id.empty()) return;
     std::string fields;
     fields.append(R"(,"trace_id":)");
@@ -79,16 +82,16 @@ namespace {
 // Opens a record written directly rather than through spdlog's formatter (it
 // has fields, not just a message): time, level, service and message.
 void begin_record(json_writer::Writer& json, std::string_view level, std::string_view message) {
-  char time_text[32];
+  std::array<char, 32> time_text;
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  const auto length = std::strftime(time_text, sizeof time_text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(time_text + length, sizeof time_text - length, ".%03dZ", static_cast<int>(millis));
+  const auto length = std::strftime(time_text.data(), time_text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(time_text.data() + length, time_text.size() - length, ".%03dZ", static_cast<int>(millis));
   json.begin_object()
-      .member("time", std::string_view(time_text))
+      .member("time", std::string_view(time_text.data()))
       .member("level", level)
       .key("service")
       .raw(service_json.empty() ? std::string_view("\"\"") : std::string_view(service_json))
@@ -106,8 +109,8 @@ void end_record(json_writer::Writer& json, std::string& line) {
 void access_log(std::string_view method, std::string_view route, std::string_view target, unsigned status,
                 double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
                 std::string_view span_id) {
-  char duration[32];
-  std::snprintf(duration, sizeof duration, "%.3f", duration_seconds * 1000.0);
+  std::array<char, 32> duration;
+  std::snprintf(duration.data(), duration.size(), "%.3f", duration_seconds * 1000.0);
 
   std::string line;
   line.reserve(320);
@@ -118,7 +121,7 @@ void access_log(std::string_view method, std::string_view route, std::string_vie
       .member("url.path", target)
       .member("http.response.status_code", static_cast<int>(status))
       .key("duration_ms")
-      .raw(duration)
+      .raw(duration.data())
       .member("response_bytes", static_cast<std::int64_t>(response_bytes));
   if (!trace_id.empty()) json.member("trace_id", trace_id).member("span_id", span_id);
   end_record(json, line);

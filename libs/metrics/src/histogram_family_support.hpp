@@ -1,7 +1,7 @@
 #pragma once
 // What ExemplarHistogram and IntegerHistogram, and their families, share:
 // checking the names a scrape will show, and collecting their series.
-#include "telemetry/thread_sharded_cells.hpp"
+#include "sharded_cells/thread_sharded_cells.hpp"
 
 #include <prometheus/check_names.h>
 #include <prometheus/labels.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace telemetry::detail {
+namespace metrics::detail {
 
 inline void check_histogram_name(const std::string& name) {
   if (!prometheus::CheckMetricName(name)) throw std::invalid_argument("invalid metric name: " + name);
@@ -31,7 +31,7 @@ inline void check_histogram_labels(const std::string& family, const prometheus::
 // one for +Inf, not cumulative.
 template <typename Bound>
 prometheus::ClientMetric::Histogram cumulative_histogram(const std::vector<Bound>& bounds,
-                                                         const ThreadShardedCells& cells, double sum) {
+                                                         const sharded_cells::ThreadShardedCells& cells, double sum) {
   prometheus::ClientMetric::Histogram histogram;
   histogram.bucket.reserve(bounds.size() + 1);
   std::uint64_t cumulative = 0;
@@ -48,8 +48,7 @@ prometheus::ClientMetric::Histogram cumulative_histogram(const std::vector<Bound
 
 // `series`: a map from label set to a pointer to something with collect().
 template <typename SeriesMap>
-prometheus::MetricFamily collect_histograms(const std::string& name, const std::string& help,
-                                            const SeriesMap& series) {
+prometheus::MetricFamily collect_histograms(const std::string& name, const std::string& help, const SeriesMap& series) {
   prometheus::MetricFamily family;
   family.name = name;
   family.help = help;
@@ -63,4 +62,4 @@ prometheus::MetricFamily collect_histograms(const std::string& name, const std::
   return family;
 }
 
-}  // namespace telemetry::detail
+}  // namespace metrics::detail

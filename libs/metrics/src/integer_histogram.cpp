@@ -1,10 +1,10 @@
-#include "telemetry/integer_histogram.hpp"
+#include "metrics/integer_histogram.hpp"
 
 #include "histogram_family_support.hpp"
 
 #include <stdexcept>
 
-namespace telemetry {
+namespace metrics {
 
 IntegerHistogram::IntegerHistogram(const std::vector<std::uint64_t>& bounds)
     : bounds_(bounds), cells_(bounds.size() + 2) {}
@@ -33,4 +33,4 @@ std::vector<prometheus::MetricFamily> IntegerHistogramFamily::Collect() const {
   return {detail::collect_histograms(name_, help_, series_)};
 }
 
-}  // namespace telemetry
+}  // namespace metrics

@@ -1,4 +1,4 @@
-#include "telemetry/process_metrics.hpp"
+#include "metrics/process_collector.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace telemetry {
+namespace metrics {
 namespace {
 
 std::optional<std::string> read_file(const std::filesystem::path& path) {
@@ -159,10 +159,9 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
     std::optional<double> start_time;
     if (boot_time_seconds_ && start_ticks) start_time = *boot_time_seconds_ + *start_ticks / ticks_per_second_;
 
-    add(families, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
-        MetricType::Counter, cpu_seconds);
-    add(families, "process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge,
-        resident_bytes);
+    add(families, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType::Counter,
+        cpu_seconds);
+    add(families, "process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge, resident_bytes);
     add(families, "process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge, virtual_bytes);
     add(families, "process_open_fds", "Number of open file descriptors.", MetricType::Gauge,
         count_open_fds(self_ / "fd"));
@@ -179,4 +178,4 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   return families;
 }
 
-}  // namespace telemetry
+}  // namespace metrics

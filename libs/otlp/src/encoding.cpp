@@ -1,4 +1,4 @@
-#include "telemetry/otlp_encoding.hpp"
+#include "otlp/encoding.hpp"
 
 #include "protobuf_writer.hpp"
 
@@ -6,7 +6,7 @@
 #include <type_traits>
 #include <variant>
 
-namespace telemetry {
+namespace otlp {
 namespace {
 
 using protobuf::Writer;
@@ -71,7 +71,7 @@ bool all_zero(std::span<const std::uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-void write_attributes(Writer& writer, std::uint32_t field, const Attributes& attributes) {
+void write_attributes(Writer& writer, std::uint32_t field, const trace::Attributes& attributes) {
   for (const auto& [key, value] : attributes) {
     writer.message(field, [&] {
       writer.string_field(key_value::key, key);
@@ -94,7 +94,7 @@ void write_attributes(Writer& writer, std::uint32_t field, const Attributes& att
   }
 }
 
-void write_span(Writer& writer, const SpanData& data) {
+void write_span(Writer& writer, const trace::SpanData& data) {
   writer.bytes_field(span::trace_id, std::span<const std::uint8_t>(data.trace_id.bytes));
   writer.bytes_field(span::span_id, std::span<const std::uint8_t>(data.span_id.bytes));
   if (!data.trace_state.empty()) writer.string_field(span::trace_state, data.trace_state);
@@ -114,9 +114,9 @@ void write_span(Writer& writer, const SpanData& data) {
     });
   }
   if (data.dropped_events != 0) writer.uint64_field(span::dropped_events_count, data.dropped_events);
-  if (data.status != StatusCode::unset) {
+  if (data.status != trace::StatusCode::unset) {
     writer.message(span::status, [&] {
-      if (data.status == StatusCode::error && !data.status_message.empty())
+      if (data.status == trace::StatusCode::error && !data.status_message.empty())
         writer.string_field(status::message, data.status_message);
       writer.uint64_field(status::code, static_cast<std::uint64_t>(data.status));
     });
@@ -124,7 +124,7 @@ void write_span(Writer& writer, const SpanData& data) {
   if (data.trace_flags != 0) writer.fixed32_field(span::flags, data.trace_flags);
 }
 
-std::size_t attributes_estimate(const Attributes& attributes) {
+std::size_t attributes_estimate(const trace::Attributes& attributes) {
   std::size_t size = 0;
   for (const auto& [key, value] : attributes) {
     size += key.size() + 16;
@@ -134,8 +134,8 @@ std::size_t attributes_estimate(const Attributes& attributes) {
 }
 
 // A generous guess of the encoded size, so the output grows at most once or twice.
-std::size_t size_estimate(const Resource& resource, const InstrumentationScope& scope,
-                          std::span<const SpanData> spans) {
+std::size_t size_estimate(const trace::Resource& resource, const trace::InstrumentationScope& scope,
+                          std::span<const trace::SpanData> spans) {
   std::size_t size = 32 + attributes_estimate(resource.attributes) + scope.name.size() + scope.version.size();
   for (const auto& data : spans) {
     size += 96 + data.trace_state.size() + data.name.size() + data.status_message.size() +
@@ -147,8 +147,8 @@ std::size_t size_estimate(const Resource& resource, const InstrumentationScope& 
 
 }  // namespace
 
-void append_export_trace_request(std::string& out, const Resource& resource, const InstrumentationScope& scope,
-                                 std::span<const SpanData> spans) {
+void append_export_trace_request(std::string& out, const trace::Resource& resource,
+                                 const trace::InstrumentationScope& scope, std::span<const trace::SpanData> spans) {
   out.reserve(out.size() + size_estimate(resource, scope, spans));
   Writer writer(out);
   writer.message(export_trace_service_request::resource_spans, [&] {
@@ -164,11 +164,11 @@ void append_export_trace_request(std::string& out, const Resource& resource, con
   });
 }
 
-std::string encode_export_trace_request(const Resource& resource, const InstrumentationScope& scope,
-                                        std::span<const SpanData> spans) {
+std::string encode_export_trace_request(const trace::Resource& resource, const trace::InstrumentationScope& scope,
+                                        std::span<const trace::SpanData> spans) {
   std::string out;
   append_export_trace_request(out, resource, scope, spans);
   return out;
 }
 
-}  // namespace telemetry
+}  // namespace otlp

@@ -1,7 +1,7 @@
 #pragma once
 // Just enough of the protobuf wire format (https://protobuf.dev/programming-guides/encoding/)
 // to write OTLP by hand: varints, fixed-width scalars, length-delimited bytes
-// and nested messages. Private to the telemetry library.
+// and nested messages. Private to the otlp library.
 //
 // The writer appends to a caller-owned std::string, so a reused buffer makes
 // encoding allocation-free once it has grown. A nested message reserves five
@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace telemetry::protobuf {
+namespace otlp::protobuf {
 
 enum class WireType : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
@@ -137,4 +137,4 @@ class Writer {
   std::string& out_;
 };
 
-}  // namespace telemetry::protobuf
+}  // namespace otlp::protobuf

@@ -1,6 +1,7 @@
 #include "pokedex/text.hpp"
 
 #include "pokedex/model.hpp"
+#include "text/number.hpp"
 #include "text/text.hpp"
 
 #include <algorithm>
@@ -13,11 +14,21 @@ namespace {
 std::size_t decode(std::string_view text, std::size_t i, char32_t& code_point) {
   const auto lead = static_cast<unsigned char>(text[i]);
   std::size_t length;
-  if (lead < 0x80) { code_point = lead; return 1; }
-  if ((lead & 0xE0) == 0xC0) { length = 2; code_point = lead & 0x1F; }
-  else if ((lead & 0xF0) == 0xE0) { length = 3; code_point = lead & 0x0F; }
-  else if ((lead & 0xF8) == 0xF0) { length = 4; code_point = lead & 0x07; }
-  else return 0;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  }
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    code_point = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    code_point = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    code_point = lead & 0x07;
+  } else
+    return 0;
   if (i + length > text.size()) return 0;
   for (std::size_t k = 1; k < length; ++k) {
     const auto next = static_cast<unsigned char>(text[i + k]);
@@ -50,11 +61,11 @@ void encode(std::string& out, char32_t cp) {
 
 char32_t lower(char32_t cp) {
   if (cp >= 'A' && cp <= 'Z') return cp + 0x20;
-  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;  // Latin-1: À..Þ except ×
-  if (cp >= 0x100 && cp <= 0x137 && cp != 0x130) return cp | 1;  // Latin Extended-A pairs: Ā/ā ..
+  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;   // Latin-1: À..Þ except ×
+  if (cp >= 0x100 && cp <= 0x137 && cp != 0x130) return cp | 1;   // Latin Extended-A pairs: Ā/ā ..
   if (cp >= 0x139 && cp <= 0x148) return (cp & 1) ? cp + 1 : cp;  // Ĺ/ĺ .. Ň/ň (odd is upper)
-  if (cp >= 0x14A && cp <= 0x177) return cp | 1;                   // Ŋ/ŋ .. Ŷ/ŷ
-  if (cp == 0x178) return 0xFF;                                    // Ÿ
+  if (cp >= 0x14A && cp <= 0x177) return cp | 1;                  // Ŋ/ŋ .. Ŷ/ŷ
+  if (cp == 0x178) return 0xFF;                                   // Ÿ
   if (cp >= 0x179 && cp <= 0x17E) return (cp & 1) ? cp + 1 : cp;  // Ź/ź .. Ž/ž
   return cp;
 }
@@ -74,31 +85,19 @@ std::optional<std::string> fold_case(std::string_view utf8) {
   return folded;
 }
 
-ParsedId parse_pokedex_id(std::string_view text) {
+ParsedId parse_pokedex_id(std::string_view digits) {
   ParsedId parsed;
-  const bool digits_only =
-      !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
   // One spelling per resource: "25", never "025" (but "0" is a number, just not a Pokémon's).
-  if (!digits_only || (text.size() > 1 && text.front() == '0')) {
+  if (!text::is_plain_digits(digits) || (digits.size() > 1 && digits.front() == '0')) {
     parsed.error = IdError::not_a_number;
     return parsed;
   }
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed.value);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed.value);
   if (ec == std::errc::result_out_of_range || parsed.value > max_pokedex_id) {
     parsed.value = 0;
     parsed.error = IdError::out_of_range;
   }
   return parsed;
-}
-
-std::optional<int> parse_bounded_int(std::string_view text, int min, int max) {
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  int value = 0;
-  for (char c : text)
-    if (c < '0' || c > '9') return std::nullopt;
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  if (value < min || value > max) return std::nullopt;
-  return value;
 }
 
 std::optional<Language> parse_language(std::string_view text) {

@@ -1,8 +1,8 @@
-#include "telemetry/thread_sharded_cells.hpp"
+#include "sharded_cells/thread_sharded_cells.hpp"
 
 #include <new>
 
-namespace telemetry {
+namespace sharded_cells {
 namespace {
 
 // Shards start and end on cache-line boundaries: two threads writing their
@@ -63,4 +63,4 @@ double ThreadShardedCells::total_double(std::size_t cell) const {
   return sum;
 }
 
-}  // namespace telemetry
+}  // namespace sharded_cells

@@ -1,10 +1,9 @@
-#include "pokedex/database_url.hpp"
+#include "storage/database_url.hpp"
 #include "text/text.hpp"
 
 #include <optional>
 
-
-namespace pokedex {
+namespace storage {
 namespace {
 
 // Percent-decodes one URL component; `what` names it in the error.
@@ -62,8 +61,8 @@ DatabaseUrl parse_database_url(std::string_view url) {
   }
   if (parsed.host.empty()) throw std::invalid_argument("mysql URL needs a host: mysql://user@host/database");
   if (port) {
-    const bool numeric =
-        !port->empty() && port->size() <= 5 && port->find_first_not_of("0123456789") == std::string_view::npos;
+    const bool numeric = !port->empty() && port->size() <= 5 &&
+                         port->find_first_not_of("0123456789") == std::string_view::npos;
     const unsigned long number = numeric ? std::stoul(std::string(*port)) : 0;
     if (number == 0 || number > 65535)
       throw std::invalid_argument("mysql URL has an invalid port: " + std::string(*port));
@@ -81,4 +80,4 @@ std::string DatabaseUrl::redacted() const {
          database;
 }
 
-}  // namespace pokedex
+}  // namespace storage

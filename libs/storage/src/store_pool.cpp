@@ -1,11 +1,13 @@
-#include "pokedex/store_pool.hpp"
+#include "storage/store_pool.hpp"
 
 #include <spdlog/spdlog.h>
 
-namespace pokedex {
+namespace storage {
 
-StorePool::StorePool(StoreFactory factory, StorePoolOptions options)
-    : factory_(std::move(factory)), options_(options) {
+using pokedex::StorageState;
+using pokedex::StorageUnavailable;
+
+StorePool::StorePool(StoreFactory factory, StorePoolOptions options) : factory_(std::move(factory)), options_(options) {
   workers_.reserve(options_.connections);
   for (std::size_t i = 0; i < options_.connections; ++i) workers_.emplace_back([this, i] { work(i); });
 }
@@ -33,7 +35,7 @@ void StorePool::submit(std::unique_ptr<Task> task) {
 }
 
 void StorePool::work(std::size_t index) {
-  std::unique_ptr<PokedexStore> store;
+  std::unique_ptr<pokedex::PokedexStore> store;
   try {
     store = factory_();
   } catch (const std::exception& error) {
@@ -68,4 +70,4 @@ StorageState StorePool::state() const {
   return state;
 }
 
-}  // namespace pokedex
+}  // namespace storage

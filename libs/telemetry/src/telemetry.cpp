@@ -1,9 +1,9 @@
 #include "telemetry/telemetry.hpp"
 
-#include "telemetry/otlp_http_exporter.hpp"
-#include "telemetry/process_metrics.hpp"
-#include "telemetry/resource.hpp"
-#include "text/text.hpp"
+#include <metrics/process_collector.hpp>
+#include <otlp/http_exporter.hpp>
+#include <text/text.hpp>
+#include <trace/resource.hpp>
 
 #include <prometheus/histogram.h>
 
@@ -38,7 +38,8 @@ prometheus::ClientMetric gauge(double value) {
 // lost, read from its counters at each scrape.
 class TracingSelfMetrics final : public prometheus::Collectable {
  public:
-  TracingSelfMetrics(const Tracer& tracer, const BatchSpanProcessor* processor, std::size_t queue_capacity)
+  TracingSelfMetrics(const trace::Tracer& tracer, const trace::BatchSpanProcessor* processor,
+                     std::size_t queue_capacity)
       : tracer_(tracer), processor_(processor), queue_capacity_(queue_capacity) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -84,8 +85,8 @@ class TracingSelfMetrics final : public prometheus::Collectable {
   }
 
  private:
-  const Tracer& tracer_;
-  const BatchSpanProcessor* processor_;
+  const trace::Tracer& tracer_;
+  const trace::BatchSpanProcessor* processor_;
   std::size_t queue_capacity_;
 };
 
@@ -96,9 +97,9 @@ bool is_true(const char* value) { return value && text::iequals(value, "true"); 
 std::unique_ptr<Telemetry> Telemetry::from_environment(std::string_view service_name, std::string_view service_version,
                                                        const std::function<const char*(const char*)>& getenv) {
   std::unique_ptr<Telemetry> telemetry(new Telemetry());
-  telemetry->metrics_ = std::make_unique<MetricsRegistry>();
-  telemetry->metrics_->add_collectable(std::make_shared<ProcessCollector>());
-  telemetry->http_server_metrics_ = std::make_unique<HttpServerMetrics>(*telemetry->metrics_);
+  telemetry->metrics_ = std::make_unique<metrics::MetricsRegistry>();
+  telemetry->metrics_->add_collectable(std::make_shared<metrics::ProcessCollector>());
+  telemetry->http_server_metrics_ = std::make_unique<http::ServerMetrics>(*telemetry->metrics_);
 
   if (is_true(getenv("OTEL_SDK_DISABLED"))) {
     telemetry->exporter_description_ = "disabled (OTEL_SDK_DISABLED)";
@@ -109,37 +110,38 @@ std::unique_ptr<Telemetry> Telemetry::from_environment(std::string_view service_
   if (exporter != "otlp" && exporter != "none")
     throw std::invalid_argument("OTEL_TRACES_EXPORTER '" + exporter + "' is not one of otlp, none");
 
-  Resource resource = resource_from_environment(service_name, service_version, getenv);
-  InstrumentationScope scope{std::string(service_name), std::string(service_version)};
-  auto sampler = sampler_from_environment(getenv);
-  std::unique_ptr<BatchSpanProcessor> processor;
+  trace::Resource resource = trace::resource_from_environment(service_name, service_version, getenv);
+  trace::InstrumentationScope scope{std::string(service_name), std::string(service_version)};
+  auto sampler = trace::sampler_from_environment(getenv);
+  std::unique_ptr<trace::BatchSpanProcessor> processor;
   std::size_t queue_capacity = 0;
   if (exporter == "otlp") {
-    auto options = otlp_options_from_environment(getenv);
+    auto options = otlp::otlp_options_from_environment(getenv);
     telemetry->exporter_description_ = "otlp " + options.endpoint;
-    auto otlp = std::make_unique<OtlpHttpExporter>(std::move(options), resource, scope);
-    const auto batch_options = batch_options_from_environment(getenv);
+    auto otlp_exporter = std::make_unique<otlp::OtlpHttpExporter>(std::move(options), resource, scope);
+    const auto batch_options = trace::batch_options_from_environment(getenv);
     queue_capacity = batch_options.max_queue_size;
     auto& export_duration = prometheus::BuildHistogram()
                                 .Name("otel_sdk_span_export_duration_seconds")
                                 .Help("Duration of span exports, retries included.")
                                 .Register(telemetry->metrics_->registry());
     auto& succeeded = export_duration.Add({{"outcome", "success"}},
-                                          prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
-                                                                                  0.25, 0.5, 1, 2.5, 5, 10, 30});
+                                          prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                                  0.5, 1, 2.5, 5, 10, 30});
     auto& failed = export_duration.Add({{"outcome", "failure"}},
-                                       prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                                               0.5, 1, 2.5, 5, 10, 30});
-    processor = std::make_unique<BatchSpanProcessor>(
-        std::move(otlp), batch_options, [&succeeded, &failed](std::chrono::duration<double> took, bool ok, std::size_t) {
-          (ok ? succeeded : failed).Observe(took.count());
-        });
+                                       prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                                               1, 2.5, 5, 10, 30});
+    processor = std::make_unique<trace::BatchSpanProcessor>(std::move(otlp_exporter), batch_options,
+                                                            [&succeeded, &failed](std::chrono::duration<double> took,
+                                                                                  bool ok, std::size_t) {
+                                                              (ok ? succeeded : failed).Observe(took.count());
+                                                            });
   } else {
     telemetry->exporter_description_ = "none (OTEL_TRACES_EXPORTER)";
   }
   telemetry->processor_ = processor.get();
-  telemetry->tracer_ = std::make_unique<Tracer>(std::move(resource), std::move(scope), std::move(sampler),
-                                                std::move(processor));
+  telemetry->tracer_ = std::make_unique<trace::Tracer>(std::move(resource), std::move(scope), std::move(sampler),
+                                                       std::move(processor));
   telemetry->metrics_->add_collectable(
       std::make_shared<TracingSelfMetrics>(*telemetry->tracer_, telemetry->processor_, queue_capacity));
   return telemetry;

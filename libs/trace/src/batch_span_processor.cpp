@@ -1,11 +1,11 @@
-#include "telemetry/batch_span_processor.hpp"
+#include "trace/batch_span_processor.hpp"
 
 #include <charconv>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 
-namespace telemetry {
+namespace trace {
 namespace {
 
 std::uint64_t positive_integer(const std::function<const char*(const char*)>& getenv, const char* name,
@@ -29,8 +29,8 @@ BatchSpanProcessorOptions batch_options_from_environment(const std::function<con
       positive_integer(getenv, "OTEL_BSP_SCHEDULE_DELAY", static_cast<std::uint64_t>(options.schedule_delay.count())));
   options.export_timeout = std::chrono::milliseconds(
       positive_integer(getenv, "OTEL_BSP_EXPORT_TIMEOUT", static_cast<std::uint64_t>(options.export_timeout.count())));
-  options.max_export_batch_size =
-      positive_integer(getenv, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", options.max_export_batch_size);
+  options.max_export_batch_size = positive_integer(getenv, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+                                                   options.max_export_batch_size);
   if (options.max_export_batch_size > options.max_queue_size)
     throw std::invalid_argument("OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE");
   return options;
@@ -131,4 +131,4 @@ bool BatchSpanProcessor::shutdown(std::chrono::milliseconds timeout) {
   return flushed;
 }
 
-}  // namespace telemetry
+}  // namespace trace

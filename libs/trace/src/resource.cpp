@@ -1,4 +1,4 @@
-#include "telemetry/resource.hpp"
+#include "trace/resource.hpp"
 #include "text/text.hpp"
 
 #include <unistd.h>
@@ -6,9 +6,8 @@
 #include <algorithm>
 #include <optional>
 
-namespace telemetry {
+namespace trace {
 namespace {
-
 
 void put(Attributes& attributes, std::string key, std::string value) {
   const auto found = std::find_if(attributes.begin(), attributes.end(), [&](auto& a) { return a.first == key; });
@@ -69,4 +68,4 @@ std::string_view resource_string(const Resource& resource, std::string_view key)
   return {};
 }
 
-}  // namespace telemetry
+}  // namespace trace

@@ -1,12 +1,12 @@
-#include "telemetry/sampler.hpp"
+#include "trace/sampler.hpp"
 
 #include <bit>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
-namespace telemetry {
+namespace trace {
 namespace {
 
 class AlwaysOn final : public Sampler {
@@ -61,8 +61,7 @@ double ratio_argument(const std::function<const char*(const char*)>& getenv) {
   char* end = nullptr;
   const double ratio = std::strtod(text, &end);
   if (*end != '\0' || !(ratio >= 0.0 && ratio <= 1.0))
-    throw std::invalid_argument(std::string("OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, not '") + text +
-                                "'");
+    throw std::invalid_argument(std::string("OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1, not '") + text + "'");
   return ratio;
 }
 
@@ -89,4 +88,4 @@ std::unique_ptr<Sampler> sampler_from_environment(const std::function<const char
                               "parentbased_always_off, parentbased_traceidratio");
 }
 
-}  // namespace telemetry
+}  // namespace trace

@@ -1,4 +1,4 @@
-#include "telemetry/trace_context.hpp"
+#include "trace/trace_context.hpp"
 #include "text/text.hpp"
 
 #include <algorithm>
@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-namespace telemetry {
+namespace trace {
 namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
@@ -104,8 +104,7 @@ bool valid_key(std::string_view key) {
 bool valid_value(std::string_view value) {
   // value: printable ASCII 0x20-0x7E except ',' and '=', not ending in a space, at most 256.
   if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
-  return std::all_of(value.begin(), value.end(),
-                     [](char c) { return c >= 0x20 && c <= 0x7E && c != ',' && c != '='; });
+  return std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7E && c != ',' && c != '='; });
 }
 
 }  // namespace
@@ -127,8 +126,8 @@ std::optional<SpanContext> parse_traceparent(std::string_view header) {
   if (header[2] != '-' || header[35] != '-' || header[52] != '-') return std::nullopt;
   SpanContext context;
   std::array<std::uint8_t, 1> flags{};
-  if (!from_hex(header.substr(3, 32), context.trace_id.bytes) || !from_hex(header.substr(36, 16), context.span_id.bytes) ||
-      !from_hex(header.substr(53, 2), flags))
+  if (!from_hex(header.substr(3, 32), context.trace_id.bytes) ||
+      !from_hex(header.substr(36, 16), context.span_id.bytes) || !from_hex(header.substr(53, 2), flags))
     return std::nullopt;
   if (!context.valid()) return std::nullopt;
   context.trace_flags = version[0] == 0 ? flags[0] : static_cast<std::uint8_t>(flags[0] & 0x01);
@@ -178,4 +177,4 @@ SpanId random_span_id() {
   return id;
 }
 
-}  // namespace telemetry
+}  // namespace trace

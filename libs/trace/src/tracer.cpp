@@ -1,6 +1,6 @@
-#include "telemetry/tracer.hpp"
+#include "trace/tracer.hpp"
 
-namespace telemetry {
+namespace trace {
 
 std::uint64_t unix_nanos_now() {
   return static_cast<std::uint64_t>(
@@ -88,7 +88,8 @@ Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext*
   span.context_.trace_id = parent ? parent->trace_id : random_trace_id();
   span.context_.span_id = random_span_id();
   if (parent && !parent->trace_state.empty()) span.context_.trace_state = parent->trace_state;
-  const bool sampled = !shut_down_.load(std::memory_order_relaxed) && sampler_->should_sample(parent, span.context_.trace_id);
+  const bool sampled = !shut_down_.load(std::memory_order_relaxed) &&
+                       sampler_->should_sample(parent, span.context_.trace_id);
   if (!sampled) return span;
 
   stats.add(TracerStats::sampled_cell, 1);
@@ -110,11 +111,13 @@ void Tracer::finish(std::unique_ptr<SpanData> span) {
   if (processor_) processor_->on_end(std::move(span));
 }
 
-bool Tracer::force_flush(std::chrono::milliseconds timeout) { return processor_ ? processor_->force_flush(timeout) : true; }
+bool Tracer::force_flush(std::chrono::milliseconds timeout) {
+  return processor_ ? processor_->force_flush(timeout) : true;
+}
 
 bool Tracer::shutdown(std::chrono::milliseconds timeout) {
   if (shut_down_.exchange(true)) return true;
   return processor_ ? processor_->shutdown(timeout) : true;
 }
 
-}  // namespace telemetry
+}  // namespace trace

@@ -5,7 +5,7 @@
 // fault shows as fault_injection_active{fault=...} = 1, and every request it
 // touches carries it as a span attribute, so nobody mistakes it for a real
 // outage.
-#include <telemetry/metrics.hpp>
+#include <metrics/registry.hpp>
 
 #include <prometheus/counter.h>
 
@@ -50,7 +50,7 @@ class FaultInjector {
  public:
   // `supported`: the faults this service can inject; settings asking for
   // another one are refused. `metrics` may be null.
-  FaultInjector(std::initializer_list<Fault> supported, telemetry::MetricsRegistry* metrics, Limits limits = {});
+  FaultInjector(std::initializer_list<Fault> supported, metrics::MetricsRegistry* metrics, Limits limits = {});
 
   // An empty string when `settings` can be applied here, otherwise what is
   // wrong with it, in the user's terms (names as in the admin API).

@@ -5,8 +5,8 @@
 // traceparent header, and http_client_request_duration_seconds.
 #include "http/message.hpp"
 
-#include <telemetry/metrics.hpp>
-#include <telemetry/tracer.hpp>
+#include <metrics/registry.hpp>
+#include <trace/tracer.hpp>
 
 #include <chrono>
 #include <memory>
@@ -16,8 +16,8 @@
 namespace http {
 
 struct ClientOptions {
-  std::chrono::milliseconds timeout{2'000};    // connecting, sending and receiving one call
-  std::size_t max_idle_per_host = 16;          // kept-alive connections waiting for reuse
+  std::chrono::milliseconds timeout{2'000};  // connecting, sending and receiving one call
+  std::size_t max_idle_per_host = 16;        // kept-alive connections waiting for reuse
   std::size_t max_response_body_bytes = 1 << 20;
   std::string user_agent = "pokedex-stack";
 };
@@ -36,8 +36,8 @@ class ClientError : public std::runtime_error {
 class Client {
  public:
   // `tracer` and `metrics` may be null (no spans, no metrics).
-  Client(asio::any_io_executor executor, ClientOptions options, telemetry::Tracer* tracer,
-         telemetry::MetricsRegistry* metrics);
+  Client(asio::any_io_executor executor, ClientOptions options, trace::Tracer* tracer,
+         metrics::MetricsRegistry* metrics);
   ~Client();
 
   // Sends `request` to host:port and returns the response. The span is a
@@ -45,7 +45,7 @@ class Client {
   // closed meanwhile is replaced and the call retried once, for idempotent
   // methods only. Throws ClientError.
   asio::awaitable<Response> send(std::string host, std::uint16_t port, Request request,
-                                 const telemetry::SpanContext* parent);
+                                 const trace::SpanContext* parent);
 
  private:
   struct Impl;

@@ -2,7 +2,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <telemetry/tracer.hpp>
+#include <trace/tracer.hpp>
 
 #include <array>
 #include <cstddef>
@@ -52,13 +52,12 @@ struct RequestContext {
   std::string_view query;
   std::string_view route;
   PathParams params;
-  telemetry::Span& span;
-  telemetry::Tracer* tracer = nullptr;
+  trace::Span& span;
+  trace::Tracer* tracer = nullptr;
 
   // A child of the request's span, for work inside the handler worth seeing
   // in a trace (validation, a cache lookup, rendering).
-  telemetry::Span start_span(std::string_view name,
-                             telemetry::SpanKind kind = telemetry::SpanKind::internal) const {
+  trace::Span start_span(std::string_view name, trace::SpanKind kind = trace::SpanKind::internal) const {
     if (!tracer) return {};
     return tracer->start_span(name, kind, &span.context());
   }

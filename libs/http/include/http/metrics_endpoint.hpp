@@ -1,12 +1,12 @@
 #pragma once
 #include "http/message.hpp"
 
-#include <telemetry/metrics.hpp>
+#include <metrics/registry.hpp>
 
 namespace http {
 
 // GET /metrics: the registry in the format the scraper's Accept header asks
 // for (OpenMetrics, with exemplars, or the Prometheus text format).
-Handler metrics_endpoint(const telemetry::MetricsRegistry& metrics);
+Handler metrics_endpoint(const metrics::MetricsRegistry& metrics);
 
 }  // namespace http

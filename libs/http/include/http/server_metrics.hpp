@@ -4,9 +4,9 @@
 // http_server_active_requests, http_server_request_body_size_bytes and
 // http_server_response_body_size_bytes, labelled by method, route template and
 // status code only, so their cardinality is bounded by construction.
-#include "telemetry/integer_histogram.hpp"
-#include "telemetry/metrics.hpp"
-#include "telemetry/trace_context.hpp"
+#include <metrics/integer_histogram.hpp>
+#include <metrics/registry.hpp>
+#include <trace/trace_context.hpp>
 
 #include <prometheus/gauge.h>
 
@@ -14,11 +14,11 @@
 #include <memory>
 #include <string_view>
 
-namespace telemetry {
+namespace http {
 
-class HttpServerMetrics {
+class ServerMetrics {
  public:
-  explicit HttpServerMetrics(MetricsRegistry& metrics);
+  explicit ServerMetrics(metrics::MetricsRegistry& metrics);
 
   // A method outside the standard set is counted as "_OTHER", as the
   // semantic conventions ask, so clients cannot invent label values.
@@ -29,15 +29,16 @@ class HttpServerMetrics {
   // that matched no route. `trace`: the request's span context, the
   // latency's exemplar if it is sampled.
   void request_finished(std::string_view method, std::string_view route, unsigned status_code, double seconds,
-                        std::size_t request_body_bytes, std::size_t response_body_bytes, const SpanContext& trace);
+                        std::size_t request_body_bytes, std::size_t response_body_bytes,
+                        const trace::SpanContext& trace);
 
   static constexpr std::string_view unmatched_route = "unmatched";
 
  private:
   struct Series {
-    ExemplarHistogram* duration;
-    IntegerHistogram* request_size;
-    IntegerHistogram* response_size;
+    metrics::ExemplarHistogram* duration;
+    metrics::IntegerHistogram* request_size;
+    metrics::IntegerHistogram* response_size;
     std::size_t method_slot;  // the method's in-flight cell
   };
   Series& series(std::string_view method, std::string_view route, unsigned status_code);
@@ -48,13 +49,13 @@ class HttpServerMetrics {
 
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;
-  ExemplarHistogramFamily& duration_;
-  std::shared_ptr<IntegerHistogramFamily> request_size_;
-  std::shared_ptr<IntegerHistogramFamily> response_size_;
+  metrics::ExemplarHistogramFamily& duration_;
+  std::shared_ptr<metrics::IntegerHistogramFamily> request_size_;
+  std::shared_ptr<metrics::IntegerHistogramFamily> response_size_;
   // In-flight requests per method, in per-thread cells summed at scrape
   // time: cheaper on the request path than a prometheus-cpp gauge's
   // compare-and-swap on a double.
   std::shared_ptr<ActiveRequests> active_;
 };
 
-}  // namespace telemetry
+}  // namespace http

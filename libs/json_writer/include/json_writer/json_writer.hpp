@@ -4,6 +4,7 @@
 // Strings are expected to be valid UTF-8 and are emitted as UTF-8, escaping only
 // what RFC 8259 requires.
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -12,7 +13,7 @@
 namespace json_writer {
 
 inline void append_escaped(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
+  static constexpr std::string_view hex = "0123456789abcdef";
   out.push_back('"');
   std::size_t clean_from = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -43,10 +44,28 @@ class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}
 
-  Writer& begin_object() { separate(); out_.push_back('{'); first_ = true; return *this; }
-  Writer& end_object() { out_.push_back('}'); first_ = false; return *this; }
-  Writer& begin_array() { separate(); out_.push_back('['); first_ = true; return *this; }
-  Writer& end_array() { out_.push_back(']'); first_ = false; return *this; }
+  Writer& begin_object() {
+    separate();
+    out_.push_back('{');
+    first_ = true;
+    return *this;
+  }
+  Writer& end_object() {
+    out_.push_back('}');
+    first_ = false;
+    return *this;
+  }
+  Writer& begin_array() {
+    separate();
+    out_.push_back('[');
+    first_ = true;
+    return *this;
+  }
+  Writer& end_array() {
+    out_.push_back(']');
+    first_ = false;
+    return *this;
+  }
 
   Writer& key(std::string_view name) {
     separate();
@@ -56,23 +75,42 @@ class Writer {
     return *this;
   }
 
-  Writer& value(std::string_view text) { separate(); append_escaped(out_, text); return *this; }
+  Writer& value(std::string_view text) {
+    separate();
+    append_escaped(out_, text);
+    return *this;
+  }
   Writer& value(const char* text) { return value(std::string_view(text)); }
   Writer& value(std::int64_t number) {
     separate();
-    char buffer[24];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
-    out_.append(buffer, end);
+    std::array<char, 24> buffer;
+    auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number);
+    out_.append(buffer.data(), end);
     return *this;
   }
   Writer& value(int number) { return value(static_cast<std::int64_t>(number)); }
-  Writer& value(bool flag) { separate(); out_.append(flag ? "true" : "false"); return *this; }
-  Writer& null() { separate(); out_.append("null"); return *this; }
+  Writer& value(bool flag) {
+    separate();
+    out_.append(flag ? "true" : "false");
+    return *this;
+  }
+  Writer& null() {
+    separate();
+    out_.append("null");
+    return *this;
+  }
   // A value already in JSON form (a number formatted by the caller, a pre-escaped string).
-  Writer& raw(std::string_view json) { separate(); out_.append(json); return *this; }
+  Writer& raw(std::string_view json) {
+    separate();
+    out_.append(json);
+    return *this;
+  }
 
   template <class T>
-  Writer& member(std::string_view name, const T& v) { key(name); return value(v); }
+  Writer& member(std::string_view name, const T& v) {
+    key(name);
+    return value(v);
+  }
 
  private:
   void separate() {

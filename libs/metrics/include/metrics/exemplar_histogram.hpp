@@ -1,16 +1,13 @@
 #pragma once
-// Metrics on top of prometheus-cpp's core: its Registry for ordinary counters,
-// gauges, histograms and summaries, plus what it lacks: histograms whose
-// buckets carry exemplars (the trace behind a point on a latency graph) and
-// extra collectables such as the process collector.
-#include "telemetry/thread_sharded_cells.hpp"
-#include "telemetry/trace_context.hpp"
+// Histograms whose buckets carry exemplars (the trace behind a point on a
+// latency graph), which prometheus-cpp lacks.
+#include "sharded_cells/thread_sharded_cells.hpp"
+#include "trace/trace_context.hpp"
 
 #include <prometheus/client_metric.h>
 #include <prometheus/collectable.h>
 #include <prometheus/labels.h>
 #include <prometheus/metric_family.h>
-#include <prometheus/registry.h>
 
 #include <array>
 #include <cstdint>
@@ -23,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace telemetry {
+namespace metrics {
 
 // The latest traced observation that fell in one histogram bucket.
 struct Exemplar {
@@ -61,7 +58,7 @@ class ExemplarHistogram {
   // Also keeps {trace_id, span_id, value, now} as the exemplar of the bucket
   // `value` falls in, replacing the previous one, if `trace` is sampled (an
   // unsampled trace is in no backend to jump to) and valid.
-  void observe(double value, const SpanContext& trace) {
+  void observe(double value, const trace::SpanContext& trace) {
     observe(value);
     if (trace.sampled() && trace.valid()) keep_exemplar(value, trace);
   }
@@ -84,11 +81,11 @@ class ExemplarHistogram {
 
  private:
   std::size_t sum_cell() const { return bucket_boundaries_.size() + 1; }
-  void keep_exemplar(double value, const SpanContext& trace);
+  void keep_exemplar(double value, const trace::SpanContext& trace);
 
   const std::vector<double>& bucket_boundaries_;  // the family's
-  ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum's bits
-  mutable std::mutex exemplar_mutex_;  // taken only by traced observations and scrapes
+  sharded_cells::ThreadShardedCells cells_;       // a count per bucket, then +Inf (not cumulative), then the sum's bits
+  mutable std::mutex exemplar_mutex_;             // taken only by traced observations and scrapes
   std::vector<std::optional<Exemplar>> exemplars_;
 };
 
@@ -130,36 +127,4 @@ class ExemplarHistogramFamily final : public prometheus::Collectable {
   std::map<prometheus::Labels, std::unique_ptr<ExemplarHistogram>, LabelSetLess> series_;
 };
 
-class MetricsRegistry {
- public:
-  MetricsRegistry();
-  MetricsRegistry(const MetricsRegistry&) = delete;
-  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
-
-  // For ordinary metrics: prometheus::BuildCounter().Name(...).Register(registry()).
-  prometheus::Registry& registry() { return *registry_; }
-  const prometheus::Registry& registry() const { return *registry_; }
-
-  // The family of that name, created on first use. Boundaries must be finite
-  // and strictly increasing (+Inf is implicit); asking again for the same
-  // name with other boundaries throws std::invalid_argument, as does a name
-  // prometheus-cpp rejects.
-  ExemplarHistogramFamily& histogram_family(const std::string& name, const std::string& help,
-                                            std::vector<double> bucket_boundaries);
-  const ExemplarHistogramFamily* find_histogram_family(std::string_view name) const;
-
-  // Something else to expose alongside the registry, e.g. a ProcessCollector.
-  void add_collectable(std::shared_ptr<prometheus::Collectable> collectable);
-
-  // Every family of the registry and the extra collectables, sorted by name,
-  // each family's series sorted by labels: what a scrape exposes.
-  std::vector<prometheus::MetricFamily> collect() const;
-
- private:
-  std::shared_ptr<prometheus::Registry> registry_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<ExemplarHistogramFamily>, std::less<>> histogram_families_;
-  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
-};
-
-}  // namespace telemetry
+}  // namespace metrics

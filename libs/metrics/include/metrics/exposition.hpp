@@ -2,12 +2,12 @@
 // What a /metrics endpoint answers: the Prometheus text format 0.0.4, or
 // OpenMetrics 1.0.0 (the only one that carries exemplars) when the scraper
 // asks for it.
-#include "telemetry/metrics.hpp"
+#include "metrics/registry.hpp"
 
 #include <string>
 #include <string_view>
 
-namespace telemetry {
+namespace metrics {
 
 enum class ExpositionFormat { prometheus_text_0_0_4, openmetrics_1_0_0 };
 
@@ -24,4 +24,4 @@ std::string serialize(const MetricsRegistry& metrics, ExpositionFormat format);
 // scrape handler can reuse one buffer.
 void serialize(const MetricsRegistry& metrics, ExpositionFormat format, std::string& out);
 
-}  // namespace telemetry
+}  // namespace metrics

@@ -4,7 +4,7 @@
 // to the calling thread's own cells (ThreadShardedCells), with no lock and no
 // locked instruction. prometheus-cpp's histogram takes a mutex and keeps its
 // counts and sum as doubles, each changed by a compare-and-swap loop.
-#include "telemetry/thread_sharded_cells.hpp"
+#include "sharded_cells/thread_sharded_cells.hpp"
 
 #include <prometheus/collectable.h>
 #include <prometheus/labels.h>
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace telemetry {
+namespace metrics {
 
 class IntegerHistogram {
  public:
@@ -40,7 +40,7 @@ class IntegerHistogram {
   std::size_t sum_cell() const { return bounds_.size() + 1; }
 
   const std::vector<std::uint64_t>& bounds_;
-  ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum
+  sharded_cells::ThreadShardedCells cells_;  // a count per bucket, then +Inf (not cumulative), then the sum
 };
 
 // A family of IntegerHistograms by labels; register it with
@@ -63,4 +63,4 @@ class IntegerHistogramFamily final : public prometheus::Collectable {
   std::map<prometheus::Labels, std::unique_ptr<IntegerHistogram>> series_;
 };
 
-}  // namespace telemetry
+}  // namespace metrics

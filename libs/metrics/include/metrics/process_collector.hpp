@@ -9,7 +9,7 @@
 #include <optional>
 #include <vector>
 
-namespace telemetry {
+namespace metrics {
 
 // Reads /proc at each Collect (Linux only):
 //   process_cpu_seconds_total      counter  utime + stime from /proc/self/stat
@@ -34,4 +34,4 @@ class ProcessCollector : public prometheus::Collectable {
   double page_size_bytes_;
 };
 
-}  // namespace telemetry
+}  // namespace metrics

@@ -1,12 +1,12 @@
 #pragma once
 // OTLP's protobuf encoding of spans (opentelemetry-proto, written by hand: no
 // generated code, no protobuf runtime).
-#include "telemetry/span_data.hpp"
+#include "trace/span_data.hpp"
 
 #include <span>
 #include <string>
 
-namespace telemetry {
+namespace otlp {
 
 // The bytes of an opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest:
 // one ResourceSpans with the resource's attributes, holding one ScopeSpans with
@@ -15,11 +15,11 @@ namespace telemetry {
 // their type). A span's parent_span_id is written only when it is not all zero,
 // its status message only with StatusCode::error, and its flags are the W3C
 // trace flags (the "is remote" bits are not set: SpanData does not record them).
-std::string encode_export_trace_request(const Resource& resource, const InstrumentationScope& scope,
-                                        std::span<const SpanData> spans);
+std::string encode_export_trace_request(const trace::Resource& resource, const trace::InstrumentationScope& scope,
+                                        std::span<const trace::SpanData> spans);
 
 // The same, appended to `out`, so a caller can reuse one buffer across batches.
-void append_export_trace_request(std::string& out, const Resource& resource, const InstrumentationScope& scope,
-                                 std::span<const SpanData> spans);
+void append_export_trace_request(std::string& out, const trace::Resource& resource,
+                                 const trace::InstrumentationScope& scope, std::span<const trace::SpanData> spans);
 
-}  // namespace telemetry
+}  // namespace otlp

@@ -4,49 +4,16 @@
 // HTTP/1.1 client on Boost.Beast. Plain http only: there is no TLS in the build,
 // so an https endpoint is refused (use a collector sidecar, or plain http inside
 // the stack's network).
-#include "telemetry/span_data.hpp"
-#include "telemetry/span_exporter.hpp"
+#include "otlp/exporter_options.hpp"
+#include "trace/span_data.hpp"
+#include "trace/span_exporter.hpp"
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <cstdlib>
-#include <functional>
 #include <memory>
 #include <span>
-#include <string>
-#include <utility>
-#include <vector>
 
-namespace telemetry {
-
-struct OtlpHttpExporterOptions {
-  std::string endpoint = "http://localhost:4318/v1/traces";  // the full URL, path included
-  std::vector<std::pair<std::string, std::string>> headers;   // sent with every request
-  std::chrono::milliseconds timeout{10000};  // one export_spans call, every attempt and wait included
-  bool gzip = false;                         // Content-Encoding: gzip
-  int max_attempts = 5;                      // first attempt included
-  std::chrono::milliseconds initial_backoff{1000};  // before the second attempt; doubles each time
-  std::chrono::milliseconds max_backoff{5000};      // cap of the doubling (a Retry-After may exceed it)
-};
-
-// The OpenTelemetry specification's exporter variables, each
-// OTEL_EXPORTER_OTLP_TRACES_<X> taking precedence over OTEL_EXPORTER_OTLP_<X>
-// (the generic one is then not read at all). An empty variable counts as unset.
-//   ENDPOINT     TRACES_ENDPOINT is used as is; the generic one is a base URL
-//                to which "/v1/traces" is appended (a trailing '/' is not
-//                doubled); default http://localhost:4318/v1/traces.
-//   HEADERS      comma-separated key=value; whitespace around keys and values
-//                trimmed, values percent-decoded ('+' stays '+'); a malformed
-//                entry is left out with a warning that names the variable but
-//                never shows a value. TRACES_HEADERS replaces HEADERS entirely.
-//   TIMEOUT      a positive whole number of milliseconds.
-//   COMPRESSION  gzip or none.
-// Throws std::invalid_argument naming the variable for a timeout that is not a
-// positive number, an unknown compression, or an endpoint that is not an
-// http://host[:port][/path] URL (an https:// one included: only http is
-// supported). The retry settings keep their defaults.
-OtlpHttpExporterOptions otlp_options_from_environment(std::function<const char*(const char*)> getenv = ::getenv);
+namespace otlp {
 
 // Counters for self-monitoring; read them from any thread.
 struct ExporterStats {
@@ -66,7 +33,7 @@ struct ExporterStats {
 // rather than wait in vain); any other status fails at once.
 // Failures are logged (warn, at most one line per 10 s, counting those left
 // out) and never thrown out of export_spans.
-class OtlpHttpExporter final : public SpanExporter {
+class OtlpHttpExporter final : public trace::SpanExporter {
  public:
   // Throws std::invalid_argument for an endpoint that is not an
   // http://host[:port][/path] URL (https:// is not supported; the host a name,
@@ -75,13 +42,13 @@ class OtlpHttpExporter final : public SpanExporter {
   // cannot be set up. Content-Type, Content-Encoding, Content-Length,
   // Transfer-Encoding and Expect among `options.headers` are left out (warning);
   // a Host or User-Agent among them replaces the exporter's own.
-  OtlpHttpExporter(OtlpHttpExporterOptions options, Resource resource, InstrumentationScope scope);
+  OtlpHttpExporter(OtlpHttpExporterOptions options, trace::Resource resource, trace::InstrumentationScope scope);
   ~OtlpHttpExporter() override;
   OtlpHttpExporter(const OtlpHttpExporter&) = delete;
   OtlpHttpExporter& operator=(const OtlpHttpExporter&) = delete;
 
   // Blocks up to options().timeout. An empty batch succeeds without a request.
-  ExportResult export_spans(std::span<const SpanData> spans) override;
+  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override;
   // Safe from any thread: wakes a backoff wait at once (that export fails) and
   // makes every later export fail without a request. A request already in
   // flight runs to its end or its timeout.
@@ -95,4 +62,4 @@ class OtlpHttpExporter final : public SpanExporter {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace telemetry
+}  // namespace otlp

@@ -11,8 +11,9 @@ namespace pokedex {
 // The languages the PokéAPI data names Pokémon in, as BCP 47 tags.
 enum class Language : std::uint8_t { en, ja, ja_Hrkt, ja_Latn, ko, zh_Hant, zh_Hans, fr, de, es, es_419, it };
 
-inline constexpr std::array<std::string_view, 12> language_tags = {
-    "en", "ja", "ja-Hrkt", "ja-Latn", "ko", "zh-Hant", "zh-Hans", "fr", "de", "es", "es-419", "it"};
+inline constexpr std::array<std::string_view, 12> language_tags = {"en", "ja",      "ja-Hrkt", "ja-Latn",
+                                                                   "ko", "zh-Hant", "zh-Hans", "fr",
+                                                                   "de", "es",      "es-419",  "it"};
 
 inline std::string_view tag(Language language) { return language_tags[static_cast<std::size_t>(language)]; }
 
@@ -29,14 +30,14 @@ struct BaseStats {
 };
 
 struct Pokemon {
-  int id = 0;                       // National Pokédex number
-  std::string slug;                 // "mr-mime"
-  std::string name;                 // display name in `name_language`: "Mr. Mime"
+  int id = 0;        // National Pokédex number
+  std::string slug;  // "mr-mime"
+  std::string name;  // display name in `name_language`: "Mr. Mime"
   Language name_language = Language::en;
   int generation = 0;
-  std::vector<std::string> types;   // slot order
-  int height = 0;                   // decimetres
-  int weight = 0;                   // hectograms
+  std::vector<std::string> types;  // slot order
+  int height = 0;                  // decimetres
+  int weight = 0;                  // hectograms
   BaseStats base_stats;
 };
 

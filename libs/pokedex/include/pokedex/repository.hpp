@@ -1,7 +1,8 @@
 #pragma once
 // What the API asks of storage, as coroutines on the caller's event loop.
-// Backends: PooledRepository (blocking stores on worker threads, used for the
-// embedded SQLite) and MysqlRepository (non-blocking MySQL protocol on the loop).
+// Backends, in libs/storage: PooledRepository (blocking stores on worker
+// threads, used for the embedded SQLite) and MysqlRepository (non-blocking
+// MySQL protocol on the loop).
 #include "pokedex/model.hpp"
 #include "pokedex/store.hpp"
 
@@ -29,9 +30,9 @@ class Repository {
   // `name_prefix` is already case-folded.
   virtual boost::asio::awaitable<Listing> search_by_name(std::string name_prefix, Language language, Page page) = 0;
   virtual boost::asio::awaitable<std::optional<Listing>> list_by_type(std::string type_slug, Language language,
-                                                                     Page page) = 0;
+                                                                      Page page) = 0;
   virtual boost::asio::awaitable<std::optional<Listing>> list_by_generation(int generation, Language language,
-                                                                           Page page) = 0;
+                                                                            Page page) = 0;
   virtual boost::asio::awaitable<int> max_pokemon_id() = 0;
   virtual boost::asio::awaitable<void> ping() = 0;
 

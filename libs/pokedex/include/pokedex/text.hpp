@@ -10,8 +10,9 @@ namespace pokedex {
 // Returns nullopt for invalid UTF-8.
 std::optional<std::string> fold_case(std::string_view utf8);
 
-// Parses a National Pokédex number: plain decimal digits, no sign, no spaces,
-// no leading zeros, no trailing characters, at most `max_pokedex_id`.
+// Parses a National Pokédex number: plain decimal digits as text::is_plain_digits
+// takes them, without leading zeros, at most `max_pokedex_id`. Other integers
+// (query parameters, sizes) go through text::parse_bounded_int.
 // Zero parses (no Pokémon has it: the caller answers 404).
 inline constexpr int max_pokedex_id = 1'000'000;
 enum class IdError { not_a_number, out_of_range };
@@ -19,9 +20,6 @@ struct ParsedId {
   int value = 0;
   std::optional<IdError> error;
 };
-ParsedId parse_pokedex_id(std::string_view text);
-
-// The same rules for non-negative integers such as query parameters.
-std::optional<int> parse_bounded_int(std::string_view text, int min, int max);
+ParsedId parse_pokedex_id(std::string_view digits);
 
 }  // namespace pokedex

@@ -19,7 +19,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace telemetry {
+namespace sharded_cells {
 
 class ThreadShardedCells {
  public:
@@ -96,4 +96,4 @@ class ThreadShardedCells {
   std::unique_ptr<std::atomic<std::atomic<std::uint64_t>*>[]> shards_;
 };
 
-}  // namespace telemetry
+}  // namespace sharded_cells

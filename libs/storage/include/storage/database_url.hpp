@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace pokedex {
+namespace storage {
 
 // Where the Pokédex lives, from one URL:
 //   sqlite::memory:                      embedded, seeded at start (the default)
@@ -27,4 +27,4 @@ struct DatabaseUrl {
 // Throws std::invalid_argument explaining what is wrong.
 DatabaseUrl parse_database_url(std::string_view url);
 
-}  // namespace pokedex
+}  // namespace storage

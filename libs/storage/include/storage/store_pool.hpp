@@ -1,8 +1,8 @@
 #pragma once
 // Runs blocking store calls on a bounded set of worker threads, each owning
 // one connection, so that the event loops never wait on the database.
-#include "pokedex/repository.hpp"
-#include "pokedex/store.hpp"
+#include <pokedex/repository.hpp>
+#include <pokedex/store.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -22,17 +22,17 @@
 #include <type_traits>
 #include <vector>
 
-namespace pokedex {
+namespace storage {
 
 struct StorePoolOptions {
   std::size_t connections = 4;
-  std::size_t max_waiting = 1024;                    // queued calls beyond this fail at once
-  std::chrono::milliseconds max_wait{2'000};         // a call queued longer fails without running
+  std::size_t max_waiting = 1024;             // queued calls beyond this fail at once
+  std::chrono::milliseconds max_wait{2'000};  // a call queued longer fails without running
 };
 
 class StorePool {
  public:
-  using StoreFactory = std::function<std::unique_ptr<PokedexStore>()>;
+  using StoreFactory = std::function<std::unique_ptr<pokedex::PokedexStore>()>;
 
   // Each worker calls `factory` on its own thread when it starts.
   StorePool(StoreFactory factory, StorePoolOptions options);
@@ -43,8 +43,8 @@ class StorePool {
   // Awaits `call(store)` run on a worker; rethrows what it throws. Throws
   // StorageUnavailable at once when the queue is full.
   template <class Call>
-  boost::asio::awaitable<std::invoke_result_t<Call&, PokedexStore&>> run(Call call) {
-    using Result = std::invoke_result_t<Call&, PokedexStore&>;
+  boost::asio::awaitable<std::invoke_result_t<Call&, pokedex::PokedexStore&>> run(Call call) {
+    using Result = std::invoke_result_t<Call&, pokedex::PokedexStore&>;
     return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr, Result)>(
         [this](auto handler, Call pending_call) {
           auto task = std::make_unique<TaskFor<Call, decltype(handler)>>(std::move(pending_call), std::move(handler));
@@ -53,22 +53,22 @@ class StorePool {
         boost::asio::use_awaitable, std::move(call));
   }
 
-  StorageState state() const;
+  pokedex::StorageState state() const;
   const StorePoolOptions& options() const { return options_; }
 
  private:
   struct Task {
     std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
     virtual ~Task() = default;
-    virtual void run(PokedexStore* store, std::exception_ptr refused) = 0;
+    virtual void run(pokedex::PokedexStore* store, std::exception_ptr refused) = 0;
   };
 
   template <class Call, class Handler>
   struct TaskFor final : Task {
-    using Result = std::invoke_result_t<Call&, PokedexStore&>;
+    using Result = std::invoke_result_t<Call&, pokedex::PokedexStore&>;
     TaskFor(Call c, Handler h) : call(std::move(c)), handler(std::move(h)) {}
 
-    void run(PokedexStore* store, std::exception_ptr refused) override {
+    void run(pokedex::PokedexStore* store, std::exception_ptr refused) override {
       std::exception_ptr error = refused;
       Result result{};
       if (!error) {
@@ -101,4 +101,4 @@ class StorePool {
   std::vector<std::thread> workers_;
 };
 
-}  // namespace pokedex
+}  // namespace storage

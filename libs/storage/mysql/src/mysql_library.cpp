@@ -1,26 +1,26 @@
 #include "mysql_library.hpp"
 
-#include "pokedex/store.hpp"
+#include <pokedex/store.hpp>
 
 #include <dlfcn.h>
 
 #include <cstring>
 #include <string>
 
-namespace pokedex {
+namespace storage::mysql {
 namespace {
 
 template <class Function>
 void resolve(void* library, const char* name, Function& into) {
   void* symbol = dlsym(library, name);
-  if (!symbol) throw StorageUnavailable(std::string("libmariadb.so.3 lacks ") + name);
+  if (!symbol) throw pokedex::StorageUnavailable(std::string("libmariadb.so.3 lacks ") + name);
   static_assert(sizeof(into) == sizeof(symbol));
   std::memcpy(&into, &symbol, sizeof symbol);  // object pointer to function pointer, as POSIX allows
 }
 
 MysqlLibrary load() {
   void* library = dlopen("libmariadb.so.3", RTLD_NOW | RTLD_LOCAL);
-  if (!library) throw StorageUnavailable(std::string("cannot load MariaDB Connector/C: ") + dlerror());
+  if (!library) throw pokedex::StorageUnavailable(std::string("cannot load MariaDB Connector/C: ") + dlerror());
   MysqlLibrary loaded;
 #define POKEDEX_MYSQL_RESOLVE(name) resolve(library, #name, loaded.name);
   POKEDEX_MYSQL_FUNCTIONS(POKEDEX_MYSQL_RESOLVE)
@@ -35,4 +35,4 @@ const MysqlLibrary& MysqlLibrary::get() {
   return library;
 }
 
-}  // namespace pokedex
+}  // namespace storage::mysql

@@ -1,14 +1,22 @@
-#include "pokedex/sqlite_store.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
 
-#include "pokedex/embedded_sql.hpp"
-#include "pokedex/queries.hpp"
-#include "row_mapping.hpp"
+#include "storage/sqlite/embedded_sql.hpp"
+
+#include <pokedex/queries.hpp>
+#include <pokedex/row_mapping.hpp>
 
 #include <sqlite3.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-namespace pokedex {
+namespace storage {
+
+namespace queries = pokedex::queries;
+using pokedex::Language;
+using pokedex::Listing;
+using pokedex::Page;
+using pokedex::Pokemon;
+using pokedex::StorageUnavailable;
 
 class SqliteStore::Statement {
  public:
@@ -92,8 +100,8 @@ void release_pages(std::string_view text) {
 
 bool has_schema(sqlite3* db) {
   sqlite3_stmt* statement = nullptr;
-  sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pokemon'", -1,
-                     &statement, nullptr);
+  sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pokemon'", -1, &statement,
+                     nullptr);
   const bool found = statement && sqlite3_step(statement) == SQLITE_ROW;
   sqlite3_finalize(statement);
   return found;
@@ -146,25 +154,25 @@ SqliteStore::~SqliteStore() {
 std::optional<Pokemon> SqliteStore::find_pokemon(int id, Language language) {
   auto cursor = statements_->find.bind(id, tag(language));
   if (!cursor.next()) return std::nullopt;
-  return rows::read_pokemon(cursor);
+  return pokedex::rows::read_pokemon(cursor);
 }
 
 Listing SqliteStore::search_by_name(std::string_view name_prefix, Language language, Page page) {
-  auto cursor = statements_->search.bind(tag(language), queries::like_prefix_pattern(name_prefix),
-                               page.limit + 1, page.offset);
-  return rows::read_listing(cursor, page);
+  auto cursor = statements_->search.bind(tag(language), queries::like_prefix_pattern(name_prefix), page.limit + 1,
+                                         page.offset);
+  return pokedex::rows::read_listing(cursor, page);
 }
 
 std::optional<Listing> SqliteStore::list_by_type(std::string_view type_slug, Language language, Page page) {
   if (!statements_->type_exists.bind(type_slug).next()) return std::nullopt;
   auto cursor = statements_->by_type.bind(tag(language), type_slug, type_slug, page.limit + 1, page.offset);
-  return rows::read_listing(cursor, page);
+  return pokedex::rows::read_listing(cursor, page);
 }
 
 std::optional<Listing> SqliteStore::list_by_generation(int generation, Language language, Page page) {
   if (!statements_->generation.bind(generation).next()) return std::nullopt;  // the temporary cursor resets at once
   auto cursor = statements_->by_generation.bind(tag(language), generation, page.limit + 1, page.offset);
-  return rows::read_listing(cursor, page);
+  return pokedex::rows::read_listing(cursor, page);
 }
 
 int SqliteStore::max_pokemon_id() {
@@ -176,4 +184,4 @@ void SqliteStore::ping() {
   if (!statements_->ping.bind().next()) throw StorageUnavailable("sqlite database answered no row");
 }
 
-}  // namespace pokedex
+}  // namespace storage

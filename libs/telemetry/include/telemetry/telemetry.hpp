@@ -3,10 +3,10 @@
 // variables: the metrics registry (with process metrics and the SDK's own
 // metrics), the HTTP server metrics, and the tracer exporting over OTLP/HTTP
 // through a batch span processor.
-#include "telemetry/batch_span_processor.hpp"
-#include "telemetry/http_server_metrics.hpp"
-#include "telemetry/metrics.hpp"
-#include "telemetry/tracer.hpp"
+#include <http/server_metrics.hpp>
+#include <metrics/registry.hpp>
+#include <trace/batch_span_processor.hpp>
+#include <trace/tracer.hpp>
 
 #include <cstdlib>
 #include <functional>
@@ -29,9 +29,9 @@ class Telemetry {
 
   ~Telemetry();
 
-  MetricsRegistry& metrics() { return *metrics_; }
-  HttpServerMetrics& http_server_metrics() { return *http_server_metrics_; }
-  Tracer* tracer() { return tracer_.get(); }  // null when tracing is disabled
+  metrics::MetricsRegistry& metrics() { return *metrics_; }
+  http::ServerMetrics& http_server_metrics() { return *http_server_metrics_; }
+  trace::Tracer* tracer() { return tracer_.get(); }  // null when tracing is disabled
   const std::string& exporter_description() const { return exporter_description_; }
 
   // Flushes finished spans within `timeout` and stops exporting.
@@ -40,10 +40,10 @@ class Telemetry {
  private:
   Telemetry() = default;
 
-  std::unique_ptr<MetricsRegistry> metrics_;
-  std::unique_ptr<HttpServerMetrics> http_server_metrics_;
-  std::unique_ptr<Tracer> tracer_;
-  BatchSpanProcessor* processor_ = nullptr;  // owned by the tracer
+  std::unique_ptr<metrics::MetricsRegistry> metrics_;
+  std::unique_ptr<http::ServerMetrics> http_server_metrics_;
+  std::unique_ptr<trace::Tracer> tracer_;
+  trace::BatchSpanProcessor* processor_ = nullptr;  // owned by the tracer
   std::string exporter_description_;
 };
 

@@ -3,8 +3,8 @@
 // queue and a background thread exports them in batches. The request path
 // never waits for an export; when the queue is full, spans are dropped and
 // counted.
-#include "telemetry/span_exporter.hpp"
-#include "telemetry/tracer.hpp"
+#include "trace/span_exporter.hpp"
+#include "trace/tracer.hpp"
 
 #include <condition_variable>
 #include <functional>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-namespace telemetry {
+namespace trace {
 
 // Defaults as the specification gives them for OTEL_BSP_*.
 struct BatchSpanProcessorOptions {
@@ -25,8 +25,8 @@ struct BatchSpanProcessorOptions {
 // Reads OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT
 // and OTEL_BSP_MAX_EXPORT_BATCH_SIZE; throws std::invalid_argument naming the
 // variable for a value that is not a positive integer, or a batch larger than the queue.
-BatchSpanProcessorOptions batch_options_from_environment(
-    const std::function<const char*(const char*)>& getenv = [](const char* name) { return std::getenv(name); });
+BatchSpanProcessorOptions batch_options_from_environment(const std::function<const char*(const char*)>& getenv =
+                                                             [](const char* name) { return std::getenv(name); });
 
 struct BatchSpanProcessorStats {
   std::atomic<std::uint64_t> queued{0};           // accepted into the queue
@@ -73,4 +73,4 @@ class BatchSpanProcessor final : public SpanProcessor {
   std::thread worker_;
 };
 
-}  // namespace telemetry
+}  // namespace trace

@@ -1,11 +1,11 @@
 #pragma once
-#include "telemetry/span_data.hpp"
+#include "trace/span_data.hpp"
 
 #include <cstdlib>
 #include <functional>
 #include <string_view>
 
-namespace telemetry {
+namespace trace {
 
 inline constexpr std::string_view sdk_name = "pokedex-telemetry";
 inline constexpr std::string_view sdk_version = "0.1.0";
@@ -23,4 +23,4 @@ Resource resource_from_environment(
 // The value of `key` in `resource`, or "" when it has none or it is not a string.
 std::string_view resource_string(const Resource& resource, std::string_view key);
 
-}  // namespace telemetry
+}  // namespace trace

@@ -1,13 +1,13 @@
 #pragma once
 // Samplers as the OpenTelemetry specification names them, configured from
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
-#include "telemetry/trace_context.hpp"
+#include "trace/trace_context.hpp"
 
 #include <functional>
 #include <memory>
 #include <string>
 
-namespace telemetry {
+namespace trace {
 
 class Sampler {
  public:
@@ -29,7 +29,7 @@ std::unique_ptr<Sampler> parent_based_sampler(std::unique_ptr<Sampler> root);
 // parentbased_always_off, parentbased_traceidratio. Throws
 // std::invalid_argument naming the variable for an unknown sampler or a
 // ratio outside 0..1.
-std::unique_ptr<Sampler> sampler_from_environment(
-    const std::function<const char*(const char*)>& getenv = [](const char* name) { return std::getenv(name); });
+std::unique_ptr<Sampler> sampler_from_environment(const std::function<const char*(const char*)>& getenv =
+                                                      [](const char* name) { return std::getenv(name); });
 
-}  // namespace telemetry
+}  // namespace trace

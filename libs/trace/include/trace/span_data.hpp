@@ -1,6 +1,6 @@
 #pragma once
 // A finished span as processors and exporters see it, in OpenTelemetry's model.
-#include "telemetry/trace_context.hpp"
+#include "trace/trace_context.hpp"
 
 #include <cstdint>
 #include <string>
@@ -8,7 +8,7 @@
 #include <variant>
 #include <vector>
 
-namespace telemetry {
+namespace trace {
 
 using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
 using Attribute = std::pair<std::string, AttributeValue>;
@@ -54,4 +54,4 @@ struct InstrumentationScope {
   std::string version;
 };
 
-}  // namespace telemetry
+}  // namespace trace

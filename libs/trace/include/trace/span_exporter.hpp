@@ -1,10 +1,10 @@
 #pragma once
-#include "telemetry/span_data.hpp"
+#include "trace/span_data.hpp"
 
 #include <chrono>
 #include <span>
 
-namespace telemetry {
+namespace trace {
 
 enum class ExportResult { success, failure };
 
@@ -18,4 +18,4 @@ class SpanExporter {
   virtual void shutdown() {}
 };
 
-}  // namespace telemetry
+}  // namespace trace

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace telemetry {
+namespace trace {
 
 namespace detail {
 // Eight bytes at a time: every span start asks this of one or two ids.
@@ -69,4 +69,4 @@ std::string format_traceparent(const SpanContext& context);
 TraceId random_trace_id();
 SpanId random_span_id();
 
-}  // namespace telemetry
+}  // namespace trace

@@ -6,16 +6,16 @@
 // There is no implicit "current span": code that starts a child passes its
 // parent's context explicitly (a request carries its server span with it), so
 // nothing depends on thread-local state that a coroutine could outlive.
-#include "telemetry/sampler.hpp"
-#include "telemetry/span_data.hpp"
-#include "telemetry/thread_sharded_cells.hpp"
+#include "sharded_cells/thread_sharded_cells.hpp"
+#include "trace/sampler.hpp"
+#include "trace/span_data.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string_view>
 
-namespace telemetry {
+namespace trace {
 
 class SpanProcessor {
  public:
@@ -70,7 +70,7 @@ class TracerStats {
   friend class Tracer;
   static constexpr std::size_t started_cell = 0;
   static constexpr std::size_t sampled_cell = 1;
-  ThreadShardedCells cells_{2};
+  sharded_cells::ThreadShardedCells cells_{2};
 };
 
 class Tracer {
@@ -106,4 +106,4 @@ class Tracer {
 
 std::uint64_t unix_nanos_now();
 
-}  // namespace telemetry
+}  // namespace trace

@@ -1,5 +1,5 @@
 #pragma once
-#include "pokedex/repository.hpp"
+#include <pokedex/repository.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
-namespace pokedex {
+namespace storage {
+
+namespace mysql {
+class ConnectionPool;
+}
 
 struct MysqlOptions {
   std::string host = "127.0.0.1";
@@ -17,11 +21,11 @@ struct MysqlOptions {
   std::string user;
   std::string password;
   std::string database = "pokedex";
-  std::size_t connections_per_loop = 4;                // the pool, per event-loop thread
-  std::size_t max_waiting = 1024;                      // calls queued for a connection beyond this fail at once
-  std::chrono::milliseconds max_wait{2'000};           // a call waiting longer for a connection fails
-  std::chrono::milliseconds query_timeout{2'000};      // one query, from sending it to its last row
-  std::chrono::milliseconds connect_timeout{2'000};    // connecting and preparing the statements
+  std::size_t connections_per_loop = 4;              // the pool, per event-loop thread
+  std::size_t max_waiting = 1024;                    // calls queued for a connection beyond this fail at once
+  std::chrono::milliseconds max_wait{2'000};         // a call waiting longer for a connection fails
+  std::chrono::milliseconds query_timeout{2'000};    // one query, from sending it to its last row
+  std::chrono::milliseconds connect_timeout{2'000};  // connecting and preparing the statements
   std::chrono::milliseconds reconnect_backoff_initial{100};
   std::chrono::milliseconds reconnect_backoff_max{2'000};
 };
@@ -36,32 +40,34 @@ struct MysqlOptions {
 // the pool waits out an exponential backoff between connection attempts and
 // fails fast meanwhile, and the first connection to get through ends the wait
 // for all.
-class MysqlRepository final : public Repository {
+class MysqlRepository final : public pokedex::Repository {
  public:
   explicit MysqlRepository(MysqlOptions options);
   ~MysqlRepository() override;
 
-  boost::asio::awaitable<std::optional<Pokemon>> find_pokemon(int id, Language language) override;
+  using Language = pokedex::Language;
+  using Listing = pokedex::Listing;
+  using Page = pokedex::Page;
+
+  boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(int id, Language language) override;
   boost::asio::awaitable<Listing> search_by_name(std::string name_prefix, Language language, Page page) override;
   boost::asio::awaitable<std::optional<Listing>> list_by_type(std::string type_slug, Language language,
-                                                             Page page) override;
+                                                              Page page) override;
   boost::asio::awaitable<std::optional<Listing>> list_by_generation(int generation, Language language,
-                                                                   Page page) override;
+                                                                    Page page) override;
   boost::asio::awaitable<int> max_pokemon_id() override;
   boost::asio::awaitable<void> ping() override;
 
-  StorageState state() const override;
-
-  class LoopPool;
+  pokedex::StorageState state() const override;
 
  private:
-  boost::asio::awaitable<std::shared_ptr<LoopPool>> current_pool();
+  boost::asio::awaitable<std::shared_ptr<mysql::ConnectionPool>> current_pool();
 
   MysqlOptions options_;
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;  // never reused, unlike an address
   mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<LoopPool>> pools_;  // one per event loop that has queried
+  std::vector<std::shared_ptr<mysql::ConnectionPool>> pools_;  // one per event loop that has queried
 };
 
-}  // namespace pokedex
+}  // namespace storage

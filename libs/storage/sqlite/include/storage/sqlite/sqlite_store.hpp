@@ -1,5 +1,5 @@
 #pragma once
-#include "pokedex/store.hpp"
+#include <pokedex/store.hpp>
 
 #include <memory>
 #include <string>
@@ -7,11 +7,11 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace pokedex {
+namespace storage {
 
 // The embedded backend. A database without the schema is seeded from the SQL
 // compiled into the binary on open; a file database keeps it from then on.
-class SqliteStore final : public PokedexStore {
+class SqliteStore final : public pokedex::PokedexStore {
  public:
   // A file path, ":memory:" (private to this connection), or an SQLite URI such
   // as shared_memory_uri. Throws StorageUnavailable if it cannot open or seed.
@@ -25,10 +25,13 @@ class SqliteStore final : public PokedexStore {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
-  std::optional<Pokemon> find_pokemon(int id, Language language) override;
-  Listing search_by_name(std::string_view name_prefix, Language language, Page page) override;
-  std::optional<Listing> list_by_type(std::string_view type_slug, Language language, Page page) override;
-  std::optional<Listing> list_by_generation(int generation, Language language, Page page) override;
+  std::optional<pokedex::Pokemon> find_pokemon(int id, pokedex::Language language) override;
+  pokedex::Listing search_by_name(std::string_view name_prefix, pokedex::Language language,
+                                  pokedex::Page page) override;
+  std::optional<pokedex::Listing> list_by_type(std::string_view type_slug, pokedex::Language language,
+                                               pokedex::Page page) override;
+  std::optional<pokedex::Listing> list_by_generation(int generation, pokedex::Language language,
+                                                     pokedex::Page page) override;
   int max_pokemon_id() override;
   void ping() override;
 
@@ -39,4 +42,4 @@ class SqliteStore final : public PokedexStore {
   std::unique_ptr<Statements> statements_;  // finalised before the connection closes
 };
 
-}  // namespace pokedex
+}  // namespace storage

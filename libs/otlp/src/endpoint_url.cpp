@@ -1,0 +1,84 @@
+#include "endpoint_url.hpp"
+
+#include "text/text.hpp"
+
+#include <boost/asio/ip/address_v6.hpp>
+
+#include <algorithm>
+#include <charconv>
+
+namespace otlp {
+namespace {
+
+bool is_host_name_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+}  // namespace
+
+ParsedEndpointUrl parse_endpoint_url(std::string_view url) {
+  constexpr std::string_view http = "http://";
+  constexpr std::string_view https = "https://";
+  const auto fail = [](std::string problem) { return ParsedEndpointUrl{std::nullopt, std::move(problem)}; };
+  if (url.size() >= https.size() && text::iequals(url.substr(0, https.size()), https))
+    return fail(
+        "only http:// endpoints are supported (this build has no TLS: send to a collector sidecar, or over plain "
+        "http inside the stack's network)");
+  if (url.size() < http.size() || !text::iequals(url.substr(0, http.size()), http))
+    return fail("expected an http:// URL");
+
+  const std::string_view rest = url.substr(http.size());
+  const auto authority_end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, authority_end);
+  std::string_view tail = authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos)
+    return fail("credentials in the URL are not supported (send an Authorization header instead)");
+
+  EndpointUrl result;
+  std::string_view host;
+  std::string_view written_host;  // brackets included
+  std::optional<std::string_view> port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail("an IPv6 address without its closing ']'");
+    host = authority.substr(1, close - 1);
+    written_host = authority.substr(0, close + 1);
+    if (const auto after = authority.substr(close + 1); !after.empty()) {
+      if (after.front() != ':') return fail("unexpected characters after the IPv6 address");
+      port = after.substr(1);
+    }
+    boost::system::error_code error;
+    boost::asio::ip::make_address_v6(std::string(host), error);
+    if (error) return fail("the brackets do not hold an IPv6 address");
+  } else {
+    const auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    written_host = host;
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (!std::all_of(host.begin(), host.end(), is_host_name_char))
+      return fail("the host has characters a host name cannot have");
+  }
+  if (host.empty()) return fail("no host");
+  if (port && !port->empty()) {  // "host:" is the default port, as RFC 3986 has it
+    unsigned value = 0;
+    const auto [ptr, error] = std::from_chars(port->data(), port->data() + port->size(), value);
+    if (error != std::errc{} || ptr != port->data() + port->size() || value == 0 || value > 65535)
+      return fail("the port is not a number from 1 to 65535");
+    result.port = static_cast<std::uint16_t>(value);
+  }
+  result.host = std::string(host);
+  result.authority = std::string(written_host);
+  if (result.port != 80) result.authority += ":" + std::to_string(result.port);
+
+  tail = tail.substr(0, tail.find('#'));
+  if (!std::all_of(tail.begin(), tail.end(), [](char c) { return c > 0x20 && c < 0x7f; }))
+    return fail("the path has spaces, control or non-ASCII characters (percent-encode them)");
+  if (tail.starts_with('?'))
+    result.target = "/" + std::string(tail);
+  else if (!tail.empty())
+    result.target = std::string(tail);
+  return {std::move(result), {}};
+}
+
+}  // namespace otlp
