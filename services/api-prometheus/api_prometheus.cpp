@@ -51,7 +51,7 @@ template <class T, class Make>
 asio::awaitable<std::vector<T>> gather(std::size_t count, Make make) {
   const auto executor = co_await asio::this_coro::executor;
   struct State {
-    explicit State(asio::any_io_executor ex, std::size_t n) : results(n), errors(n), pending(n), done(ex) {}
+    explicit State(const asio::any_io_executor& ex, std::size_t n) : results(n), errors(n), pending(n), done(ex) {}
     std::vector<T> results;
     std::vector<std::exception_ptr> errors;
     std::size_t pending;
@@ -60,7 +60,7 @@ asio::awaitable<std::vector<T>> gather(std::size_t count, Make make) {
   auto state = std::make_shared<State>(executor, count);
   state->done.expires_at(asio::steady_timer::time_point::max());
   for (std::size_t i = 0; i < count; ++i) {
-    asio::co_spawn(executor, make(i), [state, i](std::exception_ptr error, T value) {
+    asio::co_spawn(executor, make(i), [state, i](const std::exception_ptr& error, T value) {
       if (error)
         state->errors[i] = error;
       else

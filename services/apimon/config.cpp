@@ -34,9 +34,9 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::string database_url = "sqlite::memory:";
   std::string password;
   std::string password_file;
-  std::uint64_t io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
-  std::uint64_t queue_wait_ms = static_cast<std::uint64_t>(config.storage.pool.max_wait.count());
-  std::uint64_t cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
+  auto io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
+  auto queue_wait_ms = static_cast<std::uint64_t>(config.storage.pool.max_wait.count());
+  auto cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
   std::uint64_t query_timeout_ms = 2'000;
   std::uint64_t connect_timeout_ms = 2'000;
   unsigned retry_after_s = 5;
@@ -79,7 +79,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
   app.add_option("--retry-after-s", retry_after_s, "Retry-After sent with 503 when storage is unavailable")
       ->envname("APIMON_RETRY_AFTER_S")
-      ->check(CLI::Range(1u, 3600u));
+      ->check(CLI::Range(1U, 3600U));
 
   app.add_option("--cache-entries", config.cache.max_entries, "Cached rendered responses; 0 turns the cache off")
       ->envname("APIMON_CACHE_ENTRIES")

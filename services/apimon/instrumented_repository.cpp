@@ -11,14 +11,15 @@
 
 namespace apimon {
 
-const InstrumentedRepository::Operation InstrumentedRepository::operations[operation_count] = {
-    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::find_pokemon},
-    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::search_by_name},
-    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_type},
-    {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_generation},
-    {"SELECT pokemon", "SELECT", "pokemon", pokedex::queries::max_pokemon_id},
-    {"SELECT", "SELECT", "", pokedex::queries::ping},
-};
+const std::array<InstrumentedRepository::Operation, InstrumentedRepository::operation_count>
+    InstrumentedRepository::operations = {{
+        {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::find_pokemon},
+        {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::search_by_name},
+        {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_type},
+        {"SELECT pokedex_entries", "SELECT", "pokedex_entries", pokedex::queries::list_by_generation},
+        {"SELECT pokemon", "SELECT", "pokemon", pokedex::queries::max_pokemon_id},
+        {"SELECT", "SELECT", "", pokedex::queries::ping},
+    }};
 
 InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, metrics::MetricsRegistry& metrics,
                                                DatabaseDescription database, bool enabled,
@@ -33,8 +34,8 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
     for (std::size_t failed = 0; failed < 2; ++failed) {
       prometheus::Labels labels = {{"db_system_name", database_.system},
                                    {"db_operation_name", operations[id].operation},
-                                   {"db_response_status", failed ? "error" : "ok"}};
-      if (*operations[id].collection) labels.emplace("db_collection_name", operations[id].collection);
+                                   {"db_response_status", failed != 0 ? "error" : "ok"}};
+      if (operations[id].collection[0] != '\0') labels.emplace("db_collection_name", operations[id].collection);
       duration_[id][failed] = &family.add(labels);
     }
   }
@@ -57,9 +58,9 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
         .set_attribute("db.namespace", database_.name)
         .set_attribute("db.operation.name", std::string(operation.operation))
         .set_attribute("db.query.text", std::string(operation.query_text));
-    if (*operation.collection) span.set_attribute("db.collection.name", std::string(operation.collection));
+    if (operation.collection[0] != '\0') span.set_attribute("db.collection.name", std::string(operation.collection));
     if (!database_.address.empty()) span.set_attribute("server.address", database_.address);
-    if (database_.port) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
+    if (database_.port != 0) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
   }
   const auto started = std::chrono::steady_clock::now();
   if (faults_ && faults_->any_active()) co_await injected_delay(span);

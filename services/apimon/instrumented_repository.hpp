@@ -8,6 +8,7 @@
 #include <metrics/registry.hpp>
 #include <pokedex/repository.hpp>
 
+#include <array>
 #include <string>
 
 namespace apimon {
@@ -49,7 +50,7 @@ class InstrumentedRepository {
     const char* collection;  // db.collection.name
     const char* query_text;  // db.query.text
   };
-  static const Operation operations[operation_count];
+  static const std::array<Operation, operation_count> operations;
 
   template <class Call>
   auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call());
@@ -61,7 +62,7 @@ class InstrumentedRepository {
   bool enabled_;
   faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
-  metrics::ExemplarHistogram* duration_[operation_count][2];
+  std::array<std::array<metrics::ExemplarHistogram*, 2>, operation_count> duration_{};
 };
 
 }  // namespace apimon

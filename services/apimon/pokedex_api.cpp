@@ -258,7 +258,7 @@ void PokedexApi::count_lookup(const pokedex::Pokemon& pokemon) {
   // Each series is looked up in prometheus-cpp once and then kept: Family::Add
   // costs more than the increment itself by two orders of magnitude.
   const std::string& type = pokemon.types.front();
-  const auto known = std::find(known_types.begin(), known_types.end(), type);
+  const auto* const known = std::find(known_types.begin(), known_types.end(), type);
   if (pokemon.generation < 1 || pokemon.generation > max_generation || known == known_types.end()) {
     lookups_.Add({{"generation", std::to_string(pokemon.generation)}, {"primary_type", type}}).Increment();
     return;

@@ -27,6 +27,13 @@ bool idempotent(verb method) {
          method == verb::options;
 }
 
+// W3C trace context headers, so the server's spans join this trace.
+void propagate_trace_context(const trace::SpanContext& context, Request& request) {
+  if (!context.valid()) return;
+  request.set("traceparent", trace::format_traceparent(context));
+  if (!context.trace_state.empty()) request.set("tracestate", context.trace_state);
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -52,7 +59,7 @@ struct Client::Impl {
 
   // One exchange on `stream`; an empty optional when a reused connection
   // turned out closed before anything was read (safe to retry).
-  asio::awaitable<std::optional<Response>> exchange(beast::tcp_stream& stream, Request& request, bool reused) {
+  asio::awaitable<std::optional<Response>> exchange(beast::tcp_stream& stream, Request& request, bool reused) const {
     stream.expires_after(options.timeout);
     auto [write_error, written] = co_await bhttp::async_write(stream, request, use_tuple);
     if (write_error) {
@@ -89,10 +96,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
   auto impl = impl_;  // keeps the pool alive while this call runs
   const std::string method(request.method_string());
   trace::Span span = impl->tracer ? impl->tracer->start_span(method, trace::SpanKind::client, parent) : trace::Span{};
-  if (span.context().valid()) {
-    request.set("traceparent", trace::format_traceparent(span.context()));
-    if (!span.context().trace_state.empty()) request.set("tracestate", span.context().trace_state);
-  }
+  propagate_trace_context(span.context(), request);
   request.set(bhttp::field::host, host + ":" + std::to_string(port));
   request.set(bhttp::field::user_agent, impl->options.user_agent);
   request.keep_alive(true);

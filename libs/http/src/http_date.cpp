@@ -7,33 +7,115 @@
 
 namespace http {
 
+namespace {
+
+// What a date has said so far; -1 and false for parts not seen yet.
+struct DateFields {
+  int day = -1;
+  int month = -1;
+  int year = -1;
+  int hour = -1;
+  int minute = -1;
+  int second = -1;
+  bool weekday = false;
+  bool zone = false;
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+int number(std::string_view digits) {
+  int value = 0;
+  for (const char c : digits) value = value * 10 + (c - '0');
+  return value;
+}
+
+// A run of digits: the day first, then the year.
+bool take_number(std::string_view token, DateFields& date) {
+  if (token.size() <= 2 && date.day < 0) {
+    date.day = number(token);
+  } else if (token.size() == 4 && date.year < 0) {
+    date.year = number(token);
+  } else if (token.size() == 2 && date.year < 0) {  // RFC 850's two digits, the RFC's fifty-year rule (roughly)
+    date.year = number(token);
+    date.year += date.year < 70 ? 2000 : 1900;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool looks_like_clock(std::string_view token) { return token.size() == 8 && token[2] == ':' && token[5] == ':'; }
+
+// hh:mm:ss, once.
+bool take_clock(std::string_view token, DateFields& date) {
+  for (const std::size_t i : {0, 1, 3, 4, 6, 7})
+    if (!is_digit(token[i])) return false;
+  if (date.hour >= 0) return false;
+  date.hour = number(token.substr(0, 2));
+  date.minute = number(token.substr(3, 2));
+  date.second = number(token.substr(6, 2));
+  return true;
+}
+
+std::optional<int> month_index(std::string_view token) {
+  static constexpr std::array<std::string_view, 12> months{"jan", "feb", "mar", "apr", "may", "jun",
+                                                           "jul", "aug", "sep", "oct", "nov", "dec"};
+  const auto* const found = std::find_if(months.begin(), months.end(),
+                                         [&](std::string_view name) { return text::iequals(token, name); });
+  if (found == months.end()) return std::nullopt;
+  return static_cast<int>(found - months.begin());
+}
+
+bool is_weekday_name(std::string_view token) {
+  static constexpr std::array<std::string_view, 7> weekdays{"monday", "tuesday",  "wednesday", "thursday",
+                                                            "friday", "saturday", "sunday"};
+  return std::any_of(weekdays.begin(), weekdays.end(), [&](std::string_view name) {
+    return text::iequals(token, name) || text::iequals(token, name.substr(0, 3));
+  });
+}
+
+// Records one token of the date; false when it fits nowhere.
+bool take_token(std::string_view token, DateFields& date) {
+  if (std::all_of(token.begin(), token.end(), is_digit)) return take_number(token, date);
+  if (looks_like_clock(token)) return take_clock(token, date);
+  if (text::iequals(token, "GMT") && !date.zone) {
+    date.zone = true;
+    return true;
+  }
+  if (const auto month = month_index(token); month && date.month < 0) {
+    date.month = *month;
+    return true;
+  }
+  if (is_weekday_name(token) && !date.weekday && date.day < 0 && date.month < 0) {
+    date.weekday = true;
+    return true;
+  }
+  return false;
+}
+
+bool complete_and_in_range(const DateFields& date) {
+  return date.day >= 1 && date.day <= 31 && date.month >= 0 && date.year >= 1970 && date.hour >= 0 && date.hour <= 23 &&
+         date.minute <= 59 && date.second <= 60;
+}
+
+}  // namespace
+
 std::string_view http_date_now() {
   thread_local std::time_t cached_second = -1;
-  thread_local char text[32];
+  thread_local std::array<char, 32> text{};
   thread_local std::size_t length = 0;
   const std::time_t now = std::time(nullptr);
   if (now != cached_second) {
     std::tm utc{};
     gmtime_r(&now, &utc);
-    length = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+    length = std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", &utc);
     cached_second = now;
   }
-  return {text, length};
+  return {text.data(), length};
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view text) {
-  static constexpr std::array<std::string_view, 12> months{"jan", "feb", "mar", "apr", "may", "jun",
-                                                           "jul", "aug", "sep", "oct", "nov", "dec"};
-  static constexpr std::array<std::string_view, 7> weekdays{"monday", "tuesday",  "wednesday", "thursday",
-                                                            "friday", "saturday", "sunday"};
-  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  const auto number = [](std::string_view digits) {
-    int value = 0;
-    for (const char c : digits) value = value * 10 + (c - '0');
-    return value;
-  };
-  int day = -1, month = -1, year = -1, hour = -1, minute = -1, second = -1;
-  bool weekday = false, zone = false;
+  DateFields date;
   constexpr std::string_view separators = " ,-";
   while (true) {
     const auto start = text.find_first_not_of(separators);
@@ -41,49 +123,16 @@ std::optional<std::time_t> parse_http_date(std::string_view text) {
     text.remove_prefix(start);
     const auto token = text.substr(0, text.find_first_of(separators));
     text.remove_prefix(token.size());
-    if (std::all_of(token.begin(), token.end(), is_digit)) {
-      if (token.size() <= 2 && day < 0) {
-        day = number(token);
-      } else if (token.size() == 4 && year < 0) {
-        year = number(token);
-      } else if (token.size() == 2 && year < 0) {  // RFC 850's two digits, the RFC's fifty-year rule (roughly)
-        year = number(token);
-        year += year < 70 ? 2000 : 1900;
-      } else {
-        return std::nullopt;
-      }
-    } else if (token.size() == 8 && token[2] == ':' && token[5] == ':') {
-      for (const std::size_t i : {0, 1, 3, 4, 6, 7})
-        if (!is_digit(token[i])) return std::nullopt;
-      if (hour >= 0) return std::nullopt;
-      hour = number(token.substr(0, 2));
-      minute = number(token.substr(3, 2));
-      second = number(token.substr(6, 2));
-    } else if (text::iequals(token, "GMT") && !zone) {
-      zone = true;
-    } else if (const auto m = std::find_if(months.begin(), months.end(),
-                                           [&](std::string_view name) { return text::iequals(token, name); });
-               m != months.end() && month < 0) {
-      month = static_cast<int>(m - months.begin());
-    } else if (std::any_of(weekdays.begin(), weekdays.end(),
-                           [&](std::string_view name) {
-                             return text::iequals(token, name) || text::iequals(token, name.substr(0, 3));
-                           }) &&
-               !weekday && day < 0 && month < 0) {
-      weekday = true;
-    } else {
-      return std::nullopt;
-    }
+    if (!take_token(token, date)) return std::nullopt;
   }
-  if (day < 1 || day > 31 || month < 0 || year < 1970 || hour < 0 || hour > 23 || minute > 59 || second > 60)
-    return std::nullopt;
+  if (!complete_and_in_range(date)) return std::nullopt;
   std::tm fields{};
-  fields.tm_year = year - 1900;
-  fields.tm_mon = month;
-  fields.tm_mday = day;
-  fields.tm_hour = hour;
-  fields.tm_min = minute;
-  fields.tm_sec = second;
+  fields.tm_year = date.year - 1900;
+  fields.tm_mon = date.month;
+  fields.tm_mday = date.day;
+  fields.tm_hour = date.hour;
+  fields.tm_min = date.minute;
+  fields.tm_sec = date.second;
   const std::time_t when = ::timegm(&fields);
   if (when == -1) return std::nullopt;
   return when;

@@ -19,6 +19,7 @@
 #include <logging/logging.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <charconv>
 #include <condition_variable>
 #include <mutex>
@@ -50,13 +51,11 @@ struct Connection {
 void serialize(const Response& response, std::string& out) {
   out.clear();
   out.append(response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  char code[4];
   const unsigned status_code = response.result_int();
-  code[0] = static_cast<char>('0' + status_code / 100);
-  code[1] = static_cast<char>('0' + status_code / 10 % 10);
-  code[2] = static_cast<char>('0' + status_code % 10);
-  code[3] = ' ';
-  out.append(code, 4).append(response.reason()).append("\r\n");
+  const std::array<char, 4> code{static_cast<char>('0' + status_code / 100),
+                                 static_cast<char>('0' + status_code / 10 % 10),
+                                 static_cast<char>('0' + status_code % 10), ' '};
+  out.append(code.data(), code.size()).append(response.reason()).append("\r\n");
   for (const auto& field : response) out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
   out.append("\r\n").append(response.body());
 }
@@ -65,13 +64,13 @@ void serialize(const Response& response, std::string& out) {
 std::string address_text(const asio::ip::address& address) {
   if (!address.is_v4()) return address.to_string();
   const auto bytes = address.to_v4().to_bytes();
-  char text[16];
-  char* end = text;
+  std::array<char, 16> text{};
+  char* end = text.data();
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     if (i > 0) *end++ = '.';
-    end = std::to_chars(end, text + sizeof text, static_cast<unsigned>(bytes[i])).ptr;
+    end = std::to_chars(end, text.data() + text.size(), static_cast<unsigned>(bytes[i])).ptr;
   }
-  return std::string(text, end);
+  return {text.data(), end};
 }
 
 }  // namespace
@@ -100,7 +99,7 @@ struct Server::Impl {
     const auto address = asio::ip::make_address(options.address);
     std::uint16_t port = options.port;
     if (port != 0) refuse_a_port_in_use(tcp::endpoint{address, port});
-    for (unsigned i = 0; i < std::max(1u, options.threads); ++i) {
+    for (unsigned i = 0; i < std::max(1U, options.threads); ++i) {
       auto worker = std::make_unique<Worker>();
       tcp::endpoint endpoint{address, port};
       boost::system::error_code ec;
@@ -125,7 +124,7 @@ struct Server::Impl {
   // them join another process's listeners on that port (and take half of its
   // connections) without an error. A probe bound without SO_REUSEPORT fails
   // while anyone listens there, and then so does listen().
-  void refuse_a_port_in_use(const tcp::endpoint& endpoint) {
+  void refuse_a_port_in_use(const tcp::endpoint& endpoint) const {
     asio::io_context scratch;
     tcp::acceptor probe(scratch);
     boost::system::error_code ec;
@@ -156,7 +155,7 @@ struct Server::Impl {
     }
   }
 
-  Response dispatch_error(status code, std::string_view detail, unsigned version) {
+  Response dispatch_error(status code, std::string_view detail, unsigned version) const {
     Response response = problem(code, detail, version, false);
     decorate(response);
     return response;
@@ -258,6 +257,9 @@ struct Server::Impl {
 
   // Closes the connection when its deadline passes. Moving the deadline is a
   // plain store, so requests pay no timer operations.
+  // It uses open_connections, draining and state_changed after its loop:
+  // clang-tidy 14 misses member uses that follow a co_await.
+  // NOLINTNEXTLINE(readability-convert-member-functions-to-static): see above
   asio::awaitable<void> watch(std::shared_ptr<Connection> connection) {
     while (!connection->closed) {
       connection->watchdog.expires_at(connection->deadline);
@@ -335,7 +337,7 @@ struct Server::Impl {
 
   // Runs on each worker: no new connections, and idle ones close now; busy
   // ones close after the response they are working on.
-  void begin_drain(Worker& worker) {
+  static void begin_drain(Worker& worker) {
     boost::system::error_code ignored;
     worker.acceptor.close(ignored);
     for (const auto& connection : worker.connections)
@@ -367,7 +369,7 @@ struct Server::Impl {
     std::unique_lock lock(state_mutex);
     state_changed.wait(lock, [this] { return stop_requested; });
     draining = true;
-    for (auto& worker : workers) asio::post(worker->context, [this, w = worker.get()] { begin_drain(*w); });
+    for (auto& worker : workers) asio::post(worker->context, [w = worker.get()] { begin_drain(*w); });
     const bool drained = state_changed.wait_for(lock, options.limits.shutdown_grace, [this] {
       return open_connections.load(std::memory_order_acquire) == 0;
     });

@@ -13,7 +13,7 @@ namespace {
 
 template <std::size_t N>
 void write_hex(const std::array<std::uint8_t, N>& bytes, std::array<char, 2 * N>& to) {
-  constexpr char digits[] = "0123456789abcdef";
+  constexpr std::string_view digits = "0123456789abcdef";
   for (std::size_t i = 0; i < N; ++i) {
     to[2 * i] = digits[bytes[i] >> 4];
     to[2 * i + 1] = digits[bytes[i] & 0xF];

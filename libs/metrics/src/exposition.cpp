@@ -1,6 +1,7 @@
 #include "metrics/exposition.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -23,19 +24,20 @@ void append_chars(std::string& out, const char* first, const char* last) { out.a
 // the same double, in exponent form when the exponent is below -4 or at
 // least 6 ("0.0001", "100000", "1e+06", "1e-05").
 void append_go_g(std::string& out, double value) {
-  char buffer[64];
-  const auto scientific = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
-  const char* e = std::find(buffer, scientific.ptr, 'e');
+  std::array<char, 64> buffer;
+  const auto scientific = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                        std::chars_format::scientific);
+  const char* e = std::find(buffer.data(), scientific.ptr, 'e');
   const char* digits = e + 1;
   if (digits != scientific.ptr && *digits == '+') ++digits;
   int exponent = 0;
   std::from_chars(digits, scientific.ptr, exponent);
   if (exponent < -4 || exponent >= 6) {
-    append_chars(out, buffer, scientific.ptr);
+    append_chars(out, buffer.data(), scientific.ptr);
     return;
   }
-  const auto fixed = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed);
-  append_chars(out, buffer, fixed.ptr);
+  const auto fixed = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed);
+  append_chars(out, buffer.data(), fixed.ptr);
 }
 
 bool append_non_finite(std::string& out, double value) {
@@ -54,22 +56,22 @@ bool append_non_finite(std::string& out, double value) {
 // notation that reads back as the same double ("1795555647.88", "1.5e-07").
 void append_value(std::string& out, double value) {
   if (append_non_finite(out, value)) return;
-  char buffer[64];
+  std::array<char, 64> buffer;
   std::to_chars_result result;
   if (value == 0) {
-    result = std::to_chars(buffer, buffer + sizeof buffer, 0);  // never "-0"
+    result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), 0);  // never "-0"
   } else if (std::trunc(value) == value && std::fabs(value) < 1e15) {
-    result = std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(value));
+    result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), static_cast<std::int64_t>(value));
   } else {
-    result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
   }
-  append_chars(out, buffer, result.ptr);
+  append_chars(out, buffer.data(), result.ptr);
 }
 
 void append_integer(std::string& out, std::uint64_t value) {
-  char buffer[24];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  append_chars(out, buffer, result.ptr);
+  std::array<char, 24> buffer;
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  append_chars(out, buffer.data(), result.ptr);
 }
 
 // "le" and "quantile" values are label values, compared as strings: one
@@ -248,9 +250,9 @@ class ExpositionWriter {
     if (openmetrics_) {
       append_seconds(out_, metric.timestamp_ms);
     } else {
-      char buffer[24];
-      const auto result = std::to_chars(buffer, buffer + sizeof buffer, metric.timestamp_ms);
-      append_chars(out_, buffer, result.ptr);
+      std::array<char, 24> buffer;
+      const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), metric.timestamp_ms);
+      append_chars(out_, buffer.data(), result.ptr);
     }
   }
 

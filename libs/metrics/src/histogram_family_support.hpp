@@ -21,9 +21,13 @@ inline void check_histogram_name(const std::string& name) {
 
 // "le" is the bucket label a scrape adds to every histogram sample.
 inline void check_histogram_labels(const std::string& family, const prometheus::Labels& labels) {
-  for (const auto& [label, value] : labels)
-    if (!prometheus::CheckLabelName(label) || label == "le")
-      throw std::invalid_argument(family + ": invalid label name: " + label);
+  for (const auto& [label, value] : labels) {
+    if (!prometheus::CheckLabelName(label) || label == "le") {
+      std::string message = family;
+      message.append(": invalid label name: ").append(label);
+      throw std::invalid_argument(message);
+    }
+  }
 }
 
 // A histogram as prometheus-cpp collects one (cumulative buckets, then +Inf,

@@ -131,7 +131,7 @@ double sysconf_or(int name, double fallback) {
 
 }  // namespace
 
-ProcessCollector::ProcessCollector(std::filesystem::path proc_root)
+ProcessCollector::ProcessCollector(const std::filesystem::path& proc_root)
     : self_(proc_root / "self"),
       boot_time_seconds_(read_boot_time_seconds(proc_root / "stat")),
       ticks_per_second_(sysconf_or(_SC_CLK_TCK, 100)),

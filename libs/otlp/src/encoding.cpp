@@ -72,7 +72,9 @@ bool all_zero(std::span<const std::uint8_t> bytes) {
 }
 
 void write_attributes(Writer& writer, std::uint32_t field, const trace::Attributes& attributes) {
-  for (const auto& [key, value] : attributes) {
+  for (const auto& attribute : attributes) {
+    const auto& key = attribute.first;
+    const auto& value = attribute.second;
     writer.message(field, [&] {
       writer.string_field(key_value::key, key);
       writer.message(key_value::value, [&] {

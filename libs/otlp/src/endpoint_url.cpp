@@ -15,6 +15,47 @@ bool is_host_name_char(char c) {
          c == '_' || c == '~';
 }
 
+// An authority's host (without an IPv6 address's brackets), the host as
+// written, and the port as written, if any.
+struct Authority {
+  std::string_view host;
+  std::string_view written_host;
+  std::optional<std::string_view> port;
+};
+
+// The problem with `authority`, or nothing once `parts` holds its pieces.
+std::optional<std::string> split_authority(std::string_view authority, Authority& parts) {
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return "an IPv6 address without its closing ']'";
+    parts.host = authority.substr(1, close - 1);
+    parts.written_host = authority.substr(0, close + 1);
+    if (const auto after = authority.substr(close + 1); !after.empty()) {
+      if (after.front() != ':') return "unexpected characters after the IPv6 address";
+      parts.port = after.substr(1);
+    }
+    boost::system::error_code error;
+    boost::asio::ip::make_address_v6(std::string(parts.host), error);
+    if (error) return "the brackets do not hold an IPv6 address";
+    return std::nullopt;
+  }
+  const auto colon = authority.find(':');
+  parts.host = authority.substr(0, colon);
+  parts.written_host = parts.host;
+  if (colon != std::string_view::npos) parts.port = authority.substr(colon + 1);
+  if (!std::all_of(parts.host.begin(), parts.host.end(), is_host_name_char))
+    return "the host has characters a host name cannot have";
+  return std::nullopt;
+}
+
+// 1 to 65535, all digits; nothing otherwise.
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  unsigned value = 0;
+  const auto [ptr, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || ptr != text.data() + text.size() || value == 0 || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
 }  // namespace
 
 ParsedEndpointUrl parse_endpoint_url(std::string_view url) {
@@ -35,40 +76,17 @@ ParsedEndpointUrl parse_endpoint_url(std::string_view url) {
   if (authority.find('@') != std::string_view::npos)
     return fail("credentials in the URL are not supported (send an Authorization header instead)");
 
+  Authority parts;
+  if (auto problem = split_authority(authority, parts)) return fail(std::move(*problem));
+  if (parts.host.empty()) return fail("no host");
   EndpointUrl result;
-  std::string_view host;
-  std::string_view written_host;  // brackets included
-  std::optional<std::string_view> port;
-  if (authority.starts_with('[')) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return fail("an IPv6 address without its closing ']'");
-    host = authority.substr(1, close - 1);
-    written_host = authority.substr(0, close + 1);
-    if (const auto after = authority.substr(close + 1); !after.empty()) {
-      if (after.front() != ':') return fail("unexpected characters after the IPv6 address");
-      port = after.substr(1);
-    }
-    boost::system::error_code error;
-    boost::asio::ip::make_address_v6(std::string(host), error);
-    if (error) return fail("the brackets do not hold an IPv6 address");
-  } else {
-    const auto colon = authority.find(':');
-    host = authority.substr(0, colon);
-    written_host = host;
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    if (!std::all_of(host.begin(), host.end(), is_host_name_char))
-      return fail("the host has characters a host name cannot have");
+  if (parts.port && !parts.port->empty()) {  // "host:" is the default port, as RFC 3986 has it
+    const auto port = parse_port(*parts.port);
+    if (!port) return fail("the port is not a number from 1 to 65535");
+    result.port = *port;
   }
-  if (host.empty()) return fail("no host");
-  if (port && !port->empty()) {  // "host:" is the default port, as RFC 3986 has it
-    unsigned value = 0;
-    const auto [ptr, error] = std::from_chars(port->data(), port->data() + port->size(), value);
-    if (error != std::errc{} || ptr != port->data() + port->size() || value == 0 || value > 65535)
-      return fail("the port is not a number from 1 to 65535");
-    result.port = static_cast<std::uint16_t>(value);
-  }
-  result.host = std::string(host);
-  result.authority = std::string(written_host);
+  result.host = std::string(parts.host);
+  result.authority = std::string(parts.written_host);
   if (result.port != 80) result.authority += ":" + std::to_string(result.port);
 
   tail = tail.substr(0, tail.find('#'));

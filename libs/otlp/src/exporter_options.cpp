@@ -84,7 +84,7 @@ bool parse_compression(const Setting& setting) {
 
 }  // namespace
 
-OtlpHttpExporterOptions otlp_options_from_environment(std::function<const char*(const char*)> getenv) {
+OtlpHttpExporterOptions otlp_options_from_environment(const std::function<const char*(const char*)>& getenv) {
   OtlpHttpExporterOptions options;
 
   if (auto endpoint = lookup(getenv, "ENDPOINT"); !endpoint.name.empty()) {

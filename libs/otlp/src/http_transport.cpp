@@ -20,6 +20,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <ctime>
 #include <string_view>
@@ -36,7 +38,7 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 // Only for logging the start of an error response; a larger one fails the attempt.
-constexpr std::uint64_t max_response_body = 8 * 1024 * 1024;
+constexpr std::uint64_t max_response_body = std::uint64_t{8} * 1024 * 1024;
 constexpr std::uint32_t max_response_header = 64 * 1024;
 
 // Connection failures and timeouts are worth another attempt; so is a response
@@ -48,11 +50,9 @@ bool is_retryable(const error_code& error) {
 }
 
 bool is_reserved_header(std::string_view name) {
-  for (const std::string_view reserved :
-       {"content-type", "content-encoding", "content-length", "transfer-encoding", "expect"}) {
-    if (text::iequals(name, reserved)) return true;
-  }
-  return false;
+  static constexpr std::array<std::string_view, 5> reserved{"content-type", "content-encoding", "content-length",
+                                                            "transfer-encoding", "expect"};
+  return std::ranges::any_of(reserved, [&](std::string_view header) { return text::iequals(name, header); });
 }
 
 std::string describe(const error_code& error) {

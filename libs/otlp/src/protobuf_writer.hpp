@@ -21,7 +21,10 @@ namespace otlp::protobuf {
 
 enum class WireType : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
-// Bytes a value takes as a base-128 varint: 1 to 10.
+// The longest a base-128 varint of 64 bits gets.
+constexpr std::size_t max_varint_bytes = 10;
+
+// Bytes a value takes as a base-128 varint: 1 to max_varint_bytes.
 constexpr std::size_t varint_size(std::uint64_t value) {
   std::size_t size = 1;
   while (value >= 0x80) {
@@ -53,8 +56,8 @@ class Writer {
 
   // Raw encodings, without a tag.
   void varint(std::uint64_t value) {
-    char buffer[10];
-    out_.append(buffer, encode_varint(value, buffer));
+    std::array<char, max_varint_bytes> buffer;
+    out_.append(buffer.data(), encode_varint(value, buffer.data()));
   }
   void fixed32(std::uint32_t value) { little_endian(value); }
   void fixed64(std::uint64_t value) { little_endian(value); }
@@ -104,10 +107,10 @@ class Writer {
     const std::size_t body_at = nested.length_at + reserved_length_bytes;
     const std::size_t length = out_.size() - body_at;
     if (length > max_message_bytes) throw std::length_error("protobuf message larger than 2 GiB");
-    char buffer[10];
-    const std::size_t length_bytes = encode_varint(length, buffer);
+    std::array<char, max_varint_bytes> buffer;
+    const std::size_t length_bytes = encode_varint(length, buffer.data());
     char* const at = out_.data() + nested.length_at;
-    std::memcpy(at, buffer, length_bytes);
+    std::memcpy(at, buffer.data(), length_bytes);
     if (length_bytes < reserved_length_bytes) {
       std::memmove(at + length_bytes, at + reserved_length_bytes, length);
       out_.resize(out_.size() - (reserved_length_bytes - length_bytes));

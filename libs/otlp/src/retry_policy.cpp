@@ -22,7 +22,7 @@ std::chrono::milliseconds backoff_delay(int retry, std::chrono::milliseconds ini
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, std::time_t now) {
-  constexpr long long max_seconds = 24 * 3600;
+  constexpr long long max_seconds = 24LL * 3600;
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     long long seconds = 0;

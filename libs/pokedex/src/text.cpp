@@ -5,6 +5,7 @@
 #include "text/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 namespace pokedex {
@@ -35,7 +36,7 @@ std::size_t decode(std::string_view text, std::size_t i, char32_t& code_point) {
     if ((next & 0xC0) != 0x80) return 0;
     code_point = (code_point << 6) | (next & 0x3F);
   }
-  static constexpr char32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};
+  static constexpr std::array<char32_t, 5> shortest = {0, 0, 0x80, 0x800, 0x10000};
   if (code_point < shortest[length] || code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF))
     return 0;
   return length;
@@ -61,12 +62,12 @@ void encode(std::string& out, char32_t cp) {
 
 char32_t lower(char32_t cp) {
   if (cp >= 'A' && cp <= 'Z') return cp + 0x20;
-  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;   // Latin-1: À..Þ except ×
-  if (cp >= 0x100 && cp <= 0x137 && cp != 0x130) return cp | 1;   // Latin Extended-A pairs: Ā/ā ..
-  if (cp >= 0x139 && cp <= 0x148) return (cp & 1) ? cp + 1 : cp;  // Ĺ/ĺ .. Ň/ň (odd is upper)
-  if (cp >= 0x14A && cp <= 0x177) return cp | 1;                  // Ŋ/ŋ .. Ŷ/ŷ
-  if (cp == 0x178) return 0xFF;                                   // Ÿ
-  if (cp >= 0x179 && cp <= 0x17E) return (cp & 1) ? cp + 1 : cp;  // Ź/ź .. Ž/ž
+  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;        // Latin-1: À..Þ except ×
+  if (cp >= 0x100 && cp <= 0x137 && cp != 0x130) return cp | 1;        // Latin Extended-A pairs: Ā/ā ..
+  if (cp >= 0x139 && cp <= 0x148) return (cp & 1) != 0 ? cp + 1 : cp;  // Ĺ/ĺ .. Ň/ň (odd is upper)
+  if (cp >= 0x14A && cp <= 0x177) return cp | 1;                       // Ŋ/ŋ .. Ŷ/ŷ
+  if (cp == 0x178) return 0xFF;                                        // Ÿ
+  if (cp >= 0x179 && cp <= 0x17E) return (cp & 1) != 0 ? cp + 1 : cp;  // Ź/ź .. Ž/ž
   return cp;
 }
 

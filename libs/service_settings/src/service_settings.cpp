@@ -16,7 +16,7 @@ void SettingsOptions::add_to(CLI::App& app, const std::string& env_prefix, Setti
   app.add_option("--port", server.port, "TCP port to listen on")->envname(env("PORT"))->check(CLI::Range(0, 65535));
   app.add_option("--threads", server.threads, "Event-loop threads")
       ->envname(env("THREADS"))
-      ->check(CLI::Range(1u, 256u));
+      ->check(CLI::Range(1U, 256U));
   app.add_option("--max-connections", server.limits.max_connections, "Open connections beyond this are closed")
       ->envname(env("MAX_CONNECTIONS"))
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));

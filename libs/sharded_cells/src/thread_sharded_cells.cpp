@@ -14,14 +14,16 @@ std::atomic<std::size_t> next_slot{0};
 }  // namespace
 
 ThreadShardedCells::ThreadShardedCells(std::size_t cells)
-    : cells_(cells), shards_(new std::atomic<std::atomic<std::uint64_t>*>[max_thread_slots + 1]) {
-  for (std::size_t slot = 0; slot < max_thread_slots; ++slot) shards_[slot].store(nullptr, std::memory_order_relaxed);
-  shards_[max_thread_slots].store(allocate_shard(), std::memory_order_release);
+    : cells_(cells),
+      shards_(std::make_unique<std::array<std::atomic<std::atomic<std::uint64_t>*>, max_thread_slots + 1>>()) {
+  for (std::size_t slot = 0; slot < max_thread_slots; ++slot)
+    (*shards_)[slot].store(nullptr, std::memory_order_relaxed);
+  (*shards_)[max_thread_slots].store(allocate_shard(), std::memory_order_release);
 }
 
 ThreadShardedCells::~ThreadShardedCells() {
   for (std::size_t slot = 0; slot <= max_thread_slots; ++slot) {
-    if (auto* shard = shards_[slot].load(std::memory_order_acquire))
+    if (auto* shard = (*shards_)[slot].load(std::memory_order_acquire))
       ::operator delete[](shard, std::align_val_t{cache_line});
   }
 }
@@ -43,14 +45,14 @@ std::atomic<std::uint64_t>* ThreadShardedCells::allocate_shard() const {
 std::atomic<std::uint64_t>* ThreadShardedCells::make_shard(std::size_t slot) {
   // Only the slot's own thread gets here, and only once: no race to publish.
   auto* shard = allocate_shard();
-  shards_[slot].store(shard, std::memory_order_release);
+  (*shards_)[slot].store(shard, std::memory_order_release);
   return shard;
 }
 
 std::uint64_t ThreadShardedCells::total(std::size_t cell) const {
   std::uint64_t sum = 0;
   for (std::size_t slot = 0; slot <= max_thread_slots; ++slot)
-    if (const auto* shard = shards_[slot].load(std::memory_order_acquire))
+    if (const auto* shard = (*shards_)[slot].load(std::memory_order_acquire))
       sum += shard[cell].load(std::memory_order_relaxed);
   return sum;
 }
@@ -58,7 +60,7 @@ std::uint64_t ThreadShardedCells::total(std::size_t cell) const {
 double ThreadShardedCells::total_double(std::size_t cell) const {
   double sum = 0;
   for (std::size_t slot = 0; slot <= max_thread_slots; ++slot)
-    if (const auto* shard = shards_[slot].load(std::memory_order_acquire))
+    if (const auto* shard = (*shards_)[slot].load(std::memory_order_acquire))
       sum += std::bit_cast<double>(shard[cell].load(std::memory_order_relaxed));
   return sum;
 }

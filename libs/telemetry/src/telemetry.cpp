@@ -90,7 +90,7 @@ class TracingSelfMetrics final : public prometheus::Collectable {
   std::size_t queue_capacity_;
 };
 
-bool is_true(const char* value) { return value && text::iequals(value, "true"); }
+bool is_true(const char* value) { return value != nullptr && text::iequals(value, "true"); }
 
 }  // namespace
 
@@ -106,7 +106,7 @@ std::unique_ptr<Telemetry> Telemetry::from_environment(std::string_view service_
     return telemetry;
   }
   const char* exporter_name = getenv("OTEL_TRACES_EXPORTER");
-  const std::string exporter = exporter_name && *exporter_name ? exporter_name : "otlp";
+  const std::string exporter = exporter_name != nullptr && *exporter_name != '\0' ? exporter_name : "otlp";
   if (exporter != "otlp" && exporter != "none")
     throw std::invalid_argument("OTEL_TRACES_EXPORTER '" + exporter + "' is not one of otlp, none");
 

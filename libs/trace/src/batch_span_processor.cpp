@@ -11,7 +11,7 @@ namespace {
 std::uint64_t positive_integer(const std::function<const char*(const char*)>& getenv, const char* name,
                                std::uint64_t fallback) {
   const char* text = getenv(name);
-  if (!text || !*text) return fallback;
+  if (text == nullptr || *text == '\0') return fallback;
   std::uint64_t value = 0;
   const std::string_view view(text);
   const auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);

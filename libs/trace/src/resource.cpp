@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 namespace trace {
@@ -37,8 +38,8 @@ Resource resource_from_environment(std::string_view default_service_name, std::s
   put(attributes, "service.name", std::string(default_service_name));
   put(attributes, "service.version", std::string(service_version));
   put(attributes, "service.instance.id", random_instance_id());
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) == 0) put(attributes, "host.name", host);
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) == 0) put(attributes, "host.name", host.data());
   put(attributes, "telemetry.sdk.name", std::string(sdk_name));
   put(attributes, "telemetry.sdk.language", "cpp");
   put(attributes, "telemetry.sdk.version", std::string(sdk_version));
@@ -57,7 +58,8 @@ Resource resource_from_environment(std::string_view default_service_name, std::s
       put(attributes, std::string(key), std::move(*value));
     }
   }
-  if (const char* name = getenv("OTEL_SERVICE_NAME"); name && *name) put(attributes, "service.name", name);
+  if (const char* name = getenv("OTEL_SERVICE_NAME"); name != nullptr && *name != '\0')
+    put(attributes, "service.name", name);
   return resource;
 }
 

@@ -11,13 +11,13 @@ namespace {
 
 class AlwaysOn final : public Sampler {
  public:
-  bool should_sample(const SpanContext*, const TraceId&) const override { return true; }
+  bool should_sample(const SpanContext* /*parent*/, const TraceId& /*trace_id*/) const override { return true; }
   std::string description() const override { return "AlwaysOnSampler"; }
 };
 
 class AlwaysOff final : public Sampler {
  public:
-  bool should_sample(const SpanContext*, const TraceId&) const override { return false; }
+  bool should_sample(const SpanContext* /*parent*/, const TraceId& /*trace_id*/) const override { return false; }
   std::string description() const override { return "AlwaysOffSampler"; }
 };
 
@@ -29,7 +29,7 @@ class TraceIdRatio final : public Sampler {
         // ratio * 2^63, as the Go and Java SDKs do.
         bound_(ratio >= 1.0 ? std::uint64_t{1} << 63 : static_cast<std::uint64_t>(std::ldexp(ratio, 63))) {}
 
-  bool should_sample(const SpanContext*, const TraceId& trace_id) const override {
+  bool should_sample(const SpanContext* /*parent*/, const TraceId& trace_id) const override {
     std::uint64_t low;  // bytes 8..15, big-endian as the Go and Java SDKs read them
     std::memcpy(&low, trace_id.bytes.data() + 8, 8);
     if constexpr (std::endian::native == std::endian::little) low = __builtin_bswap64(low);
@@ -57,7 +57,7 @@ class ParentBased final : public Sampler {
 
 double ratio_argument(const std::function<const char*(const char*)>& getenv) {
   const char* text = getenv("OTEL_TRACES_SAMPLER_ARG");
-  if (!text || !*text) return 1.0;
+  if (text == nullptr || *text == '\0') return 1.0;
   char* end = nullptr;
   const double ratio = std::strtod(text, &end);
   if (*end != '\0' || !(ratio >= 0.0 && ratio <= 1.0))
@@ -76,7 +76,7 @@ std::unique_ptr<Sampler> parent_based_sampler(std::unique_ptr<Sampler> root) {
 
 std::unique_ptr<Sampler> sampler_from_environment(const std::function<const char*(const char*)>& getenv) {
   const char* configured = getenv("OTEL_TRACES_SAMPLER");
-  const std::string name = configured && *configured ? configured : "parentbased_always_on";
+  const std::string name = configured != nullptr && *configured != '\0' ? configured : "parentbased_always_on";
   if (name == "always_on") return always_on_sampler();
   if (name == "always_off") return always_off_sampler();
   if (name == "traceidratio") return trace_id_ratio_sampler(ratio_argument(getenv));

@@ -9,7 +9,7 @@
 namespace trace {
 namespace {
 
-constexpr char hex_digits[] = "0123456789abcdef";
+constexpr std::string_view hex_digits = "0123456789abcdef";
 
 template <std::size_t N>
 std::string to_hex(const std::array<std::uint8_t, N>& bytes) {
@@ -111,8 +111,8 @@ bool valid_value(std::string_view value) {
 
 std::string TraceId::hex() const { return to_hex(bytes); }
 std::string SpanId::hex() const { return to_hex(bytes); }
-bool operator==(const TraceId& a, const TraceId& b) { return a.bytes == b.bytes; }
-bool operator==(const SpanId& a, const SpanId& b) { return a.bytes == b.bytes; }
+bool operator==(const TraceId& left, const TraceId& right) { return left.bytes == right.bytes; }
+bool operator==(const SpanId& left, const SpanId& right) { return left.bytes == right.bytes; }
 
 std::optional<SpanContext> parse_traceparent(std::string_view header) {
   header = text::trim(header);

@@ -15,12 +15,12 @@
 namespace http {
 
 struct ServerLimits {
-  std::size_t max_header_bytes = 8 * 1024;           // request line and headers → 431 beyond
-  std::size_t max_body_bytes = 64 * 1024;            // request body → 413 beyond
-  std::chrono::milliseconds idle_timeout{60'000};    // a kept-alive connection waiting for a request
-  std::chrono::milliseconds io_timeout{30'000};      // receiving one request or sending one response
-  std::size_t max_connections = 10'000;              // further connections are closed on accept
-  std::chrono::milliseconds shutdown_grace{10'000};  // in-flight requests finish within this on shutdown
+  std::size_t max_header_bytes = std::size_t{8} * 1024;  // request line and headers → 431 beyond
+  std::size_t max_body_bytes = std::size_t{64} * 1024;   // request body → 413 beyond
+  std::chrono::milliseconds idle_timeout{60'000};        // a kept-alive connection waiting for a request
+  std::chrono::milliseconds io_timeout{30'000};          // receiving one request or sending one response
+  std::size_t max_connections = 10'000;                  // further connections are closed on accept
+  std::chrono::milliseconds shutdown_grace{10'000};      // in-flight requests finish within this on shutdown
 };
 
 // Automatic instrumentation: a SERVER span per request (continuing the

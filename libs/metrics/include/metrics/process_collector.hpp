@@ -23,7 +23,7 @@ namespace metrics {
 class ProcessCollector : public prometheus::Collectable {
  public:
   // `proc_root` exists for tests; the boot time is read from it once, here.
-  explicit ProcessCollector(std::filesystem::path proc_root = "/proc");
+  explicit ProcessCollector(const std::filesystem::path& proc_root = "/proc");
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 

@@ -37,6 +37,6 @@ struct OtlpHttpExporterOptions {
 // positive number, an unknown compression, or an endpoint that is not an
 // http://host[:port][/path] URL (an https:// one included: only http is
 // supported). The retry settings keep their defaults.
-OtlpHttpExporterOptions otlp_options_from_environment(std::function<const char*(const char*)> getenv = ::getenv);
+OtlpHttpExporterOptions otlp_options_from_environment(const std::function<const char*(const char*)>& getenv = ::getenv);
 
 }  // namespace otlp

@@ -13,6 +13,7 @@
 // after the last slot is taken writes to one shared shard with atomic
 // read-modify-writes instead. Either way no update is lost, and a shard keeps
 // its counts after its thread has gone (counters never go back).
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cstddef>
@@ -66,8 +67,8 @@ class ThreadShardedCells {
 
   Writer writer() {
     const std::size_t slot = thread_slot();
-    if (slot >= max_thread_slots) return {shards_[max_thread_slots].load(std::memory_order_relaxed), false};
-    std::atomic<std::uint64_t>* shard = shards_[slot].load(std::memory_order_relaxed);
+    if (slot >= max_thread_slots) return {(*shards_)[max_thread_slots].load(std::memory_order_relaxed), false};
+    std::atomic<std::uint64_t>* shard = (*shards_)[slot].load(std::memory_order_relaxed);
     return {shard ? shard : make_shard(slot), true};
   }
 
@@ -93,7 +94,7 @@ class ThreadShardedCells {
   const std::size_t cells_;
   // One per slot, then the shared shard (made up front). A slot's shard is
   // made by its own thread and read by scrapes, hence the atomic pointers.
-  std::unique_ptr<std::atomic<std::atomic<std::uint64_t>*>[]> shards_;
+  std::unique_ptr<std::array<std::atomic<std::atomic<std::uint64_t>*>, max_thread_slots + 1>> shards_;
 };
 
 }  // namespace sharded_cells

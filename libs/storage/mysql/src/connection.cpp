@@ -79,12 +79,12 @@ asio::awaitable<void> Connection::execute(Statement& statement, std::chrono::mil
   int failed = 0;
   co_await drive([&] { return connector().mysql_stmt_execute_start(&failed, statement.handle()); },
                  [&](int ready) { return connector().mysql_stmt_execute_cont(&failed, statement.handle(), ready); });
-  if (failed) statement.check_failed("execute");
+  if (failed != 0) statement.check_failed("execute");
   co_await drive([&] { return connector().mysql_stmt_store_result_start(&failed, statement.handle()); },
                  [&](int ready) {
                    return connector().mysql_stmt_store_result_cont(&failed, statement.handle(), ready);
                  });
-  if (failed) statement.check_failed("store_result");
+  if (failed != 0) statement.check_failed("store_result");
   deadline_ = Clock::time_point::max();
 }
 
@@ -111,15 +111,15 @@ asio::awaitable<void> Connection::prepare(Statement& statement, const char* sql)
   co_await drive(
       [&] { return connector().mysql_stmt_prepare_start(&failed, statement.handle(), sql, std::strlen(sql)); },
       [&](int ready) { return connector().mysql_stmt_prepare_cont(&failed, statement.handle(), ready); });
-  if (failed) statement.check_failed("prepare");
+  if (failed != 0) statement.check_failed("prepare");
   statement.bind_results();
 }
 
 // Waits for what Connector/C asked for and returns what happened.
 asio::awaitable<int> Connection::wait(int status) {
   if (!socket_) socket_.emplace(executor_, connector().mysql_get_socket(mysql_));
-  if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) {
-    const bool want_write = status & MYSQL_WAIT_WRITE;
+  if ((status & (MYSQL_WAIT_READ | MYSQL_WAIT_WRITE)) != 0) {
+    const bool want_write = (status & MYSQL_WAIT_WRITE) != 0;
     auto [error] = co_await socket_->async_wait(want_write ? asio::posix::descriptor_base::wait_write
                                                            : asio::posix::descriptor_base::wait_read,
                                                 use_tuple);

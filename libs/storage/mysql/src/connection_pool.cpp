@@ -67,7 +67,7 @@ StorageState ConnectionPool::state() const {
 
 ConnectionPool::Lease ConnectionPool::take(Connection* connection) {
   in_use_.fetch_add(1, std::memory_order_relaxed);
-  return Lease(shared_from_this(), connection);
+  return {shared_from_this(), connection};
 }
 
 void ConnectionPool::release(Connection* connection) {

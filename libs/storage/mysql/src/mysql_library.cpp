@@ -22,7 +22,7 @@ MysqlLibrary load() {
   void* library = dlopen("libmariadb.so.3", RTLD_NOW | RTLD_LOCAL);
   if (!library) throw pokedex::StorageUnavailable(std::string("cannot load MariaDB Connector/C: ") + dlerror());
   MysqlLibrary loaded;
-#define POKEDEX_MYSQL_RESOLVE(name) resolve(library, #name, loaded.name);
+#define POKEDEX_MYSQL_RESOLVE(name) resolve(library, #name, loaded.name)
   POKEDEX_MYSQL_FUNCTIONS(POKEDEX_MYSQL_RESOLVE)
 #undef POKEDEX_MYSQL_RESOLVE
   return loaded;  // the library stays loaded for the life of the process

@@ -6,18 +6,40 @@
 
 namespace storage::mysql {
 
-#define POKEDEX_MYSQL_FUNCTIONS(X)                                                                                     \
-  X(mysql_init)                                                                                                        \
-  X(mysql_options) X(mysql_error) X(mysql_errno) X(mysql_close) X(mysql_get_socket) X(mysql_get_timeout_value_ms)      \
-      X(mysql_real_connect_start) X(mysql_real_connect_cont) X(mysql_stmt_init) X(mysql_stmt_close)                    \
-          X(mysql_stmt_error) X(mysql_stmt_errno) X(mysql_stmt_prepare_start) X(mysql_stmt_prepare_cont)               \
-              X(mysql_stmt_execute_start) X(mysql_stmt_execute_cont) X(mysql_stmt_store_result_start)                  \
-                  X(mysql_stmt_store_result_cont) X(mysql_stmt_result_metadata) X(mysql_stmt_param_count)              \
-                      X(mysql_stmt_free_result) X(mysql_stmt_fetch) X(mysql_stmt_bind_result) X(mysql_stmt_bind_param) \
-                          X(mysql_num_fields) X(mysql_free_result) X(mysql_fetch_field_direct)
+// One function a line: the semicolons keep clang-format from joining the entries.
+#define POKEDEX_MYSQL_FUNCTIONS(X)  \
+  X(mysql_init);                    \
+  X(mysql_options);                 \
+  X(mysql_error);                   \
+  X(mysql_errno);                   \
+  X(mysql_close);                   \
+  X(mysql_get_socket);              \
+  X(mysql_get_timeout_value_ms);    \
+  X(mysql_real_connect_start);      \
+  X(mysql_real_connect_cont);       \
+  X(mysql_stmt_init);               \
+  X(mysql_stmt_close);              \
+  X(mysql_stmt_error);              \
+  X(mysql_stmt_errno);              \
+  X(mysql_stmt_prepare_start);      \
+  X(mysql_stmt_prepare_cont);       \
+  X(mysql_stmt_execute_start);      \
+  X(mysql_stmt_execute_cont);       \
+  X(mysql_stmt_store_result_start); \
+  X(mysql_stmt_store_result_cont);  \
+  X(mysql_stmt_result_metadata);    \
+  X(mysql_stmt_param_count);        \
+  X(mysql_stmt_free_result);        \
+  X(mysql_stmt_fetch);              \
+  X(mysql_stmt_bind_result);        \
+  X(mysql_stmt_bind_param);         \
+  X(mysql_num_fields);              \
+  X(mysql_free_result);             \
+  X(mysql_fetch_field_direct);
 
 struct MysqlLibrary {
-#define POKEDEX_MYSQL_DECLARE(name) decltype(&::name) name = nullptr;
+// NOLINTNEXTLINE(bugprone-macro-parentheses): the argument names a member; a declarator cannot be parenthesized
+#define POKEDEX_MYSQL_DECLARE(name) decltype(&::name) name = nullptr
   POKEDEX_MYSQL_FUNCTIONS(POKEDEX_MYSQL_DECLARE)
 #undef POKEDEX_MYSQL_DECLARE
 

@@ -52,7 +52,7 @@ class Statement {
   bool next();
 
   int integer(int i) const { return columns_[static_cast<std::size_t>(i)].integer; }
-  bool is_null(int i) const { return columns_[static_cast<std::size_t>(i)].null; }
+  bool is_null(int i) const { return columns_[static_cast<std::size_t>(i)].null != 0; }
   std::string_view text(int i) const {
     const Column& column = columns_[static_cast<std::size_t>(i)];
     return {column.text.data(), column.length};

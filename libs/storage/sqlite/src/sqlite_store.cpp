@@ -93,16 +93,17 @@ void execute_script(sqlite3* db, std::string_view sql) {
 // binary if ever read again).
 void release_pages(std::string_view text) {
   const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = (reinterpret_cast<std::uintptr_t>(text.data()) + page - 1) & ~(page - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(text.data()) + text.size()) & ~(page - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  const auto address = reinterpret_cast<std::uintptr_t>(text.data());
+  const auto begin = (address + page - 1) & ~(page - 1);
+  const auto end = (address + text.size()) & ~(page - 1);
+  if (end > begin) madvise(const_cast<char*>(text.data() + (begin - address)), end - begin, MADV_DONTNEED);
 }
 
 bool has_schema(sqlite3* db) {
   sqlite3_stmt* statement = nullptr;
   sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pokemon'", -1, &statement,
                      nullptr);
-  const bool found = statement && sqlite3_step(statement) == SQLITE_ROW;
+  const bool found = statement != nullptr && sqlite3_step(statement) == SQLITE_ROW;
   sqlite3_finalize(statement);
   return found;
 }

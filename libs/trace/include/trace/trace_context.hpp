@@ -37,8 +37,8 @@ struct SpanId {
   std::string hex() const;  // 16 lower-case hex digits
 };
 
-bool operator==(const TraceId&, const TraceId&);
-bool operator==(const SpanId&, const SpanId&);
+bool operator==(const TraceId& left, const TraceId& right);
+bool operator==(const SpanId& left, const SpanId& right);
 
 // The part of a span that crosses process boundaries.
 struct SpanContext {
@@ -49,7 +49,7 @@ struct SpanContext {
   bool remote = false;
 
   bool valid() const { return trace_id.valid() && span_id.valid(); }
-  bool sampled() const { return trace_flags & 0x01; }
+  bool sampled() const { return (trace_flags & 0x01) != 0; }
 };
 
 // Parses a traceparent header (version 00, or a later version read as 00 as
