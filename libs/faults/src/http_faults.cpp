@@ -59,6 +59,7 @@ bool bearer_token_matches(std::string_view header, std::string_view token) {
   if (header.size() < scheme.size() || !text::iequals(header.substr(0, scheme.size()), scheme))
     return false;  // the scheme is case-insensitive
   header.remove_prefix(scheme.size());
+  if (token.empty()) return false;  // no token configured: nothing can match
   // Compares every byte whatever the first mismatch, so the answer's timing
   // does not tell how much of a guess was right.
   unsigned char difference = header.size() == token.size() ? 0 : 1;
