@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <faults/http_faults.hpp>
 #include <http/metrics_endpoint.hpp>
+#include <http/openapi_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
 #include <json_writer/json_writer.hpp>
@@ -119,6 +120,7 @@ void ApiPrometheus::register_routes(http::Router& router) {
   });
   router.get("/readyz", [this](Context& context) { return ready(context); });
   router.get("/metrics", http::metrics_endpoint(metrics_));
+  router.get(http::openapi_route, http::openapi_endpoint(openapi_document()));
   // Injected latency and errors reach the API routes only, as in apimon.
   router.get("/pokemon/{id}", faults::with_faults(faults_, guarded(&ApiPrometheus::pokemon)));
   router.get("/battle/{first}/{second}", faults::with_faults(faults_, guarded(&ApiPrometheus::battle)));

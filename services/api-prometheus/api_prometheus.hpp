@@ -9,7 +9,12 @@
 #include <prometheus/histogram.h>
 #include <prometheus/summary.h>
 
+#include <string_view>
+
 namespace api_prometheus {
+
+// This API's contract: services/api-prometheus/openapi.json, compiled in (http_embed_openapi).
+std::string_view openapi_document();
 
 // The routes: each calls apimon and does a little work of its own, so traces
 // show different shapes (one call, two in parallel, a fan-out of N).

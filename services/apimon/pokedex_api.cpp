@@ -2,6 +2,7 @@
 
 #include <faults/http_faults.hpp>
 #include <http/metrics_endpoint.hpp>
+#include <http/openapi_endpoint.hpp>
 #include <http/problem.hpp>
 #include <http/query.hpp>
 #include <logging/logging.hpp>
@@ -74,6 +75,12 @@ std::string next_link(std::string_view path, std::string_view query, Page page) 
   return link;
 }
 
+// The characters of valid UTF-8: every byte but the continuation bytes (10xxxxxx) starts one.
+std::size_t code_points(std::string_view utf8) {
+  return static_cast<std::size_t>(
+      std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U; }));
+}
+
 int random_between(int low, int high) {
   thread_local std::mt19937 engine{std::random_device{}()};
   return std::uniform_int_distribution<int>(low, high)(engine);
@@ -136,6 +143,7 @@ void PokedexApi::register_routes(http::Router& router) {
   router.get("/types/{type}/pokemon", api(guarded(&PokedexApi::by_type, true)));
   router.get("/generations/{generation}/pokemon", api(guarded(&PokedexApi::by_generation, true)));
   router.get("/metrics", http::metrics_endpoint(metrics_));
+  router.get(http::openapi_route, http::openapi_endpoint(openapi_document()));
 }
 
 http::Handler PokedexApi::guarded(boost::asio::awaitable<Response> (PokedexApi::*handler)(Context&), bool cacheable) {
@@ -210,11 +218,15 @@ boost::asio::awaitable<http::Response> PokedexApi::search(Context& context) {
   const auto name = http::query_parameter(context.query, "name");
   if (!name || name->empty())
     throw ProblemError(status::bad_request, "Query parameter 'name' is required: the start of a Pokémon's name.");
-  if (name->size() > max_search_bytes)
-    throw ProblemError(status::bad_request,
-                       "Query parameter 'name' is longer than " + std::to_string(max_search_bytes) + " bytes.");
+  // A character takes at most four bytes in UTF-8: a longer name is refused before it is decoded.
+  const auto too_long = [] {
+    return ProblemError(status::bad_request, "Query parameter 'name' is longer than " +
+                                                 std::to_string(max_search_characters) + " characters.");
+  };
+  if (name->size() > 4 * max_search_characters) throw too_long();
   auto prefix = pokedex::fold_case(*name);
   if (!prefix) throw ProblemError(status::bad_request, "Query parameter 'name' is not valid UTF-8.");
+  if (code_points(*prefix) > max_search_characters) throw too_long();
   const Language language = requested_language(context.query);
   const Page page = requested_page(context.query);
   count_language(language);

@@ -13,8 +13,12 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <string_view>
 
 namespace apimon {
+
+// This API's contract: services/apimon/openapi.json, compiled in (http_embed_openapi).
+std::string_view openapi_document();
 
 // The Pokédex routes: each handler validates its input, asks the repository,
 // and renders the answer. Storage trouble becomes 503 with Retry-After.
@@ -27,7 +31,7 @@ class PokedexApi {
 
   static constexpr int max_page_size = 100;
   static constexpr int max_offset = 100'000;
-  static constexpr std::size_t max_search_bytes = 64;
+  static constexpr std::size_t max_search_characters = 64;  // code points, as JSON Schema counts maxLength
 
  private:
   using Response = http::Response;

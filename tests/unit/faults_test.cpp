@@ -1,10 +1,12 @@
 #include <faults/fault_injector.hpp>
 #include <faults/http_faults.hpp>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 namespace {
 
@@ -133,6 +135,27 @@ TEST(FaultSettingsJson, RejectsWhatIsNotASetting) {
                            R"({"error_status": 1e20})", R"({"latency_ms": 1e300})"}) {
     EXPECT_THROW(faults::settings_from_json(body), std::invalid_argument) << body;
   }
+}
+
+TEST(FaultSettingsJson, RefusesTheSettingsOfFaultsTheServiceCannotInject) {
+  const FaultInjector apimon({Fault::latency, Fault::errors, Fault::slow_queries}, nullptr);
+  const FaultInjector gateway({Fault::latency, Fault::errors, Fault::upstream_unreachable}, nullptr);
+  // Refused even with values that would switch nothing on.
+  for (const auto& [injector, body, named] :
+       {std::tuple{&apimon, R"({"upstream_unreachable": false})", "upstream_unreachable"},
+        std::tuple{&gateway, R"({"slow_query_ms": 100, "slow_query_share": 0})", "slow_queries"},
+        std::tuple{&gateway, R"({"slow_query_share": 1})", "slow_query_share"}}) {
+    try {
+      faults::settings_from_json(body, *injector);
+      ADD_FAILURE() << body << " was accepted";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_THAT(error.what(), testing::HasSubstr(named));
+      EXPECT_THAT(error.what(), testing::HasSubstr("cannot inject"));
+    }
+  }
+  EXPECT_EQ(faults::settings_from_json(R"({"slow_query_ms": 5, "error_share": 0.5})", apimon).slow_query, 5ms);
+  EXPECT_TRUE(faults::settings_from_json(R"({"upstream_unreachable": true})", gateway).upstream_unreachable);
+  EXPECT_THROW(faults::settings_from_json(R"({"nope": 1})", gateway), std::invalid_argument);
 }
 
 TEST(FaultSettingsJson, RoundTripsThroughTheAdminRepresentation) {

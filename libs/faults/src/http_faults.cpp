@@ -54,6 +54,55 @@ double share_field(const json::value& value, std::string_view name) {
   throw std::invalid_argument(std::string(name) + " must be a number from 0 to 1");
 }
 
+// The fault a setting belongs to.
+Fault fault_of(std::string_view key) {
+  if (key.starts_with("latency_")) return Fault::latency;
+  if (key.starts_with("error_")) return Fault::errors;
+  if (key.starts_with("slow_query_")) return Fault::slow_queries;
+  return Fault::upstream_unreachable;
+}
+
+// `injector` (may be null): when given, a setting of a fault it cannot
+// inject is refused, whatever its value.
+Settings read_settings(std::string_view body, const FaultInjector* injector) {
+  json::value document;
+  try {
+    document = json::parse(body);
+  } catch (const std::exception&) {
+    throw std::invalid_argument("the body is not valid JSON");
+  }
+  if (!document.is_object()) throw std::invalid_argument("the body must be a JSON object");
+  Settings settings;
+  for (const auto& [key, value] : document.as_object()) {
+    if (key == "latency_ms") {
+      settings.latency = std::chrono::milliseconds(whole_number_field(value, key));
+    } else if (key == "latency_jitter_ms") {
+      settings.latency_jitter = std::chrono::milliseconds(whole_number_field(value, key));
+    } else if (key == "latency_share") {
+      settings.latency_share = share_field(value, key);
+    } else if (key == "error_share") {
+      settings.error_share = share_field(value, key);
+    } else if (key == "error_status") {
+      const auto status = whole_number_field(value, key);
+      if (status < 0 || status > 999) throw std::invalid_argument("error_status must be from 500 to 599");
+      settings.error_status = static_cast<unsigned>(status);
+    } else if (key == "slow_query_ms") {
+      settings.slow_query = std::chrono::milliseconds(whole_number_field(value, key));
+    } else if (key == "slow_query_share") {
+      settings.slow_query_share = share_field(value, key);
+    } else if (key == "upstream_unreachable") {
+      if (!value.is_bool()) throw std::invalid_argument("upstream_unreachable must be true or false");
+      settings.upstream_unreachable = value.get_bool();
+    } else {
+      throw std::invalid_argument("unknown setting '" + std::string(key) + "'");
+    }
+    if (injector && !injector->supports(fault_of(key)))
+      throw std::invalid_argument("'" + std::string(key) + "' sets " + std::string(name(fault_of(key))) +
+                                  ", which this service cannot inject");
+  }
+  return settings;
+}
+
 bool bearer_token_matches(std::string_view header, std::string_view token) {
   constexpr std::string_view scheme = "Bearer ";
   if (header.size() < scheme.size() || !text::iequals(header.substr(0, scheme.size()), scheme))
@@ -86,40 +135,10 @@ http::Handler with_faults(FaultInjector& injector, http::Handler handler) {
   };
 }
 
-Settings settings_from_json(std::string_view body) {
-  json::value document;
-  try {
-    document = json::parse(body);
-  } catch (const std::exception&) {
-    throw std::invalid_argument("the body is not valid JSON");
-  }
-  if (!document.is_object()) throw std::invalid_argument("the body must be a JSON object");
-  Settings settings;
-  for (const auto& [key, value] : document.as_object()) {
-    if (key == "latency_ms") {
-      settings.latency = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "latency_jitter_ms") {
-      settings.latency_jitter = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "latency_share") {
-      settings.latency_share = share_field(value, key);
-    } else if (key == "error_share") {
-      settings.error_share = share_field(value, key);
-    } else if (key == "error_status") {
-      const auto status = whole_number_field(value, key);
-      if (status < 0 || status > 999) throw std::invalid_argument("error_status must be from 500 to 599");
-      settings.error_status = static_cast<unsigned>(status);
-    } else if (key == "slow_query_ms") {
-      settings.slow_query = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "slow_query_share") {
-      settings.slow_query_share = share_field(value, key);
-    } else if (key == "upstream_unreachable") {
-      if (!value.is_bool()) throw std::invalid_argument("upstream_unreachable must be true or false");
-      settings.upstream_unreachable = value.get_bool();
-    } else {
-      throw std::invalid_argument("unknown setting '" + std::string(key) + "'");
-    }
-  }
-  return settings;
+Settings settings_from_json(std::string_view body) { return read_settings(body, nullptr); }
+
+Settings settings_from_json(std::string_view body, const FaultInjector& injector) {
+  return read_settings(body, &injector);
 }
 
 std::string settings_to_json(const FaultInjector& injector) {
@@ -178,7 +197,7 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
                if (!authorized(context)) co_return refused(context);
                std::string problem;
                try {
-                 injector.apply(settings_from_json(context.request.body()));
+                 injector.apply(settings_from_json(context.request.body(), injector));
                } catch (const std::invalid_argument& error) {
                  problem = error.what();
                }

@@ -30,6 +30,10 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
 // Throws std::invalid_argument naming the field for unknown fields, wrong
 // types and malformed JSON; ranges are checked by FaultInjector::validate.
 Settings settings_from_json(std::string_view body);
+// The same, and a field of a fault `injector` cannot inject is refused too,
+// whatever its value (apimon has no upstream_unreachable, api-prometheus no
+// slow_query_ms): what the admin API accepts is exactly what it can do.
+Settings settings_from_json(std::string_view body, const FaultInjector& injector);
 std::string settings_to_json(const FaultInjector& injector);
 
 inline constexpr std::string_view admin_route = "/admin/faults";
