@@ -50,9 +50,13 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--max-body-bytes", limits.max_body_bytes, "Largest request body (413 beyond)")
       ->envname("APIMON_MAX_BODY_BYTES")
       ->check(CLI::Range(std::size_t{0}, std::size_t{64} << 20));
-  app.add_option("--io-timeout-ms", io_ms, "Time to receive one request or send one response")
+  app.add_option("--io-timeout-ms", io_ms, "Time to receive a request once it has begun, or to send a response")
       ->envname("APIMON_IO_TIMEOUT_MS")
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}));
+  app.add_option("--max-unsent-bytes", limits.max_unsent_bytes,
+                 "Response bytes left unsent in the kernel before a write waits for the client to read")
+      ->envname("APIMON_MAX_UNSENT_BYTES")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
 
   app.add_option("--database-url", database_url,
                  "sqlite::memory:, sqlite:///path/to/file.db or mysql://user@host:port/database")

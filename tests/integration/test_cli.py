@@ -18,6 +18,8 @@ def test_help_lists_every_setting_with_its_environment_variable():
                            ("--database-password-file", "APIMON_DATABASE_PASSWORD_FILE"),
                            ("--threads", "APIMON_THREADS"), ("--max-header-bytes", "APIMON_MAX_HEADER_BYTES"),
                            ("--max-body-bytes", "APIMON_MAX_BODY_BYTES"),
+                           ("--io-timeout-ms", "APIMON_IO_TIMEOUT_MS"),
+                           ("--max-unsent-bytes", "APIMON_MAX_UNSENT_BYTES"),
                            ("--idle-timeout-ms", "APIMON_IDLE_TIMEOUT_MS"),
                            ("--max-connections", "APIMON_MAX_CONNECTIONS"),
                            ("--cache-entries", "APIMON_CACHE_ENTRIES"),
@@ -41,6 +43,7 @@ def test_version():
     ([], {"APIMON_DATABASE_URL": "mysql://nohost"}, "--database-url"),
     (["--database-password-file", "/nonexistent"], {}, "--database-password-file"),
     (["--cache-entries", "lots"], {}, "--cache-entries"),
+    (["--max-unsent-bytes", "100"], {}, "--max-unsent-bytes"),
     (["--log-level", "loud"], {}, "--log-level"),
     (["--bogus"], {}, "--bogus"),
 ])

@@ -69,4 +69,26 @@ TEST(HttpServerMetrics, OnlyASampledRequestLeavesAnExemplar) {
               HasSubstr(" # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\",span_id=\"00f067aa0ba902b7\"} 0.002 "));
 }
 
+TEST(HttpServerMetrics, ConnectionsAreCountedOpenRefusedAndTimedOutByPhase) {
+  MetricsRegistry metrics;
+  ServerMetrics server_metrics(metrics);
+  server_metrics.connection_opened();
+  server_metrics.connection_opened();
+  server_metrics.connection_opened();
+  server_metrics.connection_closed();
+  server_metrics.connection_refused();
+  server_metrics.connection_refused();
+  server_metrics.connection_timed_out(ServerMetrics::TimeoutPhase::request);
+  server_metrics.connection_timed_out(ServerMetrics::TimeoutPhase::response);
+  server_metrics.connection_timed_out(ServerMetrics::TimeoutPhase::response);
+
+  const auto text = serialize(metrics, ExpositionFormat::prometheus_text_0_0_4);
+  EXPECT_THAT(text, HasSubstr("# TYPE http_server_open_connections gauge\nhttp_server_open_connections 2\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE http_server_connections_refused_total counter\n"
+                              "http_server_connections_refused_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("http_server_connection_timeouts_total{phase=\"idle\"} 0\n"
+                              "http_server_connection_timeouts_total{phase=\"request\"} 1\n"
+                              "http_server_connection_timeouts_total{phase=\"response\"} 2\n"));
+}
+
 }  // namespace

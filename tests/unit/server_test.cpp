@@ -1,5 +1,10 @@
 #include <http/problem.hpp>
 #include <http/server.hpp>
+#include <http/server_metrics.hpp>
+#include <metrics/exposition.hpp>
+#include <metrics/registry.hpp>
+#include <trace/batch_span_processor.hpp>
+#include <trace/sampler.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,9 +14,13 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -28,6 +37,9 @@ http::Response text(const http::RequestContext& context, std::string body) {
   return response;
 }
 
+// Far more than a socket's buffers hold while the client reads nothing.
+constexpr std::size_t large_body_bytes = std::size_t{1} << 20;
+
 // A server on an ephemeral loopback port, run on its own thread.
 class RunningServer {
  public:
@@ -36,9 +48,15 @@ class RunningServer {
     router.get("/echo/{word}", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
       co_return text(context, std::string(context.params.get("word")) + "|" + std::string(context.route));
     });
-    router.get("/slow", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
-      asio::steady_timer timer(co_await asio::this_coro::executor, 300ms);
-      co_await timer.async_wait(asio::use_awaitable);
+    // Answers once the test opens the gate (or after a minute), so that a
+    // request is in flight for exactly as long as the test needs it.
+    router.get("/gated", [this](http::RequestContext& context) -> asio::awaitable<http::Response> {
+      gate_entered_ = true;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      for (int polls = 0; polls < 12'000 && !gate_open_; ++polls) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(asio::use_awaitable);
+      }
       co_return text(context, "finished");
     });
     router.get("/fail", [](http::RequestContext&) -> asio::awaitable<http::Response> {
@@ -48,6 +66,9 @@ class RunningServer {
     router.get("/teapot", [](http::RequestContext&) -> asio::awaitable<http::Response> {
       throw http::ProblemError(http::status::bad_request, "Bad teapot.");
       co_return http::Response{};
+    });
+    router.get("/large", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
+      co_return text(context, std::string(large_body_bytes, 'p'));
     });
     http::ServerOptions options;
     options.address = "127.0.0.1";
@@ -66,6 +87,12 @@ class RunningServer {
     thread_.join();
   }
   bool drained() const { return drained_; }
+  // True once a /gated request has reached its handler; bounded wait.
+  bool wait_until_gate_entered() const {
+    for (int polls = 0; polls < 6'000 && !gate_entered_; ++polls) std::this_thread::sleep_for(5ms);
+    return gate_entered_;
+  }
+  void open_gate() { gate_open_ = true; }
   std::uint16_t port() const { return server_->port(); }
   http::Server& server() { return *server_; }
 
@@ -73,6 +100,8 @@ class RunningServer {
   std::unique_ptr<http::Server> server_;
   std::thread thread_;
   bool drained_ = false;
+  std::atomic<bool> gate_entered_{false};
+  std::atomic<bool> gate_open_{false};
 };
 
 class Client {
@@ -205,13 +234,14 @@ TEST(Server, ShutdownFinishesInFlightRequestsThenStops) {
   Client idle(server.port());
   idle.send("GET /echo/x HTTP/1.1\r\nHost: x\r\n\r\n");
   idle.receive();
-  busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
-  std::this_thread::sleep_for(50ms);  // the request is in flight
+  busy.send("GET /gated HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(server.wait_until_gate_entered());  // the request is in flight
   std::thread stopper([&] { server.stop(); });
+  EXPECT_TRUE(idle.closed_by_server());  // the shutdown has begun: idle connections go first
+  server.open_gate();                    // and only then does the request in flight finish
   const auto response = busy.receive();
   EXPECT_EQ(response.body(), "finished");
   EXPECT_FALSE(response.keep_alive());
-  EXPECT_TRUE(idle.closed_by_server());
   stopper.join();
   EXPECT_TRUE(server.drained());
   boost::system::error_code ec;
@@ -219,6 +249,127 @@ TEST(Server, ShutdownFinishesInFlightRequestsThenStops) {
   tcp::socket late(context);
   late.connect({asio::ip::make_address("127.0.0.1"), server.port()}, ec);
   EXPECT_TRUE(ec) << "the listener should be closed";
+}
+
+// A slowloris sends the first bytes of a request at once and the rest never:
+// the I/O timeout, not the much longer idle timeout, ends it.
+TEST(Server, ARequestThatTricklesInIsCutOffAfterTheIoTimeout) {
+  http::ServerLimits limits;
+  limits.idle_timeout = 60s;
+  limits.io_timeout = 200ms;
+  RunningServer server(limits);
+  Client client(server.port());
+  const auto started = std::chrono::steady_clock::now();
+  client.send("GET /echo/x HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  EXPECT_TRUE(client.closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, limits.idle_timeout / 2);
+}
+
+// A client that asks for a large response and never reads it: the write waits
+// once the unsent bytes pass their bound, the I/O timeout ends it, and the
+// connection is reset rather than left to trickle its queued bytes out.
+TEST(Server, AClientThatStopsReadingIsResetAfterTheIoTimeout) {
+  http::ServerLimits limits;
+  limits.idle_timeout = 60s;
+  limits.io_timeout = 200ms;
+  RunningServer server(limits);
+  asio::io_context context;
+  tcp::socket socket(context);
+  socket.open(tcp::v4());
+  socket.set_option(asio::socket_base::receive_buffer_size(4096));
+  socket.connect({asio::ip::make_address("127.0.0.1"), server.port()});
+  for (int polls = 0; polls < 4'000 && server.server().open_connections() == 0; ++polls)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(server.server().open_connections(), 1U) << "the server did not take the connection";
+  asio::write(socket, asio::buffer(std::string_view("GET /large HTTP/1.1\r\nHost: x\r\n\r\n")));
+  for (int polls = 0; polls < 4'000 && server.server().open_connections() > 0; ++polls)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(server.server().open_connections(), 0U) << "the server still holds the connection";
+
+  std::size_t received = 0;
+  boost::system::error_code ec;
+  std::array<char, 4096> chunk{};
+  while (!ec) received += socket.read_some(asio::buffer(chunk), ec);
+  EXPECT_EQ(ec, asio::error::connection_reset);
+  EXPECT_LT(received, large_body_bytes);
+}
+
+// Counts what the batch processor's thread hands it.
+class CountingExporter final : public trace::SpanExporter {
+ public:
+  explicit CountingExporter(std::atomic<std::size_t>& exported) : exported_(exported) {}
+  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override {
+    exported_ += spans.size();
+    return trace::ExportResult::success;
+  }
+
+ private:
+  std::atomic<std::size_t>& exported_;
+};
+
+// Several event loops serving several clients at once, each request touching
+// the state the loops share: the SERVER span queued for the batch processor's
+// thread, the RED metrics' per-thread cells, read by a scrape meanwhile.
+TEST(Server, ServesConcurrentClientsOnSeveralEventLoops) {
+  constexpr int clients = 8;
+  constexpr int requests_per_client = 25;
+  std::atomic<std::size_t> exported{0};
+  metrics::MetricsRegistry registry;
+  http::ServerMetrics server_metrics(registry);
+  trace::BatchSpanProcessorOptions batching;
+  batching.schedule_delay = 10ms;
+  trace::Tracer tracer({}, {"server_test", "1"}, trace::always_on_sampler(),
+                       std::make_unique<trace::BatchSpanProcessor>(std::make_unique<CountingExporter>(exported),
+                                                                   batching));
+  http::Router router;
+  router.get("/echo/{word}", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
+    co_return text(context, std::string(context.params.get("word")) + "|" + std::string(context.route));
+  });
+  http::ServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.threads = 4;
+  options.telemetry.tracer = &tracer;
+  options.telemetry.metrics = &server_metrics;
+  http::Server server(options, std::move(router));
+  server.listen();
+  std::thread loops([&] { server.run(); });
+
+  std::atomic<int> answered{0};
+  std::atomic<int> running{clients};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      try {
+        Client client(server.port());
+        for (int i = 0; i < requests_per_client; ++i) {
+          const std::string word = std::to_string(c) + "-" + std::to_string(i);
+          client.send("GET /echo/" + word + " HTTP/1.1\r\nHost: x\r\n\r\n");
+          const auto response = client.receive();
+          if (response.result() == http::status::ok && response.body() == word + "|/echo/{word}") ++answered;
+        }
+      } catch (const std::exception&) {  // counted as unanswered
+      }
+      --running;
+    });
+  }
+  int scrapes = 0;
+  while (running > 0) {
+    EXPECT_FALSE(metrics::serialize(registry, metrics::ExpositionFormat::prometheus_text_0_0_4).empty());
+    ++scrapes;
+  }
+  for (auto& thread : threads) thread.join();
+  server.stop();
+  loops.join();
+
+  EXPECT_EQ(answered, clients * requests_per_client);
+  EXPECT_GT(scrapes, 0);
+  EXPECT_TRUE(tracer.force_flush(10s));
+  EXPECT_EQ(exported, static_cast<std::size_t>(clients * requests_per_client));
+  EXPECT_THAT(metrics::serialize(registry, metrics::ExpositionFormat::prometheus_text_0_0_4),
+              testing::HasSubstr("http_server_request_duration_seconds_count{http_request_method=\"GET\","
+                                 "http_response_status_code=\"200\",http_route=\"/echo/{word}\"} " +
+                                 std::to_string(clients * requests_per_client) + "\n"));
 }
 
 }  // namespace

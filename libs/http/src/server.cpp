@@ -14,17 +14,24 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <logging/logging.hpp>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <charconv>
 #include <condition_variable>
+#include <limits>
+#include <linux/sockios.h>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 namespace http {
 namespace {
@@ -34,6 +41,7 @@ namespace bhttp = beast::http;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 using Clock = std::chrono::steady_clock;
+using TimeoutPhase = ServerMetrics::TimeoutPhase;
 
 // One client connection, shared by the coroutine serving it and its watchdog.
 // Whether it is between requests decides whether a shutdown may close it at
@@ -43,9 +51,48 @@ struct Connection {
   tcp::socket socket;
   asio::steady_timer watchdog;
   Clock::time_point deadline = Clock::time_point::max();
+  TimeoutPhase phase = TimeoutPhase::idle;  // what the deadline is waiting for
   bool busy = false;
+  bool in_handler = false;
   bool closed = false;
+  bool timed_out = false;  // the watchdog cut it off
 };
+
+// Bytes sent on the socket that the peer has not acknowledged yet: what a
+// client that stopped reading leaves queued in the kernel.
+std::size_t unacknowledged_bytes(tcp::socket& socket) {
+  int bytes = 0;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): ioctl is the only interface to the send queue
+  if (::ioctl(socket.native_handle(), SIOCOUTQ, &bytes) != 0 || bytes < 0) return 0;
+  return static_cast<std::size_t>(bytes);
+}
+
+// A warning clients can trigger as often as they like (a connection flood):
+// logged at most once a second, with the number of times it happened.
+class RepeatedWarning {
+ public:
+  // The occurrences to report now, this one included; 0 to stay quiet.
+  std::size_t occurred() {
+    ++pending_;
+    const auto now = Clock::now();
+    if (now < next_) return 0;
+    next_ = now + std::chrono::seconds(1);
+    return std::exchange(pending_, 0);
+  }
+
+ private:
+  Clock::time_point next_{};
+  std::size_t pending_ = 0;
+};
+
+// How long the accept loop pauses after a failure such as running out of
+// file descriptors, which would otherwise repeat at once and spin: doubling
+// from 5 ms to 1 s while the failures go on, as Go's net/http does.
+constexpr std::chrono::milliseconds first_accept_backoff{5};
+constexpr std::chrono::milliseconds longest_accept_backoff{1'000};
+
+// The most a connection reads in one go, as Beast's own reads do.
+constexpr std::size_t read_chunk_bytes = 65'536;
 
 // Status line, fields and body in one buffer, so a response leaves in one write.
 void serialize(const Response& response, std::string& out) {
@@ -80,6 +127,8 @@ struct Server::Impl {
     asio::io_context context{1};
     tcp::acceptor acceptor{context};
     std::unordered_set<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
+    RepeatedWarning refusals;                                     // the same
+    RepeatedWarning accept_failures;                              // the same
     std::thread thread;
   };
 
@@ -118,6 +167,19 @@ struct Server::Impl {
       workers.push_back(std::move(worker));
     }
     bound_port = port;
+    warn_if_descriptors_run_out_first();
+  }
+
+  // Every connection takes a file descriptor: below the connection limit the
+  // process's descriptor limit refuses connections first, in the kernel's
+  // backlog rather than with a close the client sees.
+  void warn_if_descriptors_run_out_first() const {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+    if (options.limits.max_connections < limit.rlim_cur) return;
+    spdlog::warn("the connection limit of {} is not below the open-file limit of {} (ulimit -n); connections will "
+                 "wait unanswered once descriptors run out",
+                 options.limits.max_connections, limit.rlim_cur);
   }
 
   // The listeners share their port through SO_REUSEPORT, which would also let
@@ -135,24 +197,54 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> accept_loop(Worker& worker) {
+    auto* const metrics = options.telemetry.metrics;
+    asio::steady_timer pause(worker.context);
+    std::chrono::milliseconds backoff{0};
     for (;;) {
       auto [ec, socket] = co_await worker.acceptor.async_accept(use_tuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !worker.acceptor.is_open()) co_return;
-        spdlog::warn("accept failed: {}", ec.message());
+        backoff = backoff.count() == 0 ? first_accept_backoff : std::min(backoff * 2, longest_accept_backoff);
+        if (const auto times = worker.accept_failures.occurred(); times > 0)
+          spdlog::warn("accept failed: {} ({} times since the last such warning); accepting again in {} ms",
+                       ec.message(), times, backoff.count());
+        pause.expires_after(backoff);
+        co_await pause.async_wait(use_tuple);
         continue;
       }
+      backoff = std::chrono::milliseconds{0};
       if (open_connections.load(std::memory_order_relaxed) >= options.limits.max_connections) {
-        spdlog::warn("connection limit of {} reached; closing a new connection", options.limits.max_connections);
+        if (metrics) metrics->connection_refused();
+        if (const auto times = worker.refusals.occurred(); times > 0)
+          spdlog::warn("connection limit of {} reached; {} new connections closed since the last such warning",
+                       options.limits.max_connections, times);
         continue;  // the socket closes as it goes out of scope
       }
       socket.set_option(tcp::no_delay(true), ec);
+      const auto unsent = static_cast<int>(
+          std::min<std::size_t>(options.limits.max_unsent_bytes, std::numeric_limits<int>::max()));
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent, sizeof unsent);
       open_connections.fetch_add(1, std::memory_order_relaxed);
+      if (metrics) metrics->connection_opened();
       auto connection = std::make_shared<Connection>(std::move(socket));
       worker.connections.insert(connection);
       asio::co_spawn(worker.context, watch(connection), asio::detached);
       asio::co_spawn(worker.context, serve(worker, connection), asio::detached);
     }
+  }
+
+  // The answer to a request that could not be read, when it deserves one (a
+  // connection that closed or timed out gets none).
+  std::optional<Response> refusal_for(const boost::system::error_code& read_error) const {
+    if (read_error == bhttp::error::header_limit)
+      return dispatch_error(status::request_header_fields_too_large,
+                            "The request line and headers exceed the server's limit.", 11);
+    if (read_error == bhttp::error::body_limit)
+      return dispatch_error(status::payload_too_large, "The request body exceeds the server's limit.", 11);
+    if (read_error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+        read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message)
+      return dispatch_error(status::bad_request, "The request is not valid HTTP/1.1.", 11);
+    return std::nullopt;
   }
 
   Response dispatch_error(status code, std::string_view detail, unsigned version) const {
@@ -265,8 +357,11 @@ struct Server::Impl {
       connection->watchdog.expires_at(connection->deadline);
       co_await connection->watchdog.async_wait(use_tuple);
       if (!connection->closed && Clock::now() >= connection->deadline) {
-        boost::system::error_code ignored;
-        connection->socket.cancel(ignored);
+        if (!connection->in_handler) {
+          boost::system::error_code ignored;
+          connection->timed_out = true;
+          connection->socket.cancel(ignored);
+        }
         connection->deadline = Clock::time_point::max();
       }
     }
@@ -290,20 +385,26 @@ struct Server::Impl {
       parser.body_limit(limits.max_body_bytes);
       connection->busy = buffer.size() > 0;  // pipelined bytes already waiting: a request is under way
       if (draining && !connection->busy) break;
-      arm(buffer.size() > 0 ? limits.io_timeout : limits.idle_timeout);
+      if (buffer.size() == 0) {
+        // Between requests the idle timeout applies, until the next request's
+        // first bytes arrive...
+        connection->phase = TimeoutPhase::idle;
+        arm(limits.idle_timeout);
+        auto [wait_error, bytes_arrived] =
+            co_await socket.async_read_some(buffer.prepare(beast::read_size(buffer, read_chunk_bytes)), use_tuple);
+        if (wait_error) break;
+        buffer.commit(bytes_arrived);
+        connection->busy = true;
+      }
+      // ...then the whole request has the I/O timeout: a client that trickles
+      // its headers or body (slowloris, slow POST) is cut off after it.
+      connection->phase = TimeoutPhase::request;
+      arm(limits.io_timeout);
       auto [read_error, bytes_read] = co_await bhttp::async_read(socket, buffer, parser, use_tuple);
       connection->busy = true;
       if (read_error) {
-        std::optional<Response> refusal;
-        if (read_error == bhttp::error::header_limit)
-          refusal = dispatch_error(status::request_header_fields_too_large,
-                                   "The request line and headers exceed the server's limit.", 11);
-        else if (read_error == bhttp::error::body_limit)
-          refusal = dispatch_error(status::payload_too_large, "The request body exceeds the server's limit.", 11);
-        else if (read_error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-                 read_error != bhttp::error::end_of_stream && read_error != bhttp::error::partial_message)
-          refusal = dispatch_error(status::bad_request, "The request is not valid HTTP/1.1.", 11);
-        if (refusal) {
+        if (const auto refusal = refusal_for(read_error)) {
+          connection->phase = TimeoutPhase::response;
           arm(limits.io_timeout);
           serialize(*refusal, output);
           co_await asio::async_write(socket, asio::buffer(output), use_tuple);
@@ -312,23 +413,45 @@ struct Server::Impl {
       }
 
       const Request& request = parser.get();
+      connection->in_handler = true;  // the handler's own time is not the client's to answer for
       Response response = co_await instrumented(request, peer);
+      connection->in_handler = false;
       decorate(response);
       response.keep_alive(request.keep_alive() && !draining);
       serialize(response, output);
+      connection->phase = TimeoutPhase::response;
       arm(limits.io_timeout);
       auto [write_error, bytes_written] = co_await asio::async_write(socket, asio::buffer(output), use_tuple);
       if (write_error || !response.keep_alive()) break;
     }
-    boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    end_connection(*connection);
     connection->closed = true;
     connection->watchdog.cancel();
     worker.connections.erase(connection);
     connection_closed();
   }
 
+  // Ends the connection: an orderly close (FIN after what is still queued),
+  // except after a timeout that left responses the client has not taken
+  // (a slow reader, or one that stopped reading). Those are reset, so the
+  // kernel drops the queued bytes at once instead of trickling them out
+  // after the close, holding their memory for as long as the client likes.
+  void end_connection(Connection& connection) const {
+    boost::system::error_code ignored;
+    auto phase = connection.phase;
+    const bool owed = connection.timed_out && unacknowledged_bytes(connection.socket) > 0;
+    if (owed) {
+      phase = TimeoutPhase::response;
+      connection.socket.set_option(asio::socket_base::linger(true, 0), ignored);
+      connection.socket.close(ignored);
+    } else {
+      connection.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    if (connection.timed_out && options.telemetry.metrics) options.telemetry.metrics->connection_timed_out(phase);
+  }
+
   void connection_closed() {
+    if (options.telemetry.metrics) options.telemetry.metrics->connection_closed();
     if (open_connections.fetch_sub(1, std::memory_order_acq_rel) == 1 && draining) {
       std::lock_guard lock(state_mutex);
       state_changed.notify_all();
@@ -351,11 +474,8 @@ struct Server::Impl {
   }
 
   bool run() {
-    for (auto& worker : workers) {
-      asio::co_spawn(worker->context, accept_loop(*worker), asio::detached);
-      worker->thread = std::thread([&context = worker->context] { context.run(); });
-    }
-
+    // SIGTERM and SIGINT are caught before the first connection is served:
+    // once the server has answered anything, a signal means a graceful stop.
     asio::io_context signal_context{1};
     asio::signal_set signals(signal_context, SIGINT, SIGTERM);
     signals.async_wait([this](const boost::system::error_code& ec, int signal_number) {
@@ -365,6 +485,11 @@ struct Server::Impl {
       }
     });
     std::thread signal_thread([&signal_context] { signal_context.run(); });
+
+    for (auto& worker : workers) {
+      asio::co_spawn(worker->context, accept_loop(*worker), asio::detached);
+      worker->thread = std::thread([&context = worker->context] { context.run(); });
+    }
 
     std::unique_lock lock(state_mutex);
     state_changed.wait(lock, [this] { return stop_requested; });

@@ -59,6 +59,41 @@ class ServerMetrics::ActiveRequests final : public prometheus::Collectable {
   }
 };
 
+class ServerMetrics::Connections final : public prometheus::Collectable {
+ public:
+  std::atomic<std::int64_t> open{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::array<std::atomic<std::uint64_t>, 3> timeouts{};  // by TimeoutPhase
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> families(3);
+    families[0].name = "http_server_open_connections";
+    families[0].help = "Client connections the server holds open.";
+    families[0].type = prometheus::MetricType::Gauge;
+    families[0].metric.emplace_back().gauge.value = static_cast<double>(open.load(std::memory_order_relaxed));
+
+    families[1].name = "http_server_connections_refused_total";
+    families[1].help = "Connections closed as soon as they were accepted, because the server held as many as its "
+                       "connection limit allows.";
+    families[1].type = prometheus::MetricType::Counter;
+    families[1].metric.emplace_back().counter.value = static_cast<double>(refused.load(std::memory_order_relaxed));
+
+    families[2].name = "http_server_connection_timeouts_total";
+    families[2].help = "Connections the server closed because the client stayed silent past the idle timeout "
+                       "(phase idle), or did not send a request or take a response within the I/O timeout "
+                       "(phase request or response).";
+    families[2].type = prometheus::MetricType::Counter;
+    constexpr std::array<std::string_view, 3> phases = {"idle", "request", "response"};
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+      prometheus::ClientMetric metric;
+      metric.label.push_back({"phase", std::string(phases[i])});
+      metric.counter.value = static_cast<double>(timeouts[i].load(std::memory_order_relaxed));
+      families[2].metric.push_back(std::move(metric));
+    }
+    return families;
+  }
+};
+
 std::atomic<std::uint64_t> ServerMetrics::instances_{0};
 
 ServerMetrics::ServerMetrics(metrics::MetricsRegistry& metrics)
@@ -73,8 +108,10 @@ ServerMetrics::ServerMetrics(metrics::MetricsRegistry& metrics)
       response_size_(std::make_shared<metrics::IntegerHistogramFamily>("http_server_response_body_size_bytes",
                                                                        "Size of HTTP server response bodies.",
                                                                        size_buckets)),
-      active_(std::make_shared<ActiveRequests>()) {
+      active_(std::make_shared<ActiveRequests>()),
+      connections_(std::make_shared<Connections>()) {
   metrics.add_collectable(active_);
+  metrics.add_collectable(connections_);
   metrics.add_collectable(request_size_);
   metrics.add_collectable(response_size_);
 }
@@ -142,6 +179,16 @@ void ServerMetrics::request_finished(std::string_view method, std::string_view r
   found.duration->observe(seconds, trace);
   found.request_size->observe(request_body_bytes);
   found.response_size->observe(response_body_bytes);
+}
+
+void ServerMetrics::connection_opened() { connections_->open.fetch_add(1, std::memory_order_relaxed); }
+
+void ServerMetrics::connection_closed() { connections_->open.fetch_sub(1, std::memory_order_relaxed); }
+
+void ServerMetrics::connection_refused() { connections_->refused.fetch_add(1, std::memory_order_relaxed); }
+
+void ServerMetrics::connection_timed_out(TimeoutPhase phase) {
+  connections_->timeouts.at(static_cast<std::size_t>(phase)).fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace http

@@ -17,10 +17,15 @@ namespace http {
 struct ServerLimits {
   std::size_t max_header_bytes = std::size_t{8} * 1024;  // request line and headers → 431 beyond
   std::size_t max_body_bytes = std::size_t{64} * 1024;   // request body → 413 beyond
-  std::chrono::milliseconds idle_timeout{60'000};        // a kept-alive connection waiting for a request
-  std::chrono::milliseconds io_timeout{30'000};          // receiving one request or sending one response
+  std::chrono::milliseconds idle_timeout{60'000};        // a connection waiting for its next request to begin
+  std::chrono::milliseconds io_timeout{30'000};          // receiving the rest of a request, or sending a response
   std::size_t max_connections = 10'000;                  // further connections are closed on accept
   std::chrono::milliseconds shutdown_grace{10'000};      // in-flight requests finish within this on shutdown
+  // Response bytes the kernel may hold unsent (TCP_NOTSENT_LOWAT): beyond
+  // them a write waits for the client to read, within the I/O timeout, so a
+  // client that reads slowly or not at all is cut off instead of parking
+  // megabytes in the socket's send buffer.
+  std::size_t max_unsent_bytes = std::size_t{16} * 1024;
 };
 
 // Automatic instrumentation: a SERVER span per request (continuing the

@@ -3,7 +3,11 @@
 // conventions in Prometheus form: http_server_request_duration_seconds,
 // http_server_active_requests, http_server_request_body_size_bytes and
 // http_server_response_body_size_bytes, labelled by method, route template and
-// status code only, so their cardinality is bounded by construction.
+// status code only, so their cardinality is bounded by construction. Beside
+// them, the connections: http_server_open_connections,
+// http_server_connections_refused_total (closed on accept at the connection
+// limit) and http_server_connection_timeouts_total{phase} (closed by the
+// server because the client was too slow, or silent too long).
 #include <metrics/integer_histogram.hpp>
 #include <metrics/registry.hpp>
 #include <trace/trace_context.hpp>
@@ -11,6 +15,7 @@
 #include <prometheus/gauge.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -34,6 +39,16 @@ class ServerMetrics {
 
   static constexpr std::string_view unmatched_route = "unmatched";
 
+  // What a connection was doing when the server gave up on it: waiting for
+  // the next request (idle), receiving one (request), or sending one, or
+  // holding one the client had not taken yet (response).
+  enum class TimeoutPhase : std::uint8_t { idle, request, response };
+
+  void connection_opened();
+  void connection_closed();
+  void connection_refused();
+  void connection_timed_out(TimeoutPhase phase);
+
  private:
   struct Series {
     metrics::ExemplarHistogram* duration;
@@ -46,6 +61,7 @@ class ServerMetrics {
   static std::string_view method_name(std::size_t index);
 
   class ActiveRequests;
+  class Connections;
 
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;
@@ -56,6 +72,8 @@ class ServerMetrics {
   // time: cheaper on the request path than a prometheus-cpp gauge's
   // compare-and-swap on a double.
   std::shared_ptr<ActiveRequests> active_;
+  // Connection events are rare next to requests: plain atomics.
+  std::shared_ptr<Connections> connections_;
 };
 
 }  // namespace http
