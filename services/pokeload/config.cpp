@@ -20,7 +20,7 @@ skipped. Latency is measured from the scheduled send time, not from when the
 request left, so a stalled sender cannot hide a slow target (no coordinated
 omission); it covers answered requests, timeouts and errors are counted apart.
 
-Routes for --mix
+Routes for --mix (weights from 0 to 1000000)
   apimon:          pokemon, pokemon_lang, random, search, type, generation
                    (default pokemon=60,pokemon_lang=10,random=5,search=10,type=10,generation=5)
   api-prometheus:  pokemon, battle, team   (default pokemon=60,battle=25,team=15)

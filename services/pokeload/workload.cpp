@@ -103,8 +103,9 @@ Mix parse_mix(std::string_view text, Api api) {
     double weight = -1;
     const auto [end, ec] = std::from_chars(weight_text.data(), weight_text.data() + weight_text.size(), weight,
                                            std::chars_format::fixed);
-    if (ec != std::errc() || end != weight_text.data() + weight_text.size() || !std::isfinite(weight) || weight < 0)
-      throw std::invalid_argument("the weight of '" + std::string(name) + "' is not a non-negative number");
+    if (ec != std::errc() || end != weight_text.data() + weight_text.size() ||
+        !(weight >= 0 && weight <= max_mix_weight))
+      throw std::invalid_argument("the weight of '" + std::string(name) + "' is not a number from 0 to 1000000");
     mix.push_back({*found, weight});
   }
   double total = 0;
@@ -117,8 +118,11 @@ std::string format_mix(const Mix& mix) {
   std::string text;
   for (const MixEntry& entry : mix) {
     if (!text.empty()) text.push_back(',');
-    std::array<char, 32> weight;
-    const auto [end, ec] = std::to_chars(weight.data(), weight.data() + weight.size(), entry.weight);
+    // The shortest plain decimal that reads back as the weight: at most 7
+    // digits before the point and, for the smallest double, 324 after it.
+    std::array<char, 340> weight;
+    const auto [end, ec] = std::to_chars(weight.data(), weight.data() + weight.size(), entry.weight,
+                                         std::chars_format::fixed);
     text.append(kind_name(entry.kind)).append("=").append(weight.data(), end);
   }
   return text;

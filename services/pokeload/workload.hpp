@@ -45,9 +45,12 @@ struct MixEntry {
 using Mix = std::vector<MixEntry>;
 
 Mix default_mix(Api api);
-// "pokemon=70,search=10": route names of `api` with non-negative weights, at
-// least one positive. Throws std::invalid_argument saying what is wrong.
+// "pokemon=70,search=10": route names of `api` with weights from 0 to
+// max_mix_weight in plain decimals, at least one positive. Throws
+// std::invalid_argument saying what is wrong.
+inline constexpr double max_mix_weight = 1e6;
 Mix parse_mix(std::string_view text, Api api);
+// The mix as parse_mix reads it, weights in plain decimals ("1000000", never "1e+06").
 std::string format_mix(const Mix& mix);
 
 enum class IdDistribution { uniform, zipf };

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from stackkit.processes import sanitizer_report
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -80,10 +82,15 @@ class Apimon:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
+        """Stops the process and returns its exit status. A sanitizer report
+        in its output (a sanitized build: scripts/test's sanitize preset)
+        fails the test whatever the status."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
             self.process.wait(timeout=timeout)
         self.log.close()
+        report = sanitizer_report(self.output())
+        assert report is None, f"{pathlib.Path(self.process.args[0]).name}: {report}\n{self.output()[-4000:]}"
         return self.process.returncode
 
 

@@ -1082,7 +1082,7 @@ def copied_sources(stage):
 def test_dockerfile_copies_what_cmake_needs():
     copied = copied_sources(BUILD_STAGE)
     top = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
-    top_no_tests = re.sub(r"if\(POKEDEX_BUILD_(TESTS|BENCHMARKS)\).*?endif\(\)", "", top, flags=re.DOTALL)
+    top_no_tests = re.sub(r"if\(POKEDEX_BUILD_(TESTS|BENCHMARKS|FUZZERS)\).*?endif\(\)", "", top, flags=re.DOTALL)
     needed = {"CMakeLists.txt", "CMakePresets.json"}
     needed.update(d.split("/")[0] for d in re.findall(r"add_subdirectory\(\s*([\w./-]+)", top_no_tests))
     for cm in list(REPO.glob("libs/**/CMakeLists.txt")) + list(REPO.glob("libs/**/*.cmake")) + \

@@ -43,4 +43,18 @@ TEST(HttpDate, RejectsAnythingElse) {
     EXPECT_FALSE(http::parse_http_date(text)) << text;
 }
 
+TEST(HttpDate, RejectsDaysTheMonthHasNot) {
+  EXPECT_FALSE(http::parse_http_date("Thu, 31 Nov 1994 08:49:37 GMT"));
+  EXPECT_FALSE(http::parse_http_date("Sun, 29 Feb 2026 08:49:37 GMT"));
+  EXPECT_FALSE(http::parse_http_date("Tue, 29 Feb 2100 08:49:37 GMT"));
+  EXPECT_EQ(http::parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT"), 1709164800);
+  EXPECT_EQ(http::parse_http_date("Tue, 29 Feb 2000 00:00:00 GMT"), 951782400);
+}
+
+TEST(HttpDate, ALeapSecondIsTheNextSecondButNeverAFiveDigitYear) {
+  EXPECT_EQ(http::parse_http_date("Wed, 31 Dec 2025 23:59:60 GMT"), 1767225600);
+  EXPECT_EQ(http::parse_http_date("Fri, 31 Dec 9999 23:59:59 GMT"), 253402300799);
+  EXPECT_FALSE(http::parse_http_date("Thu , 31 Dec 9999 23:59:60 GMT"));  // would be 1 Jan 10000
+}
+
 }  // namespace

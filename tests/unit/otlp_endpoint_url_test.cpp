@@ -60,6 +60,8 @@ TEST(OtlpEndpointUrl, SaysWhyAUrlIsRefused) {
   EXPECT_EQ(problem("http://[::1:4318"), "an IPv6 address without its closing ']'");
   EXPECT_EQ(problem("http://[::1]4318"), "unexpected characters after the IPv6 address");
   EXPECT_EQ(problem("http://[collector]"), "the brackets do not hold an IPv6 address");
+  EXPECT_EQ(problem(std::string_view("http://[::1\0junk]/v1/traces", 27)), "the brackets do not hold an IPv6 address");
+  EXPECT_EQ(problem("http://[::1%eth0 x]"), "the brackets do not hold an IPv6 address");
   EXPECT_EQ(problem("http://col lector"), "the host has characters a host name cannot have");
   EXPECT_EQ(problem("http://"), "no host");
   EXPECT_EQ(problem("http://:4318/v1/traces"), "no host");

@@ -70,11 +70,22 @@ TEST(PokeloadMix, ExplainsWhatIsWrong) {
   EXPECT_NE(message("battle=1", Api::apimon).find("unknown route 'battle'"), std::string::npos);
   EXPECT_NE(message("search=1", Api::api_prometheus).find("pokemon, battle, team"), std::string::npos);
   EXPECT_NE(message("pokemon", Api::apimon).find("ROUTE=WEIGHT"), std::string::npos);
-  EXPECT_NE(message("pokemon=-1", Api::apimon).find("non-negative"), std::string::npos);
-  EXPECT_NE(message("pokemon=x", Api::apimon).find("non-negative"), std::string::npos);
+  EXPECT_NE(message("pokemon=-1", Api::apimon).find("from 0 to 1000000"), std::string::npos);
+  EXPECT_NE(message("pokemon=x", Api::apimon).find("from 0 to 1000000"), std::string::npos);
+  EXPECT_NE(message("pokemon=1000000.5", Api::apimon).find("from 0 to 1000000"), std::string::npos);
   EXPECT_NE(message("pokemon=1,pokemon=2", Api::apimon).find("twice"), std::string::npos);
   EXPECT_NE(message("pokemon=0", Api::apimon).find("positive weight"), std::string::npos);
   EXPECT_NE(message("", Api::apimon).find("ROUTE=WEIGHT"), std::string::npos);
+}
+
+TEST(PokeloadMix, PrintsWeightsAsItReadsThem) {
+  // Plain decimals, as --mix takes them: never "1e+05" or "1e-04".
+  EXPECT_EQ(format_mix(parse_mix("pokemon=0100000,search=1", Api::apimon)), "pokemon=100000,search=1");
+  EXPECT_EQ(format_mix(parse_mix("pokemon=0.0001,search=1000000", Api::apimon)), "pokemon=0.0001,search=1000000");
+  const Mix tiny = parse_mix("pokemon=0." + std::string(320, '0') + "5,search=1", Api::apimon);
+  ASSERT_GT(tiny[0].weight, 0);
+  const Mix again = parse_mix(format_mix(tiny), Api::apimon);
+  EXPECT_EQ(again[0].weight, tiny[0].weight);
 }
 
 TEST(PokeloadPicker, FollowsTheMixAndTheBadShare) {

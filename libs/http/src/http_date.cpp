@@ -93,10 +93,22 @@ bool take_token(std::string_view token, DateFields& date) {
   return false;
 }
 
-bool complete_and_in_range(const DateFields& date) {
-  return date.day >= 1 && date.day <= 31 && date.month >= 0 && date.year >= 1970 && date.hour >= 0 && date.hour <= 23 &&
-         date.minute <= 59 && date.second <= 60;
+int days_in_month(int month, int year) {
+  static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 1 && leap ? 29 : days[static_cast<std::size_t>(month)];
 }
+
+// A day the month has (no 31 Nov, no 29 Feb outside leap years), a time of
+// day with room for a leap second.
+bool complete_and_in_range(const DateFields& date) {
+  return date.month >= 0 && date.year >= 1970 && date.day >= 1 && date.day <= days_in_month(date.month, date.year) &&
+         date.hour >= 0 && date.hour <= 23 && date.minute <= 59 && date.second <= 60;
+}
+
+// The first second of the year 10000: an IMF-fixdate has four digits of year,
+// and a leap second on 31 Dec 9999 would reach it.
+constexpr std::time_t year_10000 = 253'402'300'800;
 
 }  // namespace
 
@@ -134,7 +146,7 @@ std::optional<std::time_t> parse_http_date(std::string_view text) {
   fields.tm_min = date.minute;
   fields.tm_sec = date.second;
   const std::time_t when = ::timegm(&fields);
-  if (when == -1) return std::nullopt;
+  if (when == -1 || when >= year_10000) return std::nullopt;
   return when;
 }
 

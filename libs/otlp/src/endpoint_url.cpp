@@ -34,9 +34,14 @@ std::optional<std::string> split_authority(std::string_view authority, Authority
       if (after.front() != ':') return "unexpected characters after the IPv6 address";
       parts.port = after.substr(1);
     }
+    // Hex digits, colons, dots (an embedded IPv4 address) and a zone after
+    // '%': anything else (a NUL byte, which would end the text the address
+    // parser reads, or a space in a zone) is no IPv6 address.
+    const bool address_chars = std::all_of(parts.host.begin(), parts.host.end(),
+                                           [](char c) { return is_host_name_char(c) || c == ':' || c == '%'; });
     boost::system::error_code error;
     boost::asio::ip::make_address_v6(std::string(parts.host), error);
-    if (error) return "the brackets do not hold an IPv6 address";
+    if (!address_chars || error) return "the brackets do not hold an IPv6 address";
     return std::nullopt;
   }
   const auto colon = authority.find(':');

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <stdexcept>
@@ -32,6 +33,19 @@ Setting lookup(const std::function<const char*(const char*)>& getenv, std::strin
     }
   }
   return {};
+}
+
+// A base URL (the generic ENDPOINT) with the traces path appended to its
+// path, before any query or fragment: http://c:4318/otlp?tenant=a becomes
+// http://c:4318/otlp/v1/traces?tenant=a. `base` is a URL parse_endpoint_url accepted.
+std::string with_signal_path(std::string_view base) {
+  constexpr std::string_view scheme_end = "://";
+  const auto authority = base.find(scheme_end) + scheme_end.size();
+  const auto path_end = std::min(base.size(), base.find_first_of("?#", authority));
+  std::string url(base.substr(0, path_end));
+  url += url.ends_with('/') ? "v1/traces" : "/v1/traces";
+  url += base.substr(path_end);
+  return url;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_headers(std::string_view list, const std::string& variable) {
@@ -90,8 +104,7 @@ OtlpHttpExporterOptions otlp_options_from_environment(const std::function<const 
   if (auto endpoint = lookup(getenv, "ENDPOINT"); !endpoint.name.empty()) {
     if (const auto parsed = parse_endpoint_url(endpoint.value); !parsed.url)
       throw std::invalid_argument(endpoint.name + ": " + parsed.problem + ", got '" + endpoint.value + "'");
-    options.endpoint = endpoint.value;
-    if (endpoint.generic) options.endpoint += endpoint.value.ends_with('/') ? "v1/traces" : "/v1/traces";
+    options.endpoint = endpoint.generic ? with_signal_path(endpoint.value) : endpoint.value;
   }
   if (const auto headers = lookup(getenv, "HEADERS"); !headers.name.empty())
     options.headers = parse_headers(headers.value, headers.name);

@@ -152,6 +152,7 @@ std::string validate_tracestate(std::string_view header) {
     keys.push_back(key);
     if (++members > 32) return {};
   }
+  if (members == 0) return {};  // only empty list members: nothing to propagate
   return std::string(text::trim(header));
 }
 

@@ -25,8 +25,9 @@ struct OtlpHttpExporterOptions {
 // OTEL_EXPORTER_OTLP_TRACES_<X> taking precedence over OTEL_EXPORTER_OTLP_<X>
 // (the generic one is then not read at all). An empty variable counts as unset.
 //   ENDPOINT     TRACES_ENDPOINT is used as is; the generic one is a base URL
-//                to which "/v1/traces" is appended (a trailing '/' is not
-//                doubled); default http://localhost:4318/v1/traces.
+//                whose path gets "/v1/traces" appended (a trailing '/' is not
+//                doubled, a query stays after it); default
+//                http://localhost:4318/v1/traces.
 //   HEADERS      comma-separated key=value; whitespace around keys and values
 //                trimmed, values percent-decoded ('+' stays '+'); a malformed
 //                entry is left out with a warning that names the variable but

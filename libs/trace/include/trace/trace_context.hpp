@@ -57,8 +57,9 @@ struct SpanContext {
 // a new trace, never fails the request.
 std::optional<SpanContext> parse_traceparent(std::string_view header);
 
-// Keeps a tracestate header only if it is valid (at most 32 list members of
-// key=value with the specification's character sets), else returns "".
+// Keeps a tracestate header only if it is valid (one to 32 list members of
+// key=value with the specification's character sets, besides empty ones),
+// else returns "".
 std::string validate_tracestate(std::string_view header);
 
 // "00-<trace id>-<span id>-<flags>"
