@@ -101,14 +101,20 @@ def test_file_database_persists_and_the_cache_serves_until_its_ttl(start_apimon,
     """With a file database another process can change a row; the cached
     response keeps the old answer until its TTL, the uncached one does not."""
     path = tmp_path / "pokedex.db"
-    cached = start_apimon("--database-url", f"sqlite://{path}", "--cache-entries", "64", "--cache-ttl-ms", "1500")
+    # A TTL of a minute: the second look below comes well within it on any
+    # machine; the TTL's expiry is then shown by a second apimon whose TTL
+    # is short, waited out from when its entry was stored (a lower bound).
+    cached = start_apimon("--database-url", f"sqlite://{path}", "--cache-entries", "64", "--cache-ttl-ms", "60000")
+    expiring = start_apimon("--database-url", f"sqlite://{path}", "--cache-entries", "64", "--cache-ttl-ms", "1500")
     uncached = start_apimon("--database-url", f"sqlite://{path}")
     assert cached.get_json("/pokemon/25")[2]["name"] == "Pikachu"
+    assert expiring.get_json("/pokemon/25")[2]["name"] == "Pikachu"
+    stored_by = time.monotonic()  # the entry was stored before its answer came back
 
     with sqlite3.connect(path) as db:
         db.execute("UPDATE pokedex_entries SET name = 'Pikachu (changed)' WHERE pokemon_id = 25 AND lang = 'en'")
 
     assert uncached.get_json("/pokemon/25")[2]["name"] == "Pikachu (changed)"
     assert cached.get_json("/pokemon/25")[2]["name"] == "Pikachu"
-    time.sleep(1.6)
-    assert cached.get_json("/pokemon/25")[2]["name"] == "Pikachu (changed)"
+    time.sleep(max(0.0, stored_by + 1.6 - time.monotonic()))
+    assert expiring.get_json("/pokemon/25")[2]["name"] == "Pikachu (changed)"

@@ -149,15 +149,28 @@ def test_error_share_fails_that_share_of_requests(apimon):
     assert exposition.total(metrics(apimon), "fault_injection_injected_total", fault="errors") == statuses.count(500)
 
 
+def injected(service, fault):
+    return exposition.total(metrics(service), "fault_injection_injected_total", fault=fault)
+
+
+# Which requests a fault touched is read from fault_injection_injected_total,
+# never from how long they took: a busy machine slows any request down, but
+# never makes one take less than the delay injected into it (the lower bounds
+# below). That the injected delays stay within latency..latency+jitter is
+# FaultInjector's unit test.
 def test_latency_fault_shows_in_the_latency_histogram(apimon):
     conn = apimon.connection()
-    assert timed_get(apimon, "/pokemon/25", conn)[1] < 0.15
+    assert apimon.get("/pokemon/25", conn)[0] == 200
+    assert injected(apimon, "latency") == 0
     before = metrics(apimon)
     set_faults(apimon, latency_ms=200, latency_jitter_ms=100)
     durations = [timed_get(apimon, "/pokemon/25", conn) for _ in range(5)]
     assert all(status == 200 for status, _, _ in durations)
-    assert all(0.2 <= took < 0.2 + 0.1 + 0.25 for _, took, _ in durations), durations
-    assert apimon.get("/healthz", conn)[0] == 200 and timed_get(apimon, "/healthz", conn)[1] < 0.15
+    assert all(took >= 0.2 for _, took, _ in durations), durations
+    assert injected(apimon, "latency") == 5
+    # Liveness is not an API route: no delay is drawn for it.
+    assert apimon.get("/healthz", conn)[0] == 200
+    assert injected(apimon, "latency") == 5
     after = metrics(apimon)
     labels = {"http_route": "/pokemon/{id}", "http_response_status_code": "200"}
     delta_sum = (exposition.total(after, "http_server_request_duration_seconds_sum", **labels) -
@@ -169,7 +182,8 @@ def test_latency_fault_shows_in_the_latency_histogram(apimon):
 
     set_faults(apimon, latency_ms=300, latency_share=0.0)  # a share of 0 is off
     assert fault_gauges(apimon)["latency"] == 0
-    assert timed_get(apimon, "/pokemon/25", conn)[1] < 0.15
+    assert apimon.get("/pokemon/25", conn)[0] == 200
+    assert injected(apimon, "latency") == 5
 
 
 def test_slow_query_fault_shows_in_the_database_histogram(apimon):
@@ -178,16 +192,20 @@ def test_slow_query_fault_shows_in_the_database_histogram(apimon):
     conn = apimon.connection()
     status, took, _ = timed_get(apimon, "/pokemon/25", conn)
     assert status == 200 and took >= 0.25
-    assert timed_get(apimon, "/healthz", conn)[1] < 0.15  # no query behind it
+    slowed = injected(apimon, "slow_queries")
+    assert slowed >= 1
+    assert apimon.get("/healthz", conn)[0] == 200
+    assert injected(apimon, "slow_queries") == slowed  # no query behind it
     after = metrics(apimon)
     find = {"db_operation_name": "SELECT", "db_collection_name": "pokedex_entries", "db_response_status": "ok"}
     delta = (exposition.total(after, "db_client_operation_duration_seconds_sum", **find) -
              exposition.total(before, "db_client_operation_duration_seconds_sum", **find))
     assert delta >= 0.25
     assert fault_gauges(apimon)["slow_queries"] == 1
-    assert exposition.total(after, "fault_injection_injected_total", fault="slow_queries") >= 1
     admin(apimon, "DELETE")
-    assert timed_get(apimon, "/pokemon/25", conn)[1] < 0.15
+    assert fault_gauges(apimon)["slow_queries"] == 0
+    assert apimon.get("/pokemon/25", conn)[0] == 200
+    assert injected(apimon, "slow_queries") == slowed
 
 
 def test_faults_can_be_set_from_the_environment_at_start(start_apimon):

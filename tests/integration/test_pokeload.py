@@ -1,9 +1,13 @@
-"""pokeload against a real apimon (and api-prometheus): it holds its rate, its
-latency agrees with the server's own histogram, the route mix and the share of
-bad requests come out as asked, its /metrics pass promtool, an overloaded
-target shows as dropped arrivals, and a bad setting exits 2 naming it."""
+"""pokeload against a real apimon (and api-prometheus): it sends every arrival
+its schedule makes and never more, its latency is never below the server's own
+histogram, the route mix and the share of bad requests come out as asked, its
+/metrics pass promtool, an overloaded target shows as dropped arrivals, and a
+bad setting exits 2 naming it. No test depends on the machine's speed: whether
+pokeload keeps its rate and how its latency compares with apimon's on a quiet
+machine is measured by scripts/bench (the soak case)."""
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -94,36 +98,51 @@ def histogram_quantile(q, cumulative):
     raise AssertionError("empty histogram")
 
 
+STEADY_RATE, STEADY_SECONDS = 500, 10
+STEADY_DUE = STEADY_RATE * STEADY_SECONDS  # even arrivals: exactly rate x duration
+
+
 @pytest.fixture(scope="module")
 def steady_run():
     """One 10 s run at 500 req/s against apimon on SQLite, with apimon's
-    metrics scraped just before and just after."""
+    metrics scraped just before and just after. More requests may wait at
+    once than the run has arrivals, and each may take 30 s, so that however
+    slowly a busy machine answers, no arrival is dropped and no request
+    times out."""
     apimon = Apimon("--access-log", "false")
     try:
         before = apimon_requests(apimon)
-        result, wall = run_pokeload("--target", f"http://127.0.0.1:{apimon.port}", "--rate", "500",
-                                    "--duration", "10s", timeout=60)
+        result, wall = run_pokeload("--target", f"http://127.0.0.1:{apimon.port}", "--rate", str(STEADY_RATE),
+                                    "--duration", f"{STEADY_SECONDS}s", "--max-in-flight", str(STEADY_DUE),
+                                    "--timeout", "30s", timeout=300)
         after = apimon_requests(apimon)
         yield result, wall, before, after
     finally:
         assert apimon.stop() == 0, apimon.output()[-2000:]
 
 
-def test_holds_500_per_second_for_10_s_and_apimon_counts_the_same(steady_run):
-    result, wall, before, after = steady_run
+def served_between(before, after):
+    return total(after, "http_server_request_duration_seconds_count") - \
+        total(before, "http_server_request_duration_seconds_count")
+
+
+def test_sends_every_arrival_of_its_schedule_and_apimon_counts_the_same(steady_run):
+    result, _, before, after = steady_run
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
     summary = summary_of(result.stdout)
     print("pokeload summary:", json.dumps(summary))
-    # Requests actually sent over the time they took: within ±5 % of 500/s.
-    assert 9.9 <= summary["elapsed_s"] <= 10.5, summary
-    assert 475 <= summary["sent"] / summary["elapsed_s"] <= 525, summary
-    assert 475 <= summary["achieved_rate"] <= 525, summary
-    assert 4750 <= summary["sent"] <= 5250 and summary["due"] == summary["sent"] + summary["dropped"]
-    assert summary["dropped"] <= summary["due"] * 0.01, summary  # apimon keeps up on loopback
-    assert wall < 10 + 8, wall  # the run stopped by itself: start-up, 10 s, the stragglers
+    # The schedule is arithmetic: a late timer delays an arrival, never skips
+    # or adds one. So exactly 5000 were due, and with room for all of them
+    # in flight, every one was sent.
+    assert summary["due"] == STEADY_DUE, summary
+    assert summary["dropped"] == 0 and summary["sent"] == STEADY_DUE, summary
+    # Never faster than asked: arrivals end at the run's duration, so the run
+    # lasts at least that long and the achieved rate stays at or below 500/s.
+    assert summary["elapsed_s"] >= STEADY_SECONDS, summary
+    assert summary["achieved_rate"] <= STEADY_RATE, summary
+    assert summary["achieved_rate"] == pytest.approx(summary["sent"] / summary["elapsed_s"], abs=0.001), summary
     # apimon answered exactly what pokeload says it got answers to.
-    served = total(after, "http_server_request_duration_seconds_count") - \
-        total(before, "http_server_request_duration_seconds_count")
+    served = served_between(before, after)
     failed = summary["outcomes"]["timeout"] + summary["outcomes"]["error"]
     assert summary["responses"] == summary["sent"] - failed - summary["unfinished"]
     if failed == 0:
@@ -134,38 +153,35 @@ def test_holds_500_per_second_for_10_s_and_apimon_counts_the_same(steady_run):
 
 # pokeload's latency runs from the scheduled send time to the response read,
 # and apimon's from the request read to the response written, which lies
-# inside it: so pokeload's p99 can't be below apimon's (only its histogram's
-# 1 % precision is slack on that side). Above, it adds the loopback round trip
-# (~0.1 ms) and time pokeload waits for a core: on a two-core machine shared
-# with apimon and with other jobs that can reach tens of milliseconds at the
-# tail. 50 ms allows for that and still catches a unit error or latency
-# measured from the wrong moment.
-CLIENT_OVERHEAD_S = 0.050
-
-
-def test_reported_p99_agrees_with_apimons_histogram(steady_run):
+# inside it: request by request, pokeload's latency can't be below apimon's,
+# on a quiet machine or a busy one. So its percentiles and mean can't be
+# below apimon's either (only pokeload's histogram's 1 % precision is slack
+# on that side). How far above they are depends on the machine's load:
+# scripts/bench's soak case reports both sides' p50 and p99.
+def test_reported_latency_is_never_below_apimons_histogram(steady_run):
     result, _, before, after = steady_run
     summary = summary_of(result.stdout)
-    cumulative = bucket_deltas(before, after)
-    server_p99, (lower, upper) = histogram_quantile(0.99, cumulative)
-    client_p99 = summary["latency_ms"]["p99"] / 1000
-    print(f"p99: pokeload {client_p99 * 1000:.3f} ms, apimon {server_p99 * 1000:.3f} ms "
-          f"(bucket {lower * 1000:g}-{upper * 1000:g} ms)")
-    assert summary["latency_ms"]["count"] == summary["responses"]
-    assert client_p99 >= lower * 0.99, (client_p99, lower, upper)
-    assert client_p99 <= upper + CLIENT_OVERHEAD_S, (client_p99, lower, upper)
-    # The same holds for the means, which both sides know exactly: a check
-    # that still bites when apimon's p99 lies in its first bucket (0-0.5 ms).
-    count = total(after, "http_server_request_duration_seconds_count") - \
-        total(before, "http_server_request_duration_seconds_count")
-    server_mean = (total(after, "http_server_request_duration_seconds_sum") -
-                   total(before, "http_server_request_duration_seconds_sum")) / count
-    client_mean = summary["latency_ms"]["mean"] / 1000
-    print(f"mean: pokeload {client_mean * 1000:.3f} ms, apimon {server_mean * 1000:.3f} ms")
-    assert server_mean - 0.000001 <= client_mean <= server_mean + CLIENT_OVERHEAD_S, (client_mean, server_mean)
     latency = summary["latency_ms"]
+    # Every response is counted, and the same requests reached apimon.
+    assert latency["count"] == summary["responses"] > 0, summary
+    assert served_between(before, after) == summary["responses"], summary
     ordered = [latency[key] for key in ("min", "p50", "p90", "p99", "p99.9", "max")]
     assert ordered[0] > 0 and ordered == sorted(ordered), latency
+
+    cumulative = bucket_deltas(before, after)
+    for quantile, key in ((0.5, "p50"), (0.99, "p99")):
+        server, (lower, upper) = histogram_quantile(quantile, cumulative)
+        client = latency[key] / 1000
+        print(f"{key}: pokeload {client * 1000:.3f} ms, apimon {server * 1000:.3f} ms "
+              f"(bucket {lower * 1000:g}-{upper * 1000:g} ms)")
+        assert client >= lower * 0.99, (key, client, lower, upper)
+    # The same holds for the means, which both sides know exactly: a check
+    # that still bites when apimon's p99 lies in its first bucket (0-0.5 ms).
+    server_mean = (total(after, "http_server_request_duration_seconds_sum") -
+                   total(before, "http_server_request_duration_seconds_sum")) / served_between(before, after)
+    client_mean = latency["mean"] / 1000
+    print(f"mean: pokeload {client_mean * 1000:.3f} ms, apimon {server_mean * 1000:.3f} ms")
+    assert client_mean >= server_mean - 0.000001, (client_mean, server_mean)
 
 
 @pytest.mark.parametrize("args, named", [
@@ -292,12 +308,34 @@ def test_stages_step_the_rate(tmp_path):
     from_file = json.loads((tmp_path / "summary.json").read_text())
     assert from_file == {k: v for k, v in summary.items() if k not in ("time", "level", "service", "message")}
     reports = [r for r in records(result.stdout) if r["message"] == "report"]
-    # The report at 1 s covers the 200/s stage, at 2 s the 50/s one, and so on
-    # (the last one gives way to the summary). A report a few milliseconds
-    # late may take an arrival of the next stage with it.
+    # A report every second (the last one gives way to the summary). How many
+    # arrivals fall into each depends on how late its timer fired, so the
+    # reports are checked against the schedule at the time each was made:
+    # the target rate is the stage's, and the arrivals sent so far never run
+    # ahead of those the schedule had made due (a busy machine only makes
+    # them later). The stages' arithmetic is pokeload_schedule_test's.
     assert len(reports) >= 3, reports
-    for report, expected in zip(reports, (200, 50, 200), strict=False):  # the reports after the third are not checked
-        assert abs(report["sent"] - expected) <= 3, reports
+    sent_so_far = 0
+    for number, report in enumerate(reports, start=1):
+        # Made at `number` seconds or later; elapsed_s is rounded to the
+        # millisecond, so a report a whole second late that prints a round
+        # number may belong to the stage before it.
+        elapsed = report["elapsed_s"]
+        second = math.floor(elapsed)
+        if not (second > number and elapsed == second):
+            assert report["target_rate"] == (200 if second % 2 == 0 else 50), report
+        sent_so_far += report["sent"]
+        assert sent_so_far <= stage_arrivals_due(elapsed + 0.0005), (report, sent_so_far)
+    assert sent_so_far <= summary["sent"], reports
+
+
+def stage_arrivals_due(elapsed):
+    """How many arrivals --stages 200@1s,50@1s makes due in its first
+    `elapsed` seconds: even arrivals sit half a gap into each interval."""
+    cycles, into = divmod(elapsed, 2.0)
+    first = sum(1 for k in range(200) if (k + 0.5) / 200 <= into)
+    second = sum(1 for k in range(50) if 1 + (k + 0.5) / 50 <= into)
+    return int(cycles) * 250 + first + second
 
 
 def spans_by_service(capture):
@@ -360,7 +398,8 @@ def test_own_metrics_pass_promtool_and_sigterm_stops_with_a_summary(start_apimon
     metrics_port = free_port()
     process = subprocess.Popen(
         [pokeload_binary(), "--target", f"http://127.0.0.1:{apimon.port}", "--rate", "50", "--bad-share", "0.1",
-         "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics_port), "--report-interval", "0"],
+         "--seed", "11", "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics_port),
+         "--report-interval", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
     try:
         deadline = time.monotonic() + 20
@@ -435,14 +474,21 @@ def test_a_target_that_never_answers_shows_as_dropped_arrivals(silent_server):
     result, wall = run_pokeload("--target", f"http://127.0.0.1:{port}", "--rate", "50", "--duration", "2s",
                                 "--max-in-flight", "1", "--timeout", "300ms", timeout=30)
     summary = summary_of(result.stdout)
-    # Nothing was answered: exit 1, and the run still ended on time (2 s, then
-    # at most one 300 ms deadline for the request in flight).
+    # Nothing was answered: exit 1, and the run ended by itself (2 s, then at
+    # most one 300 ms deadline for the request in flight; the bound is for a
+    # run that never ends, not a measure of how fast it ended).
     assert result.returncode == 1, result.stderr
-    assert wall < 2 + 3, wall
+    assert wall < 20, wall
     assert 95 <= summary["due"] <= 105, summary
     # One request at a time, each waiting out its 300 ms deadline: the rest
-    # of the 100 arrivals were dropped, and counted as such.
-    assert 4 <= summary["sent"] <= 8, summary
+    # of the 100 arrivals were dropped, and counted as such. A deadline never
+    # ends early, so 2 s leave room for at most eight requests; one that ended
+    # at all lets a second go out (a busy machine may allow fewer than eight).
+    assert 2 <= summary["sent"] <= 8, summary
     assert summary["dropped"] == summary["due"] - summary["sent"], summary
     assert summary["outcomes"]["timeout"] == summary["sent"] and summary["responses"] == 0, summary
-    assert len(held) >= summary["sent"] - 1  # the requests really went out
+    # The requests really went out (the listener's thread may still be accepting them).
+    deadline = time.monotonic() + 10
+    while len(held) < summary["sent"] - 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(held) >= summary["sent"] - 1, (len(held), summary)

@@ -1,10 +1,11 @@
 """scripts/bench (python/stackkit/bench): what it reads from wrk, sysbench
-and Google Benchmark (samples captured from real runs), its arithmetic, its
-options, its report, and short real runs that prove it measures, writes its
-report and stops everything it started, also when interrupted. No test
-asserts a performance figure.
+and Google Benchmark (samples captured from real runs), its arithmetic (the
+soak's verdict too), its options, its report, and short real runs that prove
+it measures, writes its report and stops everything it started, also when
+interrupted. No test asserts a performance figure.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stackkit.bench import launch, parse, pinning, report, stats
+from stackkit import exposition
+from stackkit.bench import launch, parse, pinning, report, soak, stats
 from stackkit.bench.results import Results
 from stackkit.bench.settings import CASES, UsageError
 from stackkit.bench.settings import parse as parse_settings
@@ -209,6 +211,23 @@ def test_ratios_and_overheads():
     assert stats.overhead_percent(1, 0) is None
 
 
+def test_histogram_quantiles_interpolate_inside_their_bucket():
+    buckets = {0.005: 50, 0.01: 90, 0.025: 100, float("inf"): 100}
+    assert stats.histogram_quantile(0.5, buckets) == pytest.approx(0.005)
+    assert stats.histogram_quantile(0.99, buckets) == pytest.approx(0.01 + 0.015 * 9 / 10)
+    assert stats.histogram_quantile(0.25, buckets) == pytest.approx(0.0025)
+    assert stats.histogram_quantile(0.99, {0.1: 90, float("inf"): 100}) is None  # in the +Inf bucket
+    assert stats.histogram_quantile(0.5, {0.1: 0, float("inf"): 0}) is None
+    assert stats.histogram_quantile(0.5, {}) is None
+
+
+def test_least_squares_trend_per_minute():
+    assert stats.slope_per_minute([(0, 100), (60, 110), (120, 120)]) == pytest.approx(10)
+    assert stats.slope_per_minute([(0, 100), (30, 90), (60, 100), (90, 90)]) == pytest.approx(-4)
+    assert stats.slope_per_minute([(5, 1)]) is None
+    assert stats.slope_per_minute([(5, 1), (5, 2)]) is None
+
+
 def test_cpu_shares():
     assert stats.cpu_percent(100, 199, 1.0, 100) == 99
     assert stats.cpu_percent(None, 199, 1.0, 100) is None
@@ -228,8 +247,9 @@ def settings_of(*argv, allowed=ALL_CPUS, **environ):
 
 def test_defaults():
     s = settings_of()
-    assert s.cases == CASES
+    assert s.cases == CASES and CASES[-1] == "soak"
     assert (s.duration, s.warmup, s.db_pool, s.rounds, s.pairs, s.slice) == (10, 2, 8, 3, 6, 3)
+    assert (s.soak_duration, s.soak_warmup, s.soak_interval, s.soak_rate) == (600, 60, 5, 200)
     assert (s.server_cpu, s.client_cpu, s.mariadb_cpus) == (1, 0, {0, 1})
     assert s.out == str(REPO / "build" / "bench")
 
@@ -259,6 +279,11 @@ def test_only_keeps_the_run_order():
     (["--client-cpu", "2"], {}, "CPU 2 is not available to this process (allowed: 0,1)"),
     (["--mariadb-cpus", "1-0"], {}, "--mariadb-cpus ($BENCH_MARIADB_CPUS) must be a CPU list like 0,1 or 0-3"),
     (["--only", "nginx,foo"], {}, "unknown case 'foo' (known: nginx, sqlite,"),
+    (["--soak-rate", "0"], {}, "--soak-rate ($BENCH_SOAK_RATE) must be a whole number from 1 to 100000, not '0'"),
+    ([], {"BENCH_SOAK_INTERVAL": "0"}, "--soak-interval ($BENCH_SOAK_INTERVAL) must be a whole number from 1"),
+    (["--soak-duration", "1"], {}, "--soak-duration ($BENCH_SOAK_DURATION) must be a whole number from 2"),
+    (["--soak-duration", "60"], {}, "--soak-warmup ($BENCH_SOAK_WARMUP) must be shorter than --soak-duration"),
+    (["--only", "soak", "--soak-warmup", "30", "--soak-duration", "30"], {}, "30 s of 30 s leave nothing to judge"),
     (["--only", ","], {}, "--only needs at least one case"),
     (["--bogus"], {}, "unrecognized arguments: --bogus"),
     (["--duration"], {}, "expected one argument"),
@@ -267,6 +292,14 @@ def test_bad_options_are_named(argv, environ, says):
     with pytest.raises(UsageError) as error:
         settings_of(*argv, **environ)
     assert says in str(error.value)
+
+
+def test_the_soak_warmup_is_checked_only_when_the_soak_runs():
+    assert settings_of("--only", "nginx", "--soak-duration", "30").soak_duration == 30
+    s = settings_of("--only", "soak", BENCH_SOAK_DURATION="20", BENCH_SOAK_WARMUP="5", BENCH_SOAK_INTERVAL="2",
+                    BENCH_SOAK_RATE="50", POKELOAD_BIN="/opt/pokeload")
+    assert (s.soak_duration, s.soak_warmup, s.soak_interval, s.soak_rate, s.pokeload) == (20, 5, 2, 50,
+                                                                                           "/opt/pokeload")
 
 
 def test_mariadb_cpus_must_be_available_only_for_the_mariadb_cases():
@@ -292,7 +325,8 @@ def test_bad_options_exit_2_before_anything_starts(argv):
 def test_help():
     result = run_bench("--help")
     assert result.returncode == 0
-    for words in ("--only", "BENCH_DURATION", "BENCH_TELEMETRY_PAIRS", "BENCH_MARIADB_CPUS", "docs/performance.md"):
+    for words in ("--only", "BENCH_DURATION", "BENCH_TELEMETRY_PAIRS", "BENCH_MARIADB_CPUS", "docs/performance.md",
+                  "--soak-duration", "BENCH_SOAK_RATE", "POKELOAD_BIN"):
         assert words in result.stdout
 
 
@@ -300,6 +334,9 @@ def test_missing_binary_exits_1_naming_it(tmp_path):
     result = run_bench("--only", "rss", "--out", str(tmp_path), APIMON_BIN=str(tmp_path / "no-apimon"))
     assert result.returncode == 1
     assert f"bench: no apimon binary at {tmp_path / 'no-apimon'}" in result.stderr
+    result = run_bench("--only", "soak", "--out", str(tmp_path), POKELOAD_BIN=str(tmp_path / "no-pokeload"))
+    assert result.returncode == 1
+    assert f"bench: no pokeload binary at {tmp_path / 'no-pokeload'}" in result.stderr
 
 
 # ---------------------------------------------------------------- report --
@@ -382,6 +419,136 @@ def test_results_json_and_markdown():
     console = report.console(settings, results, doc["checks"])
     assert any(line.split()[:3] == ["sqlite", "apimon", "SQLite,"] and line.split()[-1] == "ok" for line in console)
     assert "  apimon idle RSS (MiB)                                             -  target <= 10   skipped" in console
+
+
+# ------------------------------------------------------------------ soak --
+
+def sample(t_s, rss_kib, fds=20, threads=6, served=None):
+    return soak.Sample(t_s=t_s, rss_kib=rss_kib, fds=fds, threads=threads, served=served)
+
+
+def test_soak_growth_leaves_out_the_warmup():
+    samples = [sample(0, 10_000, fds=12, threads=4),   # start-up: left out
+               sample(30, 15_000, fds=30, threads=5),  # warm-up: left out
+               sample(60, 20_480, fds=20, threads=6),  # the baseline
+               sample(120, 21_504, fds=23, threads=6),
+               soak.Sample(t_s=150, rss_kib=None, fds=None, threads=None),  # a failed look is not judged
+               sample(180, 22_528, fds=18, threads=7)]
+    assert soak.growth(samples, warmup=60) == {
+        "warmup_s": 60, "samples_judged": 3, "baseline_t_s": 60, "rss_baseline_mib": 20.0, "rss_last_mib": 22.0,
+        "rss_growth_mib": 2.0, "rss_growth_pct": 10.0, "rss_peak_growth_mib": 2.0, "rss_trend_kib_per_min": 1024.0,
+        "fds_baseline": 20, "fds_drift": 3, "threads_baseline": 6, "threads_drift": 1}
+
+
+def test_soak_growth_counts_shrinking_and_the_peak():
+    samples = [sample(10, 20_480, fds=20), sample(20, 23_552, fds=20), sample(30, 19_456, fds=20)]
+    judged = soak.growth(samples, warmup=5)
+    assert (judged["rss_growth_mib"], judged["rss_growth_pct"], judged["rss_peak_growth_mib"]) == (-1.0, -5.0, 3.0)
+    assert judged["fds_drift"] == 0 and judged["threads_drift"] == 0
+
+
+def test_soak_growth_without_a_sample_after_the_warmup():
+    judged = soak.growth([sample(0, 10_000), sample(5, 10_100)], warmup=60)
+    assert judged["samples_judged"] == 0 and judged["warmup_s"] == 60
+    assert all(value is None for key, value in judged.items() if key not in ("samples_judged", "warmup_s"))
+
+
+def test_soak_minutes_give_extents_and_the_rate_served():
+    samples = [sample(0, 10_240, fds=10, threads=6, served=0), sample(30, 11_264, fds=14, threads=6, served=3000),
+               sample(60, 11_264, fds=12, threads=6, served=6000), sample(90, 12_288, fds=12, threads=7, served=9000),
+               sample(120, 12_288, fds=12, threads=7, served=None)]
+    assert soak.per_minute(samples) == [
+        {"minute": 0, "samples": 2, "rss_mib_min": 10.0, "rss_mib_max": 11.0, "fds_min": 10, "fds_max": 14,
+         "threads_min": 6, "threads_max": 6, "served_per_sec": 100.0},
+        {"minute": 1, "samples": 2, "rss_mib_min": 11.0, "rss_mib_max": 12.0, "fds_min": 12, "fds_max": 12,
+         "threads_min": 6, "threads_max": 7, "served_per_sec": 100.0},  # from the last sample of minute 0
+        {"minute": 2, "samples": 1, "rss_mib_min": 12.0, "rss_mib_max": 12.0, "fds_min": 12, "fds_max": 12,
+         "threads_min": 7, "threads_max": 7, "served_per_sec": None}]  # its scrape failed
+
+
+def test_soak_fds_left_open_after_the_load():
+    assert soak.fds_left_open(15, 17) == 2
+    assert soak.fds_left_open(15, 14) == -1
+    assert soak.fds_left_open(None, 14) is None and soak.fds_left_open(15, None) is None
+
+
+def test_soak_served_requests_leave_the_bench_scrapes_out():
+    metrics = exposition.parse(
+        'http_server_request_duration_seconds_count{http_route="/pokemon/{id}",http_response_status_code="200"} 40\n'
+        'http_server_request_duration_seconds_count{http_route="/pokemon/{id}",http_response_status_code="404"} 2\n'
+        'http_server_request_duration_seconds_count{http_route="/metrics",http_response_status_code="200"} 9\n'
+        'http_server_request_duration_seconds_bucket{http_route="/pokemon/{id}",le="0.005"} 30\n'
+        'http_server_request_duration_seconds_bucket{http_route="/pokemon/{id}",le="+Inf"} 42\n'
+        'http_server_request_duration_seconds_bucket{http_route="/metrics",le="0.005"} 9\n'
+        'http_server_request_duration_seconds_bucket{http_route="/metrics",le="+Inf"} 9\n')
+    assert soak.served_requests(metrics) == 42
+    assert soak.latency_buckets(metrics) == {0.005: 30, float("inf"): 42}
+    assert soak.bucket_delta({0.005: 10, float("inf"): 12}, {0.005: 30, float("inf"): 42}) == {
+        0.005: 20, float("inf"): 30}
+
+
+def soaked(results, **extra):
+    ok(results, "soak", requests_per_sec=199.9, requests=11994, errors=0)
+    results["soak"].extra.update(extra)
+
+
+def test_soak_targets_pass_and_miss_on_their_bounds():
+    settings = measured_settings("soak")
+    results = Results()
+    soaked(results, rss_growth_mib=2.0, fds_drift=40, fds_left_open=soak.fds_left_open(15, 17), threads_drift=0,
+           rate_share=soak.rate_share(199.9, 200))
+    checks = report.judge(settings, results)
+    assert {key: (c["value"], c["target"], c["result"]) for key, c in checks.items() if key.startswith("soak_")} == {
+        "soak_rss_growth": (2.0, "<= 2", "PASS"), "soak_fds_left_open": (2, "<= 2", "PASS"),
+        "soak_threads_drift": (0, "<= 0", "PASS"), "soak_rate": (1.0, ">= 0.99", "PASS")}
+    assert soak.verdict(checks) == "PASS"
+    assert checks["idle_rss"]["result"] == "skipped"
+
+    results = Results()
+    soaked(results, rss_growth_mib=2.01, fds_drift=0, fds_left_open=soak.fds_left_open(15, 18), threads_drift=1,
+           rate_share=soak.rate_share(197.0, 200))
+    checks = report.judge(settings, results)
+    assert [checks[key]["result"] for key in ("soak_rss_growth", "soak_fds_left_open", "soak_threads_drift",
+                                              "soak_rate")] == ["MISS"] * 4
+    assert soak.verdict(checks) == "MISS"
+    assert not results.failed  # a miss does not fail the run
+
+    results = Results()
+    results.fail("soak", "3 of 11994 requests failed")
+    checks = report.judge(settings, results)
+    assert checks["soak_rss_growth"]["result"] == "n/a (soak failed)"
+    assert soak.verdict(checks) == "n/a (soak failed)"
+    assert soak.verdict(report.judge(measured_settings("nginx"), Results())) == "skipped"
+
+
+def test_soak_report_lines():
+    settings = measured_settings("soak")
+    results = Results()
+    samples = [sample(0, 10_240, served=0), sample(5, 10_240, served=1000), sample(10, 10_752, served=2000)]
+    soaked(results, asked_rate=200, duration_s=10, interval_s=5, dropped=0, server_latency_p50_ms=0.4,
+           fds_before_load=19, fds_after_load=20, fds_left_open=1,
+           server_latency_p99_ms=2.3, rate_share=1.0, **soak.growth(samples, warmup=5),
+           per_minute=soak.per_minute(samples), samples=[dataclasses.asdict(s) for s in samples])
+    results["soak"].latency_p50_ms, results["soak"].latency_p99_ms = 0.6, 3.1
+    checks = report.judge(settings, results)
+    lines = report.console(settings, results, checks)
+    assert "soak: 200/s for 10s, a sample every 5s; per minute:" in lines
+    assert any(line.split() == ["0", "10.0", "10.5", "20", "20", "6", "6", "200.0"] for line in lines), lines
+    assert ("soak after the first 5s (2 samples): RSS 10.0 -> 10.5 MiB (0.5 MiB, 5.0 %; peak 0.5 MiB; trend 6144.0 "
+            "KiB/min), fds 20 (drift 0 under load; 19 before the load, 20 after it), threads 6 (drift 0)") in lines
+    assert ("soak: 11994 sent at 199.9/s, errors 0, dropped 0; latency p50/p99 0.6/3.1 ms (pokeload) vs 0.4/2.3 ms "
+            "(apimon's histogram)") in lines
+    assert "soak verdict: PASS" in lines
+    doc = report.document(settings, results, checks, generated_at="2026-12-06T05:00:00Z")
+    assert doc["cases"]["soak"]["samples"][2] == {"t_s": 10, "rss_kib": 10_752, "fds": 20, "threads": 6,
+                                                  "served": 2000, "spans_sampled": None, "spans_exported": None,
+                                                  "spans_dropped": None}
+    assert "at most 2 MiB" in doc["method"]["soak"]["bounds"] and "at most 2 more open fds" in \
+        doc["method"]["soak"]["bounds"]
+    markdown = report.markdown(doc).splitlines()
+    assert "| 0 | 10.0 | 10.5 | 20 | 20 | 6 | 6 | 200.0 |" in markdown
+    assert any(line.startswith("After the first 5 s (2 samples): RSS 10.0 -> 10.5 MiB") and
+               line.endswith("verdict PASS.") for line in markdown), markdown
 
 
 # ------------------------------------------------------------- processes --
@@ -476,6 +643,58 @@ def test_a_short_real_run_measures_every_case_and_leaves_nothing_behind(tmp_path
     assert doc["checks"]["mariadb_vs_sysbench"]["result"] in ("PASS", "MISS")
     assert (out / "results.md").read_text().startswith("# apimon benchmark\n")
     assert "Wrote " in result.stdout
+    assert processes_mentioning(str(scratch)) == []
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_short_real_soak_samples_reports_and_leaves_nothing_behind(tmp_path, scratch):
+    """The soak for 15 s against the apimon and pokeload under test: it
+    samples apimon all along, every request is answered, the telemetry ran,
+    the report has the samples, minutes, growth and verdict (none of whose
+    figures is judged here), and nothing the bench started outlives it."""
+    assert os.environ.get("APIMON_BIN") and os.environ.get("POKELOAD_BIN"), "the binaries under test"
+    out = tmp_path / "out"
+    result = run_bench("--only", "soak", "--soak-duration", "15", "--soak-warmup", "5", "--soak-interval", "1",
+                       "--soak-rate", "40", "--out", str(out), timeout=300, TMPDIR=str(scratch))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["ok"] is True and list(doc["cases"]) == ["soak"]
+    case = doc["cases"]["soak"]
+    assert case["status"] == "ok", case
+    # The load: every arrival of 40/s over 15 s sent and answered, and apimon counted each.
+    assert (case["due"], case["requests"], case["errors"], case["dropped"]) == (600, 600, 0, 0), case
+    assert case["served"] >= 600
+    # The samples: about one a second from the start to past the end, each complete.
+    samples = case["samples"]
+    times = [s["t_s"] for s in samples]
+    assert times[0] == 0 and times == sorted(times) and times[-1] >= 15 and len(samples) >= 10, times
+    for s in samples:
+        assert s["rss_kib"] > 0 and s["fds"] > 0 and s["threads"] > 0 and s["served"] is not None, s
+    served = [s["served"] for s in samples]
+    assert served == sorted(served) and served[-1] - served[0] >= 600 - 40, served
+    # Growth after the 5 s warm-up, against the first sample after it.
+    assert case["warmup_s"] == 5 and case["baseline_t_s"] >= 5
+    assert case["samples_judged"] == len([t for t in times if t >= 5])
+    for key in ("rss_growth_mib", "rss_growth_pct", "rss_trend_kib_per_min", "fds_drift", "threads_drift"):
+        assert case[key] is not None, key
+    assert [m["minute"] for m in case["per_minute"]] == [0]
+    assert case["per_minute"][0]["samples"] == len([t for t in times if t < 60])
+    # Both sides' latency, and the telemetry that ran.
+    assert case["latency_p99_ms"] > 0 and case["server_latency_p99_ms"] > 0
+    assert case["jaeger_traces_found"] > 0 and case["spans_sampled"] > 0
+    assert case["access_log_lines"] >= case["served"]
+    assert case["fds_before_load"] > 0 and case["fds_after_load"] > 0
+    assert case["fds_left_open"] == case["fds_after_load"] - case["fds_before_load"]
+    for key in ("soak_rss_growth", "soak_fds_left_open", "soak_threads_drift", "soak_rate"):
+        assert doc["checks"][key]["result"] in ("PASS", "MISS"), doc["checks"][key]
+    assert doc["method"]["soak"]["warmup_s"] == 5
+    # What it leaves in OUT: the samples as CSV, the end of apimon's log, the report.
+    rows = (out / "soak.samples.csv").read_text().splitlines()
+    assert rows[0] == "t_s,rss_kib,fds,threads,served,spans_sampled,spans_exported,spans_dropped"
+    assert len(rows) == len(samples) + 1
+    assert 0 < len((out / "soak.apimon.log").read_text().splitlines()) <= soak.LOG_TAIL_LINES
+    assert "| minute | RSS MiB min |" in (out / "results.md").read_text()
+    assert "soak verdict: " in result.stdout
     assert processes_mentioning(str(scratch)) == []
     assert list(scratch.iterdir()) == []
 

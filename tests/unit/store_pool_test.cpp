@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <future>
 
 namespace {
@@ -81,7 +82,8 @@ TEST(StorePool, RefusesAtOnceWhenTheQueueIsFull) {
   boost::asio::io_context loop;
   std::vector<Outcome> outcomes(5);
   boost::asio::co_spawn(loop, lookup(pool, 0, outcomes[0]), boost::asio::detached);
-  for (int spins = 0; spins < 500 && pool.state().in_use == 0; ++spins) {
+  const auto give_up = std::chrono::steady_clock::now() + 30s;  // a bound on the wait, not a timing
+  while (pool.state().in_use == 0 && std::chrono::steady_clock::now() < give_up) {
     loop.poll();
     std::this_thread::sleep_for(1ms);
   }
@@ -100,16 +102,32 @@ TEST(StorePool, RefusesAtOnceWhenTheQueueIsFull) {
 }
 
 TEST(StorePool, CallsThatWaitedTooLongFailWithoutRunning) {
+  // A second of queueing allowed: only the second call, held back for
+  // longer than that (a lower bound on the time, true on any machine), may
+  // wait too long; the first one reaches the worker well within it.
   std::promise<void> gate;
   storage::StorePool pool([g = gate.get_future().share()] { return std::make_unique<GateStore>(g); },
-                          {.connections = 1, .max_waiting = 8, .max_wait = 20ms});
+                          {.connections = 1, .max_waiting = 8, .max_wait = 1s});
   boost::asio::io_context loop;
   std::vector<Outcome> outcomes(2);
-  for (int i = 0; i < 2; ++i) boost::asio::co_spawn(loop, lookup(pool, i, outcomes[i]), boost::asio::detached);
-  loop.run_for(50ms);
+  boost::asio::co_spawn(loop, lookup(pool, 0, outcomes[0]), boost::asio::detached);
+  const auto give_up = std::chrono::steady_clock::now() + 30s;  // a bound on the wait, not a timing
+  while (pool.state().in_use == 0 && std::chrono::steady_clock::now() < give_up) {
+    loop.poll();
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(pool.state().in_use, 1u);  // the first call runs, blocked on the gate
+  boost::asio::co_spawn(loop, lookup(pool, 1, outcomes[1]), boost::asio::detached);
+  const auto held_until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < held_until) {
+    loop.poll();
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(pool.state().waiting, 1u);
   gate.set_value();
   loop.run();
   EXPECT_EQ(outcomes[0].id, 0);
+  EXPECT_EQ(outcomes[1].id, -1);
   EXPECT_EQ(outcomes[1].error, "database call waited too long in the queue");
 }
 

@@ -3,7 +3,8 @@ measured against what the machine can do at all, every case in one run.
 
     settings    the cases, the options (flags and environment variables)
     runner      the run: prerequisites, the cases in order, cleanup, exit status
-    scenarios   the cases but the telemetry pair; telemetry  that pair
+    scenarios   the cases but the telemetry pair and the soak; telemetry  that pair
+    soak        minutes of steady load with telemetry on; RSS, fds and threads over time
     apimon      apimon as the cases start it; measure  one wrk-measured run
     launch      processes: start pinned, stop with what they started, bounded runs
     pinning     CPU affinity and SCHED_IDLE; procfs  CPU and memory from /proc

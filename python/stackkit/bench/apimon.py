@@ -1,6 +1,6 @@
 """apimon as the bench runs it: a private copy of the binary, pinned to the
 server CPU, on a free loopback port, with no telemetry (bare) or with traces
-exported to the run's Jaeger (traced), and never an access log."""
+exported to the run's Jaeger (traced), and an access log in the soak only."""
 
 import os
 from dataclasses import dataclass
@@ -15,15 +15,16 @@ READY_TIMEOUT = 60
 SQLITE_NO_CACHE = ("--threads", "1", "--db-pool-size", "1", "--cache-entries", "0")
 
 
-def environment(otlp_endpoint=None):
+def environment(otlp_endpoint=None, sample_ratio=SAMPLER_ARG):
     """apimon's environment: this one without any APIMON_* or OTEL_* setting,
-    then no telemetry at all, or the traced settings of telemetry-on."""
+    then no telemetry at all, or the traced settings of telemetry-on (with
+    another share of the traces sampled if asked)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("APIMON_", "OTEL_"))}
     if otlp_endpoint is None:
         env["OTEL_SDK_DISABLED"] = "true"
     else:
         env.update(OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
-                   OTEL_TRACES_SAMPLER=SAMPLER, OTEL_TRACES_SAMPLER_ARG=SAMPLER_ARG,
+                   OTEL_TRACES_SAMPLER=SAMPLER, OTEL_TRACES_SAMPLER_ARG=sample_ratio,
                    OTEL_SERVICE_NAME=TRACED_SERVICE)
     return env
 
@@ -46,15 +47,18 @@ class Apimon:
             return ""
 
 
-def start(bench, name, *args, otlp_endpoint=None):
-    """apimon for case or run `name`, logging to OUT/NAME.apimon.log, once it
-    is ready; None (and the case failed) if it does not get there."""
+def start(bench, name, *args, otlp_endpoint=None, sample_ratio=SAMPLER_ARG, access_log=False, log=None):
+    """apimon for case or run `name`, logging to `log` (by default
+    OUT/NAME.apimon.log), once it is ready; None (and the case failed) if it
+    does not get there."""
     port = processes.free_port()
-    log = os.path.join(bench.out, f"{name}.apimon.log")
+    log = log or os.path.join(bench.out, f"{name}.apimon.log")
     argv = [bench.apimon, "--listen-address", "127.0.0.1", "--port", str(port),
-            "--telemetry", "false" if otlp_endpoint is None else "true", "--access-log", "false", *args]
+            "--telemetry", "false" if otlp_endpoint is None else "true",
+            "--access-log", "true" if access_log else "false", *args]
     with open(log, "wb") as output:
-        process = bench.start(argv, output, {bench.settings.server_cpu}, env=environment(otlp_endpoint))
+        process = bench.start(argv, output, {bench.settings.server_cpu},
+                              env=environment(otlp_endpoint, sample_ratio))
     apimon = Apimon(process, f"http://127.0.0.1:{port}", log)
     if not launch.wait_http(apimon.url + "/readyz", process, READY_TIMEOUT):
         bench.results.fail(name, f"apimon did not become ready; log tail: {apimon.log_tail()}")

@@ -46,6 +46,26 @@ def rss_kib(pid):
     return None
 
 
+def threads(pid):
+    """The number of threads of a process, None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def open_fds(pid):
+    """The number of open file descriptors of a process, None if it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
 def child_pids(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:

@@ -7,8 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from stackkit.bench import stats, telemetry
-from stackkit.bench.settings import CONNECTIONS, SAMPLER, SAMPLER_ARG, TRACED_SERVICE
+from stackkit.bench import soak, stats, telemetry
+from stackkit.bench.settings import CONNECTIONS, SAMPLER, SAMPLER_ARG, SOAK_SAMPLER_ARG, TRACED_SERVICE
 
 NOISE_WARNING_PERCENT = 10
 
@@ -25,6 +25,7 @@ def descriptions(settings):
         "telemetry-on": "apimon SQLite, traces to Jaeger 1%",
         "spans": "span micro-benchmarks (CPU ns)",
         "telemetry-instructions": "telemetry, instructions per request",
+        "soak": f"apimon soak {settings.soak_rate}/s, telemetry on",
     }
 
 
@@ -71,6 +72,14 @@ TARGETS = (
            lambda s, r: r["spans"].extra.get("span_sampled_cpu_ns")),
     Target("span_sampled_out", "span_sampled_out, CPU time (ns)", "<= 50", ("spans",),
            lambda s, r: r["spans"].extra.get("span_sampled_out_cpu_ns")),
+    Target("soak_rss_growth", "soak: apimon RSS growth after warm-up (MiB)", f"<= {soak.RSS_GROWTH_MIB:g}",
+           ("soak",), lambda s, r: r["soak"].extra.get("rss_growth_mib")),
+    Target("soak_fds_left_open", "soak: apimon open fds after the load less before it",
+           f"<= {soak.FDS_LEFT_OPEN}", ("soak",), lambda s, r: r["soak"].extra.get("fds_left_open")),
+    Target("soak_threads_drift", "soak: apimon threads, largest change after warm-up", f"<= {soak.THREADS_DRIFT}",
+           ("soak",), lambda s, r: r["soak"].extra.get("threads_drift")),
+    Target("soak_rate", "soak: achieved / asked rate (req/s per req/s)", f">= {soak.RATE_SHARE:g}", ("soak",),
+           lambda s, r: r["soak"].extra.get("rate_share")),
 )
 
 
@@ -150,6 +159,8 @@ def console(settings, results, checks):
         for benchmark in _span_benchmarks(extra):
             lines.append(f"spans: {benchmark:<42} {cell(extra[benchmark + '_cpu_ns']):>8} ns CPU "
                          f"{cell(extra.get(benchmark + '_real_ns')):>8} ns real")
+    if results.ok("soak"):
+        lines += soak_lines(results["soak"], checks)
     lines += ["", "Targets"]
     for check in checks.values():
         lines.append(f"  {check['label']:<58} {cell(check['value']):>8}  target {check['target']:<7} "
@@ -162,6 +173,40 @@ def console(settings, results, checks):
         "Telemetry: every apimon case runs with --access-log false; all but telemetry-on also with",
         "--telemetry false and OTEL_SDK_DISABLED=true. telemetry-on: --telemetry true, OTLP/HTTP to Jaeger,",
         f"{SAMPLER} {SAMPLER_ARG}, service {TRACED_SERVICE}."]
+    if settings.selected("soak"):
+        lines.append(f"Soak: apimon on CPU {settings.server_cpu} with --telemetry true --access-log true, traces to "
+                     f"Jaeger ({SAMPLER} {SOAK_SAMPLER_ARG}); pokeload and Jaeger on CPU {settings.client_cpu}.")
+    return lines
+
+
+def soak_lines(figures, checks):
+    """The soak's samples minute by minute, its growth, the latency seen by
+    pokeload and by apimon, and its verdict."""
+    extra = figures.extra
+    row = "{:>6} {:>8} {:>8} {:>7} {:>7} {:>8} {:>8} {:>8}".format
+    lines = ["", f"soak: {extra['asked_rate']}/s for {extra['duration_s']}s, a sample every {extra['interval_s']}s; "
+                 "per minute:",
+             row("minute", "RSS min", "RSS max", "fds min", "fds max", "thr min", "thr max", "req/s")]
+    for m in extra["per_minute"]:
+        lines.append(row(m["minute"], cell(m["rss_mib_min"]), cell(m["rss_mib_max"]), cell(m["fds_min"]),
+                         cell(m["fds_max"]), cell(m["threads_min"]), cell(m["threads_max"]),
+                         cell(m["served_per_sec"])))
+    lines += [
+        f"soak after the first {extra['warmup_s']}s ({extra['samples_judged']} samples): RSS "
+        f"{cell(extra['rss_baseline_mib'])} -> {cell(extra['rss_last_mib'])} MiB ({cell(extra['rss_growth_mib'])} "
+        f"MiB, {cell(extra['rss_growth_pct'])} %; peak {cell(extra['rss_peak_growth_mib'])} MiB; trend "
+        f"{cell(extra['rss_trend_kib_per_min'])} KiB/min), fds {cell(extra['fds_baseline'])} "
+        f"(drift {cell(extra['fds_drift'])} under load; {cell(extra.get('fds_before_load'))} before the load, "
+        f"{cell(extra.get('fds_after_load'))} after it), threads {cell(extra['threads_baseline'])} (drift "
+        f"{cell(extra['threads_drift'])})",
+        f"soak: {figures.requests} sent at {figures.requests_per_sec}/s, errors {figures.errors}, dropped "
+        f"{cell(extra['dropped'])}; latency p50/p99 {cell(figures.latency_p50_ms)}/{cell(figures.latency_p99_ms)} ms "
+        f"(pokeload) vs {cell(extra['server_latency_p50_ms'])}/{cell(extra['server_latency_p99_ms'])} ms (apimon's "
+        "histogram)",
+        f"soak: apimon sampled {cell(extra.get('spans_sampled'))} spans, exported {cell(extra.get('spans_exported'))}"
+        f", dropped {cell(extra.get('spans_dropped'))}; Jaeger returned {cell(extra.get('jaeger_traces_found'))} "
+        f"traces (limit 20); {cell(extra.get('access_log_lines'))} access log lines",
+        f"soak verdict: {soak.verdict(checks)}"]
     return lines
 
 
@@ -208,6 +253,20 @@ def document(settings, results, checks, generated_at=None):
                                "runs, the overhead the median over pairs of 1 - on/off",
                 "jaeger": "on the client CPU under SCHED_IDLE: it runs only when wrk leaves the CPU idle",
                 "inherited_environment": "every OTEL_* and APIMON_* variable is removed",
+            },
+            "soak": {
+                "load": f"pokeload --rate {settings.soak_rate} --duration {settings.soak_duration}s --bad-share 0 "
+                        "(open model, even arrivals; pokeload itself untraced) on the client CPU",
+                "apimon": "sqlite, no cache, --telemetry true --access-log true, OTEL_TRACES_EXPORTER=otlp to a "
+                          f"live Jaeger, OTEL_TRACES_SAMPLER={SAMPLER}, OTEL_TRACES_SAMPLER_ARG={SOAK_SAMPLER_ARG}",
+                "samples": f"every {settings.soak_interval}s: VmRSS, open fds and threads from /proc, then "
+                           "/metrics",
+                "warmup_s": settings.soak_warmup,
+                "bounds": f"after the warm-up, against its first sample: RSS grows at most "
+                          f"{soak.RSS_GROWTH_MIB:g} MiB and threads change by at most {soak.THREADS_DRIFT}; once "
+                          "the load is over and its connections closed, apimon has at most "
+                          f"{soak.FDS_LEFT_OPEN} more open fds than before it; at least {soak.RATE_SHARE:g} of the "
+                          "rate asked is sent; any failed request or dropped arrival fails the case",
             },
             "apimon": settings.apimon,
             "note": "ratios are meaningful within one run only",
@@ -257,6 +316,27 @@ def markdown(doc):
     overheads = cases.get("telemetry-on", {}).get("overhead_pct_runs")
     if overheads:
         lines += ["", f"Overhead by pair (%, 1 - on/off): {' '.join(cell(v) for v in overheads)}"]
+    soaked = cases.get("soak", {})
+    if soaked.get("per_minute"):
+        soak_method = method["soak"]
+        lines += ["", f"Soak: {soak_method['load']}; {soak_method['apimon']}. Samples {soak_method['samples']}. "
+                  f"Bounds {soak_method['bounds']}.", "",
+                  "| minute | RSS MiB min | RSS MiB max | fds min | fds max | threads min | threads max | req/s |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for m in soaked["per_minute"]:
+            lines.append(f"| {m['minute']} | {cell(m['rss_mib_min'])} | {cell(m['rss_mib_max'])} | "
+                         f"{cell(m['fds_min'])} | {cell(m['fds_max'])} | {cell(m['threads_min'])} | "
+                         f"{cell(m['threads_max'])} | {cell(m['served_per_sec'])} |")
+        lines += ["", f"After the first {soaked['warmup_s']} s ({soaked['samples_judged']} samples): RSS "
+                      f"{cell(soaked['rss_baseline_mib'])} -> {cell(soaked['rss_last_mib'])} MiB "
+                      f"({cell(soaked['rss_growth_mib'])} MiB, {cell(soaked['rss_growth_pct'])} %, trend "
+                      f"{cell(soaked['rss_trend_kib_per_min'])} KiB/min), fds drift {cell(soaked['fds_drift'])} "
+                      f"under load and {cell(soaked.get('fds_before_load'))} -> {cell(soaked.get('fds_after_load'))}"
+                      " around it, "
+                      f"threads drift {cell(soaked['threads_drift'])}; latency p50/p99 "
+                      f"{cell(soaked.get('latency_p50_ms'))}/{cell(soaked.get('latency_p99_ms'))} ms (pokeload) vs "
+                      f"{cell(soaked['server_latency_p50_ms'])}/{cell(soaked['server_latency_p99_ms'])} ms "
+                      f"(apimon); verdict {soak.verdict(doc['checks'])}."]
     spans = cases.get("spans", {})
     benchmarks = _span_benchmarks(spans)
     if benchmarks:

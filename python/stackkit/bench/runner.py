@@ -12,11 +12,12 @@ import tempfile
 import time
 
 from stackkit import jaeger, mariadb
-from stackkit.bench import launch, pinning, report, scenarios, telemetry
+from stackkit.bench import launch, pinning, report, scenarios, soak, telemetry
 from stackkit.bench.results import Results
 from stackkit.bench.settings import (
     APIMON_CASES,
     CONNECTIONS,
+    JAEGER_CASES,
     MARIADB_CASES,
     WRK_CASES,
     UsageError,
@@ -45,6 +46,7 @@ class Bench:
         self.out = settings.out
         self.apimon = None
         self.telemetry_bench = None
+        self.pokeload = None
         self._mariadb_state = None
         self._mariadb_failed = False
         self.telemetry_measured = False
@@ -66,6 +68,8 @@ class Bench:
         if self.settings.selected("spans"):
             self.telemetry_bench = shutil.copy2(self.settings.telemetry_bench,
                                                 os.path.join(self.tmp, "telemetry_bench"))
+        if self.settings.selected("soak"):
+            self.pokeload = shutil.copy2(self.settings.pokeload, os.path.join(self.tmp, "pokeload"))
 
     def start(self, argv, output, cpus, env=None):
         """A server, stopped at the latest when the bench ends."""
@@ -124,6 +128,7 @@ CASE_MEASUREMENTS = {
     "telemetry-on": _measure_telemetry_once,
     "spans": scenarios.spans,
     "telemetry-instructions": scenarios.telemetry_instructions,
+    "soak": soak.measure,
 }
 
 
@@ -147,7 +152,7 @@ def check_prerequisites(settings):
     if settings.selected(*APIMON_CASES) and not os.access(settings.apimon, os.X_OK):
         raise MissingPrerequisite(f"no apimon binary at {settings.apimon} (build it: cmake --preset ci && ninja -C "
                                   "build/ci apimon, or give --apimon / APIMON_BIN)")
-    if settings.selected("telemetry-on"):
+    if settings.selected(*JAEGER_CASES):
         try:
             jaeger.binary_path()
         except jaeger.FixtureError as error:
@@ -155,6 +160,9 @@ def check_prerequisites(settings):
     if settings.selected("spans") and not os.access(settings.telemetry_bench, os.X_OK):
         raise MissingPrerequisite(f"no telemetry_bench binary at {settings.telemetry_bench} (build it: ninja -C "
                                   "build/ci telemetry_bench, or give --telemetry-bench / TELEMETRY_BENCH_BIN)")
+    if settings.selected("soak") and not os.access(settings.pokeload, os.X_OK):
+        raise MissingPrerequisite(f"no pokeload binary at {settings.pokeload} (build it: ninja -C build/ci "
+                                  "pokeload, or give --pokeload / POKELOAD_BIN)")
 
 
 def remove_stale_artefacts(settings):
@@ -163,7 +171,8 @@ def remove_stale_artefacts(settings):
     for name in settings.cases:
         for pattern in (f"{name}.*.log", f"{name}.wrk.txt", f"{name}.r*.wrk.txt"):
             stale += glob.glob(os.path.join(glob.escape(settings.out), pattern))
-    for name, artefact in (("nginx", "nginx.conf"), ("sysbench", "sysbench.txt"), ("spans", "spans.json")):
+    for name, artefact in (("nginx", "nginx.conf"), ("sysbench", "sysbench.txt"), ("spans", "spans.json"),
+                           ("soak", "soak.samples.csv")):
         if settings.selected(name):
             stale.append(os.path.join(settings.out, artefact))
     for path in stale:
@@ -180,6 +189,9 @@ def _header(settings, bench):
         "apimon cases without telemetry (--telemetry false --access-log false, OTEL_SDK_DISABLED=true) but "
         f"telemetry-on ({settings.rounds} rounds of {settings.pairs} pairs of {settings.slice}s runs with "
         "telemetry-off)"]
+    if settings.selected("soak"):
+        lines.append(f"soak: pokeload at {settings.soak_rate}/s for {settings.soak_duration}s against apimon with "
+                     f"telemetry on, a sample every {settings.soak_interval}s, growth after {settings.soak_warmup}s")
     if bench.apimon:
         built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(settings.apimon)))
         lines.append(f"apimon: {settings.apimon} (built {built}, run from a private copy)")

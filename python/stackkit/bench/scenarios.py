@@ -1,6 +1,6 @@
-"""The cases but the telemetry pair (telemetry.py): each measures one thing
-and records its figures, or fails saying why. docs/performance.md describes
-them."""
+"""The cases but the telemetry pair (telemetry.py) and the soak (soak.py):
+each measures one thing and records its figures, or fails saying why.
+docs/performance.md describes them."""
 
 import json
 import os

@@ -12,8 +12,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 # In the order they run and are reported.
 CASES = ("nginx", "sqlite", "sqlite-cache", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on", "spans",
-         "telemetry-instructions")
-APIMON_CASES = {"sqlite", "sqlite-cache", "mariadb", "rss", "telemetry-off", "telemetry-on", "telemetry-instructions"}
+         "telemetry-instructions", "soak")
+APIMON_CASES = {"sqlite", "sqlite-cache", "mariadb", "rss", "telemetry-off", "telemetry-on", "telemetry-instructions",
+                "soak"}
+JAEGER_CASES = {"telemetry-on", "soak"}
 WRK_CASES = {"nginx", "sqlite", "sqlite-cache", "mariadb", "telemetry-off", "telemetry-on"}
 MARIADB_CASES = {"mariadb", "sysbench"}
 
@@ -24,6 +26,8 @@ TELEMETRY_INSTRUCTIONS_SCRIPT = os.path.join(REPO, "bench", "telemetry_instructi
 SAMPLER = "parentbased_traceidratio"
 SAMPLER_ARG = "0.01"
 TRACED_SERVICE = "apimon-bench"
+# The soak samples more: its span pipeline runs for minutes, not seconds.
+SOAK_SAMPLER_ARG = "0.1"
 
 
 class UsageError(ValueError):
@@ -42,6 +46,11 @@ class Settings:
     out: str
     apimon: str
     telemetry_bench: str
+    pokeload: str
+    soak_duration: int
+    soak_warmup: int
+    soak_interval: int
+    soak_rate: int
     server_cpu: int
     client_cpu: int
     mariadb_cpus: frozenset
@@ -69,7 +78,12 @@ _WHOLE_NUMBERS = (
     ("--telemetry-pairs", "BENCH_TELEMETRY_PAIRS", "6", (1, 100), "pairs of runs in each round"),
     ("--telemetry-slice", "BENCH_TELEMETRY_SLICE", "3", (1, 600), "seconds of each run of a pair"),
     ("--server-cpu", "BENCH_SERVER_CPU", "1", (0, None), "CPU of the server under test"),
-    ("--client-cpu", "BENCH_CLIENT_CPU", "0", (0, None), "CPU of wrk, sysbench and Jaeger"),
+    ("--client-cpu", "BENCH_CLIENT_CPU", "0", (0, None), "CPU of wrk, sysbench, pokeload and Jaeger"),
+    ("--soak-duration", "BENCH_SOAK_DURATION", "600", (2, 86400), "seconds of the soak's load"),
+    ("--soak-warmup", "BENCH_SOAK_WARMUP", "60", (0, 86400),
+     "first seconds of the soak left out of its growth figures"),
+    ("--soak-interval", "BENCH_SOAK_INTERVAL", "5", (1, 600), "seconds between the soak's samples"),
+    ("--soak-rate", "BENCH_SOAK_RATE", "200", (1, 100000), "requests per second pokeload sends in the soak"),
 )
 _TEXTS = (
     ("--mariadb-cpus", "BENCH_MARIADB_CPUS", "0,1", "0,1", "CPUS", "CPUs of mariadbd (a list like 0,1 or 0-3)"),
@@ -78,6 +92,7 @@ _TEXTS = (
     ("--apimon", "APIMON_BIN", None, "build/ci's, else build/release's", "PATH", "apimon binary"),
     ("--telemetry-bench", "TELEMETRY_BENCH_BIN", None, "build/ci's, else build/release's", "PATH",
      "telemetry_bench binary"),
+    ("--pokeload", "POKELOAD_BIN", None, "build/ci's, else build/release's", "PATH", "pokeload binary (soak)"),
 )
 
 
@@ -90,7 +105,8 @@ def parser():
     p = _Parser(
         prog="scripts/bench",
         description="Throughput, latency and memory of apimon against the machine's own ceilings (nginx, "
-                    "sysbench on MariaDB), every case in one run. The method is in docs/performance.md.",
+                    "sysbench on MariaDB), and a soak at a steady rate with telemetry on, every case in one run. "
+                    "The method is in docs/performance.md.",
         epilog="Each option's environment variable is read when the option is not given. Relative paths are "
                "taken from the repository's root. Exit status: 0 every case measured, 1 a case failed or a "
                "tool is missing, 2 a bad option.")
@@ -148,6 +164,10 @@ def parse(argv, environ=None, allowed_cpus=None):
     except ValueError:
         raise UsageError(f"--mariadb-cpus ($BENCH_MARIADB_CPUS) must be a CPU list like 0,1 or 0-3, not "
                          f"{texts['--mariadb-cpus']!r}") from None
+    if "soak" in cases and numbers["--soak-warmup"] >= numbers["--soak-duration"]:
+        raise UsageError(f"--soak-warmup ($BENCH_SOAK_WARMUP) must be shorter than --soak-duration "
+                         f"($BENCH_SOAK_DURATION): {numbers['--soak-warmup']} s of {numbers['--soak-duration']} s "
+                         "leave nothing to judge")
     allowed = pinning.allowed_cpus() if allowed_cpus is None else allowed_cpus
     used = {server_cpu, client_cpu} | (mariadb_cpus if MARIADB_CASES & set(cases) else set())
     unavailable = sorted(used - allowed)
@@ -169,6 +189,11 @@ def parse(argv, environ=None, allowed_cpus=None):
         out=path("--out", None),
         apimon=path("--apimon", _default_build(os.path.join("services", "apimon", "apimon"))),
         telemetry_bench=path("--telemetry-bench", _default_build(os.path.join("bench", "telemetry_bench"))),
+        pokeload=path("--pokeload", _default_build(os.path.join("services", "pokeload", "pokeload"))),
+        soak_duration=numbers["--soak-duration"],
+        soak_warmup=numbers["--soak-warmup"],
+        soak_interval=numbers["--soak-interval"],
+        soak_rate=numbers["--soak-rate"],
         server_cpu=server_cpu,
         client_cpu=client_cpu,
         mariadb_cpus=mariadb_cpus,

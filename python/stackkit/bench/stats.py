@@ -49,3 +49,36 @@ def noise_percent(busy_seconds, measured_seconds, seconds):
 
 def mib(kib):
     return None if kib is None else round(kib / 1024, 1)
+
+
+def histogram_quantile(q, buckets):
+    """The q-quantile of a Prometheus histogram given as {upper bound:
+    cumulative count} (with +Inf), as PromQL's histogram_quantile: linear
+    inside the bucket that holds it; None if it is empty or the quantile
+    lies in the +Inf bucket."""
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] <= 0:
+        return None
+    rank = q * buckets[bounds[-1]]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return None
+            inside = buckets[bound] - below
+            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0)
+        lower, below = bound, buckets[bound]
+    return None
+
+
+def slope_per_minute(points):
+    """The least-squares slope of (seconds, value) points, per minute; None
+    with fewer than two distinct times."""
+    if len(points) < 2:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if spread == 0:
+        return None
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 60

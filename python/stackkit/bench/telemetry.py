@@ -180,10 +180,9 @@ def summarize(bench, name):
     return True
 
 
-def check_export(bench, jaeger_state, totals, attempts=50):
-    """A benchmark of "on" that exported nothing would measure nothing: Jaeger
-    must return traces of the traced service."""
-    results, figures = bench.results, bench.results["telemetry-on"]
+def traces_in_jaeger(jaeger_state, attempts=50):
+    """How many of the traced service's traces Jaeger returns (up to 20),
+    asking again every 0.2 s while it has none yet."""
     traces = 0
     for _ in range(attempts):
         try:
@@ -193,6 +192,14 @@ def check_export(bench, jaeger_state, totals, attempts=50):
         if traces:
             break
         time.sleep(0.2)
+    return traces
+
+
+def check_export(bench, jaeger_state, totals, attempts=50):
+    """A benchmark of "on" that exported nothing would measure nothing: Jaeger
+    must return traces of the traced service."""
+    results, figures = bench.results, bench.results["telemetry-on"]
+    traces = traces_in_jaeger(jaeger_state, attempts)
     counts = totals.counts
     figures.extra.update(jaeger_traces_found=traces, spans_sampled=counts.sampled,
                          spans_not_sampled=counts.not_sampled, spans_exported_before_shutdown=counts.exported,
