@@ -43,6 +43,10 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     } catch (const std::invalid_argument& error) {
       throw CLI::ValidationError("--apimon-url", error.what());
     }
+    // Its client's connections to apimon belong to the server's event loop,
+    // so a handler's calls never leave its thread: one loop, by design.
+    if (config.server.threads != 1)
+      throw CLI::ValidationError("--threads", "api-prometheus runs one event loop; only 1 is accepted");
     config.upstream.timeout = std::chrono::milliseconds(upstream_timeout_ms);
     config.upstream.user_agent = "api-prometheus";
     service_options.finish();

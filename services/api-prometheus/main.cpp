@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    config.server.threads = 1;  // the client's connection pool belongs to one event loop
     config.server.telemetry = {telemetry->tracer(), &telemetry->http_server_metrics(), config.access_log};
     http::Server server(config.server, http::Router{});
     server.listen();

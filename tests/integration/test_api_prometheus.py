@@ -100,6 +100,7 @@ def test_every_metric_type_is_shown_and_promtool_accepts_them(stack):
 def test_invalid_settings_exit_2_naming_them():
     binary = os.environ.get("API_PROMETHEUS_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
     for args, named in ((["--apimon-url", "ftp://x"], "--apimon-url"), (["--apimon-url", "http://h:0"], "--apimon-url"),
-                        (["--retry-budget", "2"], "--retry-budget"), (["--port", "x"], "--port")):
+                        (["--retry-budget", "2"], "--retry-budget"), (["--port", "x"], "--port"),
+                        (["--threads", "2"], "--threads")):
         result = subprocess.run([binary, *args], capture_output=True, text=True, timeout=10, env={})
         assert result.returncode == 2 and named in result.stderr, (args, result.stderr)
