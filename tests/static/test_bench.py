@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from stackkit import exposition
-from stackkit.bench import launch, parse, pinning, report, soak, stats
+from stackkit.bench import apimon, comparisons, launch, paired, parse, peer, pinning, procfs, report, soak, stats
 from stackkit.bench.results import Results
 from stackkit.bench.settings import CASES, UsageError
 from stackkit.bench.settings import parse as parse_settings
@@ -250,6 +250,7 @@ def test_defaults():
     assert s.cases == CASES and CASES[-1] == "soak"
     assert (s.duration, s.warmup, s.db_pool, s.rounds, s.pairs, s.slice) == (10, 2, 8, 3, 6, 3)
     assert (s.soak_duration, s.soak_warmup, s.soak_interval, s.soak_rate) == (600, 60, 5, 200)
+    assert s.seed_workers == 2
     assert (s.server_cpu, s.client_cpu, s.mariadb_cpus) == (1, 0, {0, 1})
     assert s.out == str(REPO / "build" / "bench")
 
@@ -278,7 +279,10 @@ def test_only_keeps_the_run_order():
     (["--server-cpu", "0"], {}, "must be two different CPUs, not both 0"),
     (["--client-cpu", "2"], {}, "CPU 2 is not available to this process (allowed: 0,1)"),
     (["--mariadb-cpus", "1-0"], {}, "--mariadb-cpus ($BENCH_MARIADB_CPUS) must be a CPU list like 0,1 or 0-3"),
-    (["--only", "nginx,foo"], {}, "unknown case 'foo' (known: nginx, sqlite,"),
+    (["--only", "nginx,foo"], {}, "unknown case 'foo' (known: nginx, nginx-log, sqlite,"),
+    (["--seed-workers", "0"], {}, "--seed-workers ($BENCH_SEED_WORKERS) must be a whole number from 1 to 64, not '0'"),
+    ([], {"BENCH_SEED_WORKERS": "65"}, "--seed-workers ($BENCH_SEED_WORKERS) must be a whole number from 1 to 64"),
+    (["--only", "seed", "--mariadb-cpus", "0-3"], {}, "CPU 2,3 is not available"),
     (["--soak-rate", "0"], {}, "--soak-rate ($BENCH_SOAK_RATE) must be a whole number from 1 to 100000, not '0'"),
     ([], {"BENCH_SOAK_INTERVAL": "0"}, "--soak-interval ($BENCH_SOAK_INTERVAL) must be a whole number from 1"),
     (["--soak-duration", "1"], {}, "--soak-duration ($BENCH_SOAK_DURATION) must be a whole number from 2"),
@@ -325,9 +329,11 @@ def test_bad_options_exit_2_before_anything_starts(argv):
 def test_help():
     result = run_bench("--help")
     assert result.returncode == 0
+    text = "".join(result.stdout.split())  # as argparse wraps it, at hyphens too
     for words in ("--only", "BENCH_DURATION", "BENCH_TELEMETRY_PAIRS", "BENCH_MARIADB_CPUS", "docs/performance.md",
-                  "--soak-duration", "BENCH_SOAK_RATE", "POKELOAD_BIN"):
-        assert words in result.stdout
+                  "--soak-duration", "BENCH_SOAK_RATE", "POKELOAD_BIN", "--seed-workers", "BENCH_SEED_WORKERS",
+                  "nginx,nginx-log,sqlite", "access-log,always-on,configured,seed"):
+        assert words in text
 
 
 def test_missing_binary_exits_1_naming_it(tmp_path):
@@ -411,14 +417,180 @@ def test_results_json_and_markdown():
     assert ("| sqlite | apimon SQLite, no cache | 75995.12 | 0.81 | 1.34 | 0 | 0 | 9.5 | 99 | - | 1 | ok |"
             in lines)
     assert "| sysbench | sysbench point-select (DB ceil.) | - | - | - | - | - | - | - | - | - | failed |" in lines
-    assert "| apimon mariadb / sysbench point-select (req/s per q/s) | - | >= 0.6 | skipped |" in lines
+    assert "| apimon mariadb / sysbench point-select (req/s per q/s) | - | >= 0.8 | skipped |" in lines
     assert "| span_sampled_out, CPU time (ns) | 16.1 | <= 50 | PASS |" in lines
     assert "- sysbench: the MariaDB fixture did not start" in lines
     assert "| span_sampled | 141.5 | 200.1 | 5 |" in lines
 
     console = report.console(settings, results, doc["checks"])
     assert any(line.split()[:3] == ["sqlite", "apimon", "SQLite,"] and line.split()[-1] == "ok" for line in console)
-    assert "  apimon idle RSS (MiB)                                             -  target <= 10   skipped" in console
+    rss_line = ["apimon", "idle", "RSS", "(MiB)", "-", "target", "<=", "10", "skipped"]
+    assert rss_line in [line.split() for line in console]
+
+
+# --------------------------------------------------------- paired cases --
+
+def test_the_report_rows_put_each_comparisons_other_side_before_its_case():
+    assert comparisons.rows(("nginx", "nginx-log", "telemetry-off", "telemetry-on", "access-log", "always-on",
+                             "configured", "seed")) == [
+        "nginx", "nginx-log-off", "nginx-log", "telemetry-off", "telemetry-on", "access-log-off", "access-log",
+        "always-on-off", "always-on", "configured", "seed-apimon", "seed"]
+    assert comparisons.rows(("telemetry-on",)) == ["telemetry-on"]  # telemetry's sides are cases of their own
+    assert set(comparisons.BY_CASE) == {"telemetry-off", "telemetry-on", "nginx-log", "access-log", "always-on",
+                                        "seed"}
+    assert set(comparisons.BY_CASE) < set(CASES)
+
+
+def test_only_a_selected_telemetry_side_is_measured_but_both_sides_of_the_others():
+    sides = paired.measured_sides
+    assert [s.name for s in sides(settings_of("--only", "telemetry-on"), comparisons.TELEMETRY)] == ["telemetry-on"]
+    assert [s.name for s in sides(settings_of("--only", "access-log"), comparisons.ACCESS_LOG)] == [
+        "access-log-off", "access-log"]
+    seed = comparisons.SEED
+    assert [s.name for s in sides(settings_of("--only", "seed"), seed)] == ["seed", "seed-apimon"]
+    assert seed.mariadb and all(side.traced for side in seed.sides)
+    assert set(seed.traced_services) == {"apimon-bench", peer.SERVICE}
+    assert comparisons.ACCESS_LOG.variant.access_log and not comparisons.ACCESS_LOG.traced_services
+
+
+def paired_runs(results, comparison, pairs, cpu=None):
+    """Runs of one round: (base, variant) req/s by pair, and CPU µs per request if given."""
+    for number, (base, variant) in enumerate(pairs, start=1):
+        for side, rate, index in ((comparison.base, base, 0), (comparison.variant, variant, 1)):
+            ok(results, f"{side.name}.r1.p{number}", requests_per_sec=rate)
+            if cpu:
+                results[f"{side.name}.r1.p{number}"].extra["cpu_us_per_request"] = cpu[number - 1][index]
+    for side in comparison.sides:
+        ok(results, side.name)
+
+
+def test_pair_values_overhead_ratio_and_cpu_cost():
+    settings = measured_settings("access-log", "seed")
+    results = Results()
+    paired_runs(results, comparisons.ACCESS_LOG, [(80000.0, 76000.0), (78000.0, 78780.0)],
+                cpu=[(12.5, 13.0), (12.8, None)])
+    assert comparisons.pair_values(settings, results, comparisons.ACCESS_LOG) == [5.0, -1.0]
+    assert comparisons.pair_values(settings, results, comparisons.ACCESS_LOG, "cpu_cost") == [4.0]
+    paired_runs(results, comparisons.SEED, [(600.0, 21000.0), (500.0, 20000.0)], cpu=[(1100.0, 44.0), (990.0, None)])
+    assert comparisons.pair_values(settings, results, comparisons.SEED, "ratio") == [35.0, 40.0]
+    assert comparisons.pair_values(settings, results, comparisons.SEED, "cpu_ratio") == [25.0]
+    ok(results, "seed.r1.p2", requests_per_sec=None)  # a pair with a figure missing is left out
+    assert comparisons.pair_values(settings, results, comparisons.SEED, "ratio") == [35.0]
+
+
+def test_the_new_targets_judge_their_pairs():
+    settings = measured_settings("nginx", "nginx-log", "sqlite", "access-log", "always-on", "configured", "seed")
+    results = Results()
+    ok(results, "nginx", requests_per_sec=150000.0)
+    ok(results, "sqlite", requests_per_sec=119000.0)
+    ok(results, "configured", requests_per_sec=60000.0)
+    paired_runs(results, comparisons.NGINX_LOG, [(150000.0, 147000.0), (151000.0, 150000.0)],
+                cpu=[(5.0, 5.2), (5.0, 5.1)])
+    paired_runs(results, comparisons.ACCESS_LOG, [(80000.0, 76400.0), (80000.0, 75120.0)],
+                cpu=[(12.5, 13.0), (12.5, 13.25)])
+    paired_runs(results, comparisons.ALWAYS_ON, [(80000.0, 68000.0), (80000.0, 67200.0)])
+    paired_runs(results, comparisons.SEED, [(700.0, 21000.0), (800.0, 20000.0)], cpu=[(1000.0, 50.0), (990.0, 45.0)])
+    checks = report.judge(settings, results)
+    summary = {key: (c["value"], c["target"], c["result"]) for key, c in checks.items()
+               if c["result"] != "skipped"}
+    assert summary == {
+        "sqlite_vs_nginx": (0.793, ">= 0.8", "MISS"),
+        "nginx_log_cost": (1.3, "-", "reported"),
+        "nginx_log_cpu_cost": (3.0, "-", "reported"),
+        "access_log_overhead": (5.3, "<= 5", "MISS"),
+        "access_log_cpu_cost": (5.0, "-", "reported"),
+        "always_on_overhead": (15.5, "<= 15", "MISS"),
+        "configured_vs_nginx": (0.4, "-", "reported"),
+        "apimon_vs_seed": (27.5, ">= 30", "MISS"),
+        "seed_cpu_vs_apimon": (21.0, "-", "reported")}
+    assert results["access-log"].extra["overhead_pct_runs"] == [4.5, 6.1]
+    assert results["seed"].extra["ratio_runs"] == [30.0, 25.0]
+    assert not results.failed
+
+    results["nginx"].requests_per_sec = 148000.0
+    paired_runs(results, comparisons.ACCESS_LOG, [(80000.0, 76400.0), (80000.0, 76000.0)])
+    paired_runs(results, comparisons.ALWAYS_ON, [(80000.0, 68000.0), (80000.0, 68400.0)])
+    paired_runs(results, comparisons.SEED, [(700.0, 21000.0), (600.0, 21000.0)])
+    checks = report.judge(settings, results)
+    assert [checks[key]["result"] for key in ("sqlite_vs_nginx", "access_log_overhead", "always_on_overhead",
+                                              "apimon_vs_seed")] == ["PASS"] * 4
+
+
+def test_the_unchanged_and_changed_limits():
+    limits = {target.key: target.limit for target in report.TARGETS}
+    assert limits["sqlite_vs_nginx"] == ">= 0.8" and limits["mariadb_vs_sysbench"] == ">= 0.8"
+    assert limits["cache_vs_nginx"] == ">= 0.75" and limits["idle_rss"] == "<= 10"
+    assert limits["telemetry_overhead"] == "<= 5" and limits["access_log_overhead"] == "<= 5"
+    assert limits["always_on_overhead"] == "<= 15" and limits["apimon_vs_seed"] == ">= 30"
+    assert limits["configured_vs_nginx"] is None and limits["nginx_log_cost"] is None
+
+
+def test_the_report_has_both_sides_of_each_pair():
+    settings = measured_settings("access-log", "seed")
+    results = Results()
+    paired_runs(results, comparisons.ACCESS_LOG, [(80000.0, 76000.0), (78000.0, 77000.0)], cpu=[(12.5, 13.0)] * 2)
+    paired_runs(results, comparisons.SEED, [(700.0, 21000.0), (800.0, 20000.0)])
+    for name, figures in (("access-log-off", (79000, 0.8, 1.2)), ("access-log", (76500, 0.85, 1.4)),
+                          ("seed", (750, 80.0, 120.0)), ("seed-apimon", (20500, 2.9, 5.1))):
+        ok(results, name, requests_per_sec=figures[0], latency_p50_ms=figures[1], latency_p99_ms=figures[2])
+    results["access-log-off"].extra["cpu_us_per_request"] = 12.6
+    results["access-log"].extra["cpu_us_per_request"] = 13.1
+    results["seed"].extra.update(spans_sampled=40000, spans_not_sampled=0, spans_exported_before_shutdown=39000,
+                                 spans_dropped=0)
+    checks = report.judge(settings, results)
+    lines = report.console(settings, results, checks)
+    names = [line.split()[0] for line in lines if line.split() and line.split()[-1] == "ok"]
+    assert names == ["access-log-off", "access-log", "seed-apimon", "seed"]
+    assert ("access-log: access-log-off 79000 req/s p50/p99 0.8/1.2 ms 12.6 us CPU/req vs access-log 76500 req/s "
+            "p50/p99 0.85/1.4 ms 13.1 us CPU/req") in lines
+    assert any(line.startswith("seed: seed 750 req/s p50/p99 80.0/120.0 ms") and "vs seed-apimon 20500 req/s" in line
+               for line in lines), lines
+    assert any(line.startswith("seed: Jaeger used") and "sampled 40000 spans" in line for line in lines), lines
+    assert "access-log req/s by run: 76000.0 77000.0" in lines
+    doc = report.document(settings, results, checks, generated_at="2026-12-06T05:00:00Z")
+    assert list(doc["cases"]) == ["access-log-off", "access-log", "seed-apimon", "seed"]
+    assert "always_on" in doc["method"]["telemetry"] and "gunicorn 2 sync" in doc["method"]["telemetry"]["seed"]
+    markdown = report.markdown(doc).splitlines()
+    assert "access-log: overhead by pair (%, 1 - on/off): 5.0 1.28" in markdown
+    assert "access-log: more CPU per request by pair (%): 4.0 4.0" in markdown
+    assert "seed: apimon / peer by pair: 30.0 25.0" in markdown
+    assert "| apimon / seed peer, both traced, MariaDB (req/s, pairs) | 27.5 | >= 30 | MISS |" in markdown
+
+
+def test_cpu_per_request_and_process_groups():
+    assert stats.cpu_us_per_request(0.99, 75000) == 13.2
+    assert stats.cpu_us_per_request(None, 75000) is None and stats.cpu_us_per_request(1.0, 0) is None
+    me, parent = os.getpid(), os.getppid()
+    assert procfs.cpu_ticks((me, parent)) >= procfs.cpu_ticks(me)
+    assert procfs.rss_kib((me, me)) == pytest.approx(2 * procfs.rss_kib(me), rel=0.1)
+    assert procfs.cpu_ticks((me, 2**22 + 1)) is None and procfs.rss_kib((me, 2**22 + 1)) is None
+
+
+def test_samplers_of_the_traced_cases(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")  # inherited settings never leak in
+    ratio = apimon.environment("http://127.0.0.1:4318")
+    assert (ratio["OTEL_TRACES_SAMPLER"], ratio["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.01")
+    always = apimon.environment("http://127.0.0.1:4318", sampler=apimon.ALWAYS_ON)
+    assert always["OTEL_TRACES_SAMPLER"] == "always_on" and "OTEL_TRACES_SAMPLER_ARG" not in always
+    default = apimon.environment("http://127.0.0.1:4318", sampler=apimon.DEFAULT_SAMPLER)
+    assert "OTEL_TRACES_SAMPLER" not in default and "OTEL_TRACES_SAMPLER_ARG" not in default
+    assert default["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    assert apimon.environment()["OTEL_SDK_DISABLED"] == "true"
+    env = peer.environment("mysql://app@127.0.0.1:3306/pokedex", "/run/pw", "/tmp/m", "http://127.0.0.1:4318")
+    assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_SERVICE_NAME"]) == ("always_on", peer.SERVICE)
+    assert "OTEL_TRACES_SAMPLER_ARG" not in env and env["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/m"
+    assert peer.environment("mysql://a@h:1/d", "/pw", "/m")["OTEL_SDK_DISABLED"] == "true"
+    argv = peer.argv(5000, workers=3)
+    assert argv[0].endswith("/seed-venv/bin/gunicorn") and argv[-4:] == ["--bind", "127.0.0.1:5000", "--workers", "3"]
+
+
+def test_access_log_lines_are_counted_and_the_end_kept(tmp_path):
+    log = tmp_path / "apimon.log"
+    log.write_bytes(b"".join(b'{"level":"info","message":"request","status":200,"n":%d}\n' % i for i in range(120))
+                    + b'{"level":"info","message":"stopping"}\n')
+    lines, tail = paired.count_access_lines(str(log))
+    assert lines == 120 and len(tail) == paired.LOG_TAIL_LINES
+    assert tail[-1].startswith(b'{"level":"info","message":"stopping"}') and b'"n":119' in tail[-2]
 
 
 # ------------------------------------------------------------------ soak --
@@ -604,7 +776,8 @@ def test_a_bounded_run_ends_by_itself(tmp_path):
 # ------------------------------------------------------------- real runs --
 
 def short_run_cases():
-    cases = ["nginx", "sqlite", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on"]
+    cases = ["nginx", "nginx-log", "sqlite", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on",
+             "access-log", "always-on", "configured", "seed"]
     if os.environ.get("TELEMETRY_BENCH_BIN"):
         cases.append("spans")
     return cases
@@ -630,13 +803,28 @@ def test_a_short_real_run_measures_every_case_and_leaves_nothing_behind(tmp_path
                        TMPDIR=str(scratch))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     doc = json.loads((out / "results.json").read_text())
-    assert doc["ok"] is True and list(doc["cases"]) == cases
+    assert doc["ok"] is True and list(doc["cases"]) == comparisons.rows(cases)
     for name, case in doc["cases"].items():
         assert case["status"] == "ok", (name, case)
-    for name in ("nginx", "sqlite", "mariadb", "sysbench", "telemetry-off", "telemetry-on"):
+    for name in ("nginx", "sqlite", "mariadb", "sysbench", "telemetry-off", "telemetry-on", "nginx-log-off",
+                 "nginx-log", "access-log-off", "access-log", "always-on-off", "always-on", "configured", "seed",
+                 "seed-apimon"):
         assert doc["cases"][name]["requests"] > 0 and doc["cases"][name]["errors"] == 0, name
+    # The new cases did what they say: logged, traced every request, ran the peer.
+    assert doc["cases"]["access-log"]["access_log_lines"] >= doc["cases"]["access-log"]["requests"]
+    assert doc["cases"]["configured"]["access_log_lines"] >= doc["cases"]["configured"]["requests"]
+    assert doc["cases"]["always-on"]["spans_not_sampled"] == 0 and doc["cases"]["always-on"]["spans_sampled"] > 0
+    assert doc["cases"]["seed"]["jaeger_traces_found"] > 0 and doc["cases"]["seed"]["spans_not_sampled"] == 0
+    assert doc["cases"]["seed"]["cpu_us_per_request"] > 0
+    for key in ("access_log_overhead", "always_on_overhead", "apimon_vs_seed", "sqlite_vs_nginx"):
+        assert doc["checks"][key]["result"] in ("PASS", "MISS"), key
+    for key in ("nginx_log_cost", "access_log_cpu_cost", "seed_cpu_vs_apimon"):
+        assert doc["checks"][key]["result"] == "reported", key
+    assert doc["checks"]["configured_vs_nginx"]["value"] > 0
     for artefact in ("nginx.wrk.txt", "sqlite.wrk.txt", "mariadb.wrk.txt", "telemetry-on.r1.p1.wrk.txt",
-                     "telemetry-off.r1.p1.wrk.txt", "sysbench.txt", "nginx.conf", "sqlite.apimon.log"):
+                     "telemetry-off.r1.p1.wrk.txt", "sysbench.txt", "nginx.conf", "sqlite.apimon.log",
+                     "access-log.apimon.log", "configured.apimon.log", "seed.r1.p1.wrk.txt", "seed.r1.peer.log",
+                     "nginx-log.r1.p1.wrk.txt"):
         assert (out / artefact).exists(), artefact
     assert doc["cases"]["telemetry-on"]["jaeger_traces_found"] > 0
     assert doc["checks"]["cache_vs_nginx"]["result"] == "skipped"

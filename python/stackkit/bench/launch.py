@@ -70,6 +70,15 @@ def run(argv, output, cpus, timeout, env=None, errors=subprocess.STDOUT):
     return process.returncode if finished else None
 
 
+def log_tail(path, lines=5):
+    """The last `lines` lines of a server's log on one line, for an error message."""
+    try:
+        with open(path, errors="replace") as f:
+            return " ".join(line.rstrip("\n") for line in f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
 def wait_http(url, process, seconds):
     """True once `url` answers below 400 within `seconds`, False if it does not
     or the process exits first."""

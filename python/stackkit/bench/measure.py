@@ -76,6 +76,7 @@ def measure_http(bench, name, url, server, *, warmup, duration, cpu_pid=None, db
     figures.errors = report.non_2xx
     figures.socket_errors = report.socket_errors
     figures.rss_mib = stats.mib(procfs.rss_kib(cpu_pid))
+    figures.extra["cpu_us_per_request"] = stats.cpu_us_per_request(window.cpu_seconds("server"), report.requests)
     if report.requests_per_sec is None or not report.requests:
         results.fail(name, f"no result in wrk output: {one_line(text)}")
         return False

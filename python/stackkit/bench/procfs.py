@@ -10,10 +10,14 @@ CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_ticks(pid):
-    """User and system time of all threads of a process, in clock ticks;
-    None if there is no such process."""
+    """User and system time of all threads of a process (or of all the
+    processes of a tuple, such as gunicorn's), in clock ticks; None if there
+    is no such process."""
     if pid is None:
         return None
+    if isinstance(pid, tuple):
+        ticks = [cpu_ticks(one) for one in pid]
+        return None if None in ticks else sum(ticks)
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
@@ -35,7 +39,11 @@ def busy_ticks(cpu):
 
 
 def rss_kib(pid):
-    """VmRSS of a process in KiB, None if it is gone."""
+    """VmRSS of a process in KiB (summed over a tuple of processes), None if
+    it is gone."""
+    if isinstance(pid, tuple):
+        sizes = [rss_kib(one) for one in pid]
+        return None if None in sizes else sum(sizes)
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -99,6 +107,12 @@ class CpuWindow:
     def percent(self, name):
         """The process's CPU use as a whole per cent of one core."""
         return stats.cpu_percent(self.before[name], self.after[name], self.seconds, CLOCK_TICKS_PER_SECOND)
+
+    def cpu_seconds(self, name):
+        """The process's CPU time in seconds, None if it was not measured."""
+        if self.before[name] is None or self.after[name] is None:
+            return None
+        return (self.after[name] - self.before[name]) / CLOCK_TICKS_PER_SECOND
 
     def noise(self, *measured, measured_seconds=0.0):
         """The share of the CPU that processes other than the named ones (and

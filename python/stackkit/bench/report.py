@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from stackkit.bench import soak, stats, telemetry
+from stackkit.bench import comparisons, paired, soak, stats
 from stackkit.bench.settings import CONNECTIONS, SAMPLER, SAMPLER_ARG, SOAK_SAMPLER_ARG, TRACED_SERVICE
 
 NOISE_WARNING_PERCENT = 10
@@ -16,6 +16,8 @@ NOISE_WARNING_PERCENT = 10
 def descriptions(settings):
     return {
         "nginx": "nginx fixed JSON (HTTP ceiling)",
+        "nginx-log-off": "nginx, access_log off (pairs)",
+        "nginx-log": "nginx, buffered access log",
         "sqlite": "apimon SQLite, no cache",
         "sqlite-cache": "apimon SQLite, cache 2048",
         "mariadb": f"apimon MariaDB pool {settings.db_pool}, no cache",
@@ -23,6 +25,13 @@ def descriptions(settings):
         "rss": "apimon idle, no telemetry",
         "telemetry-off": "apimon SQLite, telemetry off",
         "telemetry-on": "apimon SQLite, traces to Jaeger 1%",
+        "access-log-off": "apimon SQLite, access log off",
+        "access-log": "apimon SQLite, access log on",
+        "always-on-off": "apimon SQLite, telemetry off",
+        "always-on": "apimon SQLite, every request traced",
+        "configured": "apimon default flags, log+traces",
+        "seed": f"seed peer (Flask, gunicorn {settings.seed_workers}w) traced",
+        "seed-apimon": f"apimon MariaDB pool {settings.db_pool}, traced",
         "spans": "span micro-benchmarks (CPU ns)",
         "telemetry-instructions": "telemetry, instructions per request",
         "soak": f"apimon soak {settings.soak_rate}/s, telemetry on",
@@ -30,44 +39,63 @@ def descriptions(settings):
 
 
 def pair_overheads(settings, results):
-    """1 - on/off of each pair, in per cent: each pair's runs were measured
-    back to back by apimons living side by side, so drifts of the machine's
-    speed slower than a pair cancel within it."""
-    overheads = []
-    for r in range(1, settings.rounds + 1):
-        for p in range(1, settings.pairs + 1):
-            on, off = (results.figures.get(f"telemetry-{mode}.r{r}.p{p}") for mode in ("on", "off"))
-            if on and off and on.requests_per_sec is not None and off.requests_per_sec is not None:
-                overheads.append(stats.overhead_percent(on.requests_per_sec, off.requests_per_sec))
-    return overheads
+    """1 - on/off of each telemetry pair, in per cent: each pair's runs were
+    measured back to back by apimons living side by side, so drifts of the
+    machine's speed slower than a pair cancel within it."""
+    return comparisons.pair_values(settings, results, comparisons.TELEMETRY)
 
 
-def _telemetry_overhead(settings, results):
-    # The median of the pairs' overheads discards the odd disturbed pair.
-    overheads = pair_overheads(settings, results)
-    results["telemetry-on"].extra["overhead_pct_runs"] = overheads
-    overhead = stats.median(overheads)
-    return None if overhead is None else round(overhead, 1)
+def _pair_median(comparison, figure, key, digits=1):
+    """The median over pairs of a comparison's figure (comparisons.pair_values);
+    the values by pair go to the comparison's case as `key`. The median
+    discards the odd disturbed pair."""
+    def measure(settings, results):
+        values = comparisons.pair_values(settings, results, comparison, figure)
+        results[comparison.case].extra[key] = values
+        value = stats.median(values)
+        return None if value is None else round(value, digits)
+    return measure
+
+
+_telemetry_overhead = _pair_median(comparisons.TELEMETRY, "overhead", "overhead_pct_runs")
 
 
 @dataclass(frozen=True)
 class Target:
     key: str
     label: str
-    limit: str  # "<= 10", ">= 0.6"
+    limit: str | None  # "<= 10", ">= 0.6"; None: a figure reported, not judged
     cases: tuple
     figure: object  # (settings, results) -> the measured value
 
 
 TARGETS = (
+    Target("sqlite_vs_nginx", "apimon sqlite / nginx (req/s)", ">= 0.8", ("sqlite", "nginx"),
+           lambda s, r: stats.ratio(r["sqlite"].requests_per_sec, r["nginx"].requests_per_sec)),
     Target("cache_vs_nginx", "apimon sqlite-cache / nginx (req/s)", ">= 0.75", ("sqlite-cache", "nginx"),
            lambda s, r: stats.ratio(r["sqlite-cache"].requests_per_sec, r["nginx"].requests_per_sec)),
-    Target("mariadb_vs_sysbench", "apimon mariadb / sysbench point-select (req/s per q/s)", ">= 0.6",
+    Target("mariadb_vs_sysbench", "apimon mariadb / sysbench point-select (req/s per q/s)", ">= 0.8",
            ("mariadb", "sysbench"),
            lambda s, r: stats.ratio(r["mariadb"].requests_per_sec, r["sysbench"].requests_per_sec)),
     Target("idle_rss", "apimon idle RSS (MiB)", "<= 10", ("rss",), lambda s, r: r["rss"].rss_mib),
     Target("telemetry_overhead", "telemetry overhead, median of pairs' 1 - on/off req/s (%)", "<= 5",
            ("telemetry-off", "telemetry-on"), _telemetry_overhead),
+    Target("nginx_log_cost", "nginx access log, median of pairs' 1 - on/off req/s (%)", None, ("nginx-log",),
+           _pair_median(comparisons.NGINX_LOG, "overhead", "overhead_pct_runs")),
+    Target("nginx_log_cpu_cost", "nginx access log, more CPU per request (%)", None, ("nginx-log",),
+           _pair_median(comparisons.NGINX_LOG, "cpu_cost", "cpu_cost_pct_runs")),
+    Target("access_log_overhead", "access log overhead, median of pairs' 1 - on/off req/s (%)", "<= 5",
+           ("access-log",), _pair_median(comparisons.ACCESS_LOG, "overhead", "overhead_pct_runs")),
+    Target("access_log_cpu_cost", "access log, more CPU per request (%)", None, ("access-log",),
+           _pair_median(comparisons.ACCESS_LOG, "cpu_cost", "cpu_cost_pct_runs")),
+    Target("always_on_overhead", "every request traced, median of pairs' 1 - on/off req/s (%)", "<= 15",
+           ("always-on",), _pair_median(comparisons.ALWAYS_ON, "overhead", "overhead_pct_runs")),
+    Target("configured_vs_nginx", "apimon as configured / nginx (req/s)", None, ("configured", "nginx"),
+           lambda s, r: stats.ratio(r["configured"].requests_per_sec, r["nginx"].requests_per_sec)),
+    Target("apimon_vs_seed", "apimon / seed peer, both traced, MariaDB (req/s, pairs)", ">= 30", ("seed",),
+           _pair_median(comparisons.SEED, "ratio", "ratio_runs")),
+    Target("seed_cpu_vs_apimon", "seed peer / apimon, CPU per request", None, ("seed",),
+           _pair_median(comparisons.SEED, "cpu_ratio", "cpu_ratio_runs")),
     Target("span_sampled", "span_sampled, CPU time (ns)", "<= 300", ("spans",),
            lambda s, r: r["spans"].extra.get("span_sampled_cpu_ns")),
     Target("span_sampled_out", "span_sampled_out, CPU time (ns)", "<= 50", ("spans",),
@@ -90,10 +118,11 @@ def _meets(value, limit):
 
 def judge(settings, results):
     """Each target's value and result: PASS or MISS (a miss does not fail the
-    run), skipped if a case it needs was not selected, n/a if one failed."""
+    run; a figure without a limit is "reported"), skipped if a case it needs
+    was not selected, n/a if one failed."""
     checks = {}
     for target in TARGETS:
-        check = {"label": target.label, "value": None, "target": target.limit}
+        check = {"label": target.label, "value": None, "target": target.limit or "-"}
         failed = [case for case in target.cases if not results.ok(case)]
         if not set(target.cases) <= set(settings.cases):
             check["result"] = "skipped"
@@ -101,7 +130,11 @@ def judge(settings, results):
             check["result"] = f"n/a ({failed[0]} failed)"
         else:
             check["value"] = target.figure(settings, results)
-            check["result"] = "PASS" if check["value"] is not None and _meets(check["value"], target.limit) else "MISS"
+            if target.limit is None:
+                check["result"] = "reported"
+            else:
+                met = check["value"] is not None and _meets(check["value"], target.limit)
+                check["result"] = "PASS" if met else "MISS"
         checks[target.key] = check
     return checks
 
@@ -119,15 +152,20 @@ def _cpu_cell(figures):
     return cell(figures.server_cpu_pct)
 
 
+def _side_summary(name, f):
+    return (f"{name} {cell(f.requests_per_sec)} req/s p50/p99 {cell(f.latency_p50_ms)}/{cell(f.latency_p99_ms)} ms "
+            f"{cell(f.extra.get('cpu_us_per_request'))} us CPU/req")
+
+
 def console(settings, results, checks):
     """The report on the terminal, as lines."""
     labels = descriptions(settings)
-    row = "{:<13} {:<34} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}  {}".format
+    row = "{:<14} {:<34} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}  {}".format
     lines = ["", f"Results ({settings.duration}s each, wrk -t1 -c{CONNECTIONS} / sysbench {CONNECTIONS} threads; "
                  f"server CPU {settings.server_cpu}, client CPU {settings.client_cpu})",
              row("case", "description", "req|q/s", "p50 ms", "p99 ms", "non-2xx", "sock-err", "RSS MiB", "CPU %",
                  "noise%", "status")]
-    for name in settings.cases:
+    for name in comparisons.rows(settings.cases):
         f = results[name]
         lines.append(row(name, labels[name], cell(f.requests_per_sec), cell(f.latency_p50_ms),
                          cell(f.latency_p99_ms), cell(f.errors), cell(f.socket_errors), cell(f.rss_mib), _cpu_cell(f),
@@ -137,19 +175,34 @@ def console(settings, results, checks):
         f" 100 = one core; a+b = apimon+mariadbd. noise%: CPU {settings.server_cpu} time used by OTHER processes "
         "meanwhile.",
         " sysbench row: mariadbd's RSS and CPU, non-2xx = ignored errors, sock-err = reconnects.",
-        f" telemetry rows: medians of {settings.rounds * settings.pairs} runs of {settings.slice}s, noise the highest,"
-        " RSS after the last run.)"]
-    for mode in ("off", "on"):
-        if settings.selected(f"telemetry-{mode}"):
-            runs = telemetry.runs_of(settings, results, mode)
-            lines.append(f"telemetry-{mode} req/s by run: {' '.join(cell(r) for r in runs)}")
-    on = results.figures.get("telemetry-on")
-    if on and on.jaeger_cpu_pct is not None:
-        extra = on.extra
-        lines.append(f"telemetry-on: Jaeger used {on.jaeger_cpu_pct} % of CPU {settings.client_cpu} (wrk's); apimon "
-                     f"sampled {extra.get('spans_sampled', 0)} spans ({extra.get('spans_not_sampled', 0)} not "
-                     f"sampled), exported {extra.get('spans_exported_before_shutdown', 0)} before shutdown, dropped "
-                     f"{extra.get('spans_dropped', 0)}")
+        " paired rows (telemetry, nginx-log, access-log, always-on, seed): medians of "
+        f"{settings.rounds * settings.pairs} runs of {settings.slice}s, noise the highest, RSS after the last run;",
+        " seed: gunicorn's processes summed. CPU/req: the server's CPU time per request answered.)"]
+    for name in comparisons.rows(settings.cases):
+        runs = paired.runs_of(settings, results, name)  # none but for the paired cases' sides
+        if runs:
+            lines.append(f"{name} req/s by run: {' '.join(cell(r) for r in runs)}")
+    for comparison in comparisons.ALL:
+        case = results.figures.get(comparison.case)
+        if comparison.case in settings.cases and case and "spans_sampled" in case.extra:
+            extra = case.extra
+            jaeger = "/".join(cell(results[side.name].jaeger_cpu_pct) for side in comparison.sides if side.traced)
+            lines.append(f"{comparison.case}: Jaeger used {jaeger} % of CPU {settings.client_cpu} (wrk's); apimon "
+                         f"sampled {extra.get('spans_sampled', 0)} spans ({extra.get('spans_not_sampled', 0)} not "
+                         f"sampled), exported {extra.get('spans_exported_before_shutdown', 0)} before shutdown, "
+                         f"dropped {extra.get('spans_dropped', 0)}")
+    for comparison in comparisons.ALL:
+        if comparison.case not in settings.cases or comparison is comparisons.TELEMETRY:
+            continue
+        if all(results.ok(side.name) for side in comparison.sides):
+            lines.append(f"{comparison.case}: " + " vs ".join(_side_summary(side.name, results[side.name])
+                                                             for side in comparison.sides))
+    if results.ok("configured"):
+        extra = results["configured"].extra
+        lines.append(f"configured: Jaeger used {cell(results['configured'].jaeger_cpu_pct)} % of CPU "
+                     f"{settings.client_cpu}; apimon sampled {extra.get('spans_sampled')} spans, exported "
+                     f"{extra.get('spans_exported_before_shutdown')} before shutdown, dropped "
+                     f"{extra.get('spans_dropped')}; {extra.get('access_log_lines')} access log lines")
     if results.ok("telemetry-instructions"):
         extra = results["telemetry-instructions"].extra
         lines.append(f"telemetry-instructions: {extra['off_instructions_per_request']} instructions per request off, "
@@ -163,16 +216,17 @@ def console(settings, results, checks):
         lines += soak_lines(results["soak"], checks)
     lines += ["", "Targets"]
     for check in checks.values():
-        lines.append(f"  {check['label']:<58} {cell(check['value']):>8}  target {check['target']:<7} "
+        lines.append(f"  {check['label']:<60} {cell(check['value']):>8}  target {check['target']:<7} "
                      f"{check['result']}")
     lines += [
         "",
         f"Pinning: apimon/nginx/telemetry_bench on CPU {settings.server_cpu}, wrk, sysbench and Jaeger on CPU "
         f"{settings.client_cpu},",
         f"mariadbd on CPUs {settings.mariadb_cpu_list} in both MariaDB cases.",
-        "Telemetry: every apimon case runs with --access-log false; all but telemetry-on also with",
-        "--telemetry false and OTEL_SDK_DISABLED=true. telemetry-on: --telemetry true, OTLP/HTTP to Jaeger,",
-        f"{SAMPLER} {SAMPLER_ARG}, service {TRACED_SERVICE}."]
+        "Telemetry: apimon cases run with --access-log false (but access-log and configured) and",
+        "--telemetry false, OTEL_SDK_DISABLED=true (but telemetry-on, always-on, seed-apimon, configured).",
+        f"telemetry-on: --telemetry true, OTLP/HTTP to Jaeger, {SAMPLER} {SAMPLER_ARG}, service {TRACED_SERVICE};",
+        "always-on and seed: OTEL_TRACES_SAMPLER=always_on; configured: apimon's defaults (parentbased_always_on)."]
     if settings.selected("soak"):
         lines.append(f"Soak: apimon on CPU {settings.server_cpu} with --telemetry true --access-log true, traces to "
                      f"Jaeger ({SAMPLER} {SOAK_SAMPLER_ARG}); pokeload and Jaeger on CPU {settings.client_cpu}.")
@@ -216,7 +270,7 @@ def _span_benchmarks(figures):
 
 def noisiest(settings, results):
     """The highest share of the server CPU that other processes took during a case's measured run."""
-    return max((results[name].other_load_on_server_cpu_pct for name in settings.cases
+    return max((results[name].other_load_on_server_cpu_pct for name in comparisons.rows(settings.cases)
                 if results[name].other_load_on_server_cpu_pct is not None), default=0)
 
 
@@ -239,18 +293,29 @@ def document(settings, results, checks, generated_at=None):
             "pinning": "server under test and telemetry_bench on the server CPU; wrk, sysbench and Jaeger "
                        "on the client CPU; mariadbd on mariadbd_cpus",
             "telemetry": {
-                "bare": "sqlite, sqlite-cache, mariadb, rss, telemetry-off: --telemetry false --access-log false, "
-                        "OTEL_SDK_DISABLED=true",
+                "bare": "sqlite, sqlite-cache, mariadb, rss, telemetry-off and the -off side of access-log and "
+                        "always-on: --telemetry false --access-log false, OTEL_SDK_DISABLED=true",
                 "traced": "telemetry-on: --telemetry true --access-log false, OTEL_TRACES_EXPORTER=otlp to a "
                           f"live Jaeger, OTEL_TRACES_SAMPLER={SAMPLER}, OTEL_TRACES_SAMPLER_ARG={SAMPLER_ARG}, "
                           f"OTEL_SERVICE_NAME={TRACED_SERVICE}",
+                "access_log": "access-log: the bare flags but --access-log true, its stdout to a file in the run's "
+                              "temporary directory (at least one line per request answered, else the case fails)",
+                "always_on": "always-on: as telemetry-on with OTEL_TRACES_SAMPLER=always_on: every request traced",
+                "configured": "configured: apimon's default flags (access log and telemetry on, the default "
+                              "sampler parentbased_always_on, --threads 1 --db-pool-size 4, no cache) with traces to "
+                              "the live Jaeger",
+                "seed": f"seed: the seed peer (bench/peers/seed: Flask, gunicorn {settings.seed_workers} sync "
+                        "workers, PyMySQL, prometheus_client, OpenTelemetry) against apimon on MariaDB (pool "
+                        f"{settings.db_pool}, no cache, --telemetry true), both OTEL_TRACES_SAMPLER=always_on to one "
+                        "live Jaeger, the same wrk load; gunicorn and its workers on the server CPU",
                 "rounds": settings.rounds,
                 "pairs_per_round": settings.pairs,
                 "run_s": settings.slice,
-                "rounds_note": "each round starts a fresh telemetry-off and telemetry-on apimon side by side on the "
-                               "server CPU, warms both up, then measures pairs_per_round pairs of run_s-second runs "
-                               "back to back, alternating which goes first; a case's figures are medians over its "
-                               "runs, the overhead the median over pairs of 1 - on/off",
+                "rounds_note": "paired cases (telemetry, nginx-log, access-log, always-on, seed): each round starts "
+                               "a fresh server of each side side by side on the server CPU, warms both up, then "
+                               "measures pairs_per_round pairs of run_s-second runs back to back, alternating which "
+                               "goes first; a side's figures are medians over its runs, an overhead the median over "
+                               "pairs of 1 - on/off, seed's ratio the median over pairs of apimon/peer",
                 "jaeger": "on the client CPU under SCHED_IDLE: it runs only when wrk leaves the CPU idle",
                 "inherited_environment": "every OTEL_* and APIMON_* variable is removed",
             },
@@ -271,7 +336,7 @@ def document(settings, results, checks, generated_at=None):
             "apimon": settings.apimon,
             "note": "ratios are meaningful within one run only",
         },
-        "cases": {name: results[name].as_json(labels[name]) for name in settings.cases},
+        "cases": {name: results[name].as_json(labels[name]) for name in comparisons.rows(settings.cases)},
         "checks": checks,
     }
 
@@ -313,9 +378,13 @@ def markdown(doc):
         for name, values in runs:
             lines.append(f"| {name} | {' '.join(cell(v) for v in values)} | "
                          f"{cell(cases[name].get('requests_per_sec'))} |")
-    overheads = cases.get("telemetry-on", {}).get("overhead_pct_runs")
-    if overheads:
-        lines += ["", f"Overhead by pair (%, 1 - on/off): {' '.join(cell(v) for v in overheads)}"]
+    for name, c in cases.items():
+        for key, what in (("overhead_pct_runs", "overhead by pair (%, 1 - on/off)"),
+                          ("cpu_cost_pct_runs", "more CPU per request by pair (%)"),
+                          ("ratio_runs", "apimon / peer by pair"),
+                          ("cpu_ratio_runs", "peer / apimon CPU per request by pair")):
+            if c.get(key):
+                lines += ["", f"{name}: {what}: {' '.join(cell(v) for v in c[key])}"]
     soaked = cases.get("soak", {})
     if soaked.get("per_minute"):
         soak_method = method["soak"]

@@ -12,13 +12,14 @@ import tempfile
 import time
 
 from stackkit import jaeger, mariadb
-from stackkit.bench import launch, pinning, report, scenarios, soak, telemetry
+from stackkit.bench import comparisons, launch, paired, peer, pinning, report, scenarios, soak
 from stackkit.bench.results import Results
 from stackkit.bench.settings import (
     APIMON_CASES,
     CONNECTIONS,
     JAEGER_CASES,
     MARIADB_CASES,
+    NGINX_CASES,
     WRK_CASES,
     UsageError,
     parse,
@@ -49,7 +50,7 @@ class Bench:
         self.pokeload = None
         self._mariadb_state = None
         self._mariadb_failed = False
-        self.telemetry_measured = False
+        self.comparisons_measured = set()
         self._cleanup = contextlib.ExitStack()
         self.tmp = tempfile.mkdtemp(prefix="apimon-bench.")
         self._cleanup.callback(shutil.rmtree, self.tmp, ignore_errors=True)
@@ -109,12 +110,15 @@ def _stop_fixture(module, name, state_dir):
         print(f"bench: could not stop the {name} fixture in {state_dir}: {error}", file=sys.stderr)
 
 
-def _measure_telemetry_once(bench):
-    if bench.telemetry_measured:
-        print("  (measured together with telemetry-off above)")
+def _measure_comparison(bench, case):
+    """A paired case: its comparison is measured once, for whichever of its
+    cases comes first."""
+    comparison = comparisons.BY_CASE[case]
+    if comparison in bench.comparisons_measured:
+        print(f"  (measured together with {comparison.cases[0]} above)")
         return
-    bench.telemetry_measured = True
-    telemetry.measure(bench)
+    bench.comparisons_measured.add(comparison)
+    paired.measure(bench, comparison)
 
 
 CASE_MEASUREMENTS = {
@@ -124,12 +128,13 @@ CASE_MEASUREMENTS = {
     "mariadb": scenarios.mariadb,
     "sysbench": scenarios.sysbench,
     "rss": scenarios.rss,
-    "telemetry-off": _measure_telemetry_once,
-    "telemetry-on": _measure_telemetry_once,
+    "configured": scenarios.configured,
     "spans": scenarios.spans,
     "telemetry-instructions": scenarios.telemetry_instructions,
     "soak": soak.measure,
 }
+CASE_MEASUREMENTS.update((case, lambda bench, case=case: _measure_comparison(bench, case))
+                         for case in comparisons.BY_CASE)
 
 
 def check_prerequisites(settings):
@@ -138,7 +143,7 @@ def check_prerequisites(settings):
     tools = []
     if settings.selected(*WRK_CASES):
         tools.append(("wrk", "apt-get install wrk"))
-    if settings.selected("nginx"):
+    if settings.selected(*NGINX_CASES):
         tools.append(("nginx", "apt-get install nginx-light"))
     if settings.selected("sysbench"):
         tools.append(("sysbench", "apt-get install sysbench"))
@@ -157,6 +162,11 @@ def check_prerequisites(settings):
             jaeger.binary_path()
         except jaeger.FixtureError as error:
             raise MissingPrerequisite(f"no Jaeger binary: {error}") from None
+    if settings.selected("seed"):
+        try:
+            peer.ensure_venv()
+        except (peer.PeerError, OSError) as error:
+            raise MissingPrerequisite(f"the seed peer's venv: {error}") from None
     if settings.selected("spans") and not os.access(settings.telemetry_bench, os.X_OK):
         raise MissingPrerequisite(f"no telemetry_bench binary at {settings.telemetry_bench} (build it: ninja -C "
                                   "build/ci telemetry_bench, or give --telemetry-bench / TELEMETRY_BENCH_BIN)")
@@ -168,7 +178,7 @@ def check_prerequisites(settings):
 def remove_stale_artefacts(settings):
     """What an earlier run left of the cases measured now."""
     stale = [os.path.join(settings.out, "results.json"), os.path.join(settings.out, "results.md")]
-    for name in settings.cases:
+    for name in comparisons.rows(settings.cases):
         for pattern in (f"{name}.*.log", f"{name}.wrk.txt", f"{name}.r*.wrk.txt"):
             stale += glob.glob(os.path.join(glob.escape(settings.out), pattern))
     for name, artefact in (("nginx", "nginx.conf"), ("sysbench", "sysbench.txt"), ("spans", "spans.json"),
@@ -187,8 +197,8 @@ def _header(settings, bench):
         f"pinning: server under test on CPU {settings.server_cpu}, wrk/sysbench/Jaeger on CPU {settings.client_cpu}, "
         f"mariadbd on CPUs {settings.mariadb_cpu_list}",
         "apimon cases without telemetry (--telemetry false --access-log false, OTEL_SDK_DISABLED=true) but "
-        f"telemetry-on ({settings.rounds} rounds of {settings.pairs} pairs of {settings.slice}s runs with "
-        "telemetry-off)"]
+        "telemetry-on, access-log, always-on, configured, seed and soak; paired cases in "
+        f"{settings.rounds} rounds of {settings.pairs} pairs of {settings.slice}s runs"]
     if settings.selected("soak"):
         lines.append(f"soak: pokeload at {settings.soak_rate}/s for {settings.soak_duration}s against apimon with "
                      f"telemetry on, a sample every {settings.soak_interval}s, growth after {settings.soak_warmup}s")
@@ -207,7 +217,7 @@ def run(settings):
         bench.copy_binaries()
         remove_stale_artefacts(settings)
         print(_header(settings, bench))
-        for name in settings.cases:
+        for name in comparisons.rows(settings.cases):
             bench.results[name]  # failed until it is measured
         for name in settings.cases:
             print(f"== {name}")

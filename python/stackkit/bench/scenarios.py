@@ -1,4 +1,4 @@
-"""The cases but the telemetry pair (telemetry.py) and the soak (soak.py):
+"""The cases but the paired ones (comparisons.py) and the soak (soak.py):
 each measures one thing and records its figures, or fails saying why.
 docs/performance.md describes them."""
 
@@ -7,13 +7,15 @@ import os
 import secrets
 import shutil
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 
 from stackkit import mariadb as mariadb_fixture
 from stackkit import processes
-from stackkit.bench import apimon, launch, parse, procfs, stats
+from stackkit.bench import apimon, launch, paired, parse, procfs, stats
 from stackkit.bench.measure import measure_http, one_line, read_text
-from stackkit.bench.settings import CONNECTIONS, SAMPLER_ARG, TELEMETRY_INSTRUCTIONS_SCRIPT
+from stackkit.bench.settings import CONNECTIONS, SAMPLER_ARG, TELEMETRY_INSTRUCTIONS_SCRIPT, TRACED_SERVICE
 from stackkit.server import http_request
 
 # What nginx serves: apimon's own answer for /pokemon/25 (214 bytes).
@@ -28,7 +30,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  {access_log};
   keepalive_requests 1000000;
   keepalive_timeout 65s;
   server_tokens off;
@@ -63,28 +65,108 @@ def _tail(path, lines=5):
         return ""
 
 
-def nginx(bench):
-    name, settings = "nginx", bench.settings
-    prefix = os.path.join(bench.tmp, "nginx")
+# nginx-log's access log: nginx's own buffered writes, the usual way to keep
+# a busy server's log off the request path.
+NGINX_ACCESS_LOG = "access_log {path} combined buffer=64k flush=1s"
+
+
+@dataclass
+class Nginx:
+    process: object
+    url: str
+    log: str  # the error log
+    prefix: str
+    config: str
+    counts_spans: bool = False
+
+    @property
+    def cpu_pids(self):
+        """The (single) worker serves the requests: its CPU and RSS are nginx's."""
+        workers = procfs.child_pids(self.process.pid)
+        return workers[0] if workers else self.process.pid
+
+
+def start_nginx(bench, name, access_log=False):
+    """nginx serving the fixed response for case or run `name` on the server
+    CPU, with the buffered access log if asked; None (and `name` failed) if
+    it does not start. Its files are in a directory of its own in the run's
+    temporary directory."""
+    prefix = tempfile.mkdtemp(prefix=f"{name}.nginx.", dir=bench.tmp)
     os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
     port = processes.free_port()
     config = os.path.join(prefix, "nginx.conf")
+    log_directive = NGINX_ACCESS_LOG.format(path=os.path.join(prefix, "access.log")) if access_log else "access_log off"
     with open(config, "w") as f:
-        f.write(NGINX_CONFIG.format(prefix=prefix, port=port, body=FIXED_JSON))
+        f.write(NGINX_CONFIG.format(prefix=prefix, port=port, body=FIXED_JSON, access_log=log_directive))
     error_log = os.path.join(prefix, "error.log")
     with open(os.path.join(prefix, "stdout.log"), "wb") as output:
-        server = bench.start(["nginx", "-e", error_log, "-p", prefix, "-c", config], output, {settings.server_cpu})
+        process = bench.start(["nginx", "-e", error_log, "-p", prefix, "-c", config], output,
+                              {bench.settings.server_cpu})
+    server = Nginx(process, f"http://127.0.0.1:{port}", error_log, prefix, config)
+    if not launch.wait_http(f"{server.url}/pokemon/1", process, NGINX_START_TIMEOUT):
+        bench.results.fail(name, f"nginx did not start: {_tail(error_log)}")
+        launch.stop(process)
+        return None
+    return server
+
+
+def nginx(bench):
+    name, settings = "nginx", bench.settings
+    server = start_nginx(bench, name)
+    if server is None:
+        return
     try:
-        if not launch.wait_http(f"http://127.0.0.1:{port}/pokemon/1", server, NGINX_START_TIMEOUT):
-            bench.results.fail(name, f"nginx did not start: {_tail(error_log)}")
-            return
-        # The (single) worker serves the requests: its CPU and RSS are nginx's.
-        workers = procfs.child_pids(server.pid)
-        measure_http(bench, name, f"http://127.0.0.1:{port}", server, warmup=settings.warmup,
-                     duration=settings.duration, cpu_pid=workers[0] if workers else None)
-        shutil.copyfile(config, os.path.join(bench.out, "nginx.conf"))
+        measure_http(bench, name, server.url, server.process, warmup=settings.warmup, duration=settings.duration,
+                     cpu_pid=server.cpu_pids)
+        shutil.copyfile(server.config, os.path.join(bench.out, "nginx.conf"))
     finally:
-        launch.stop(server)
+        launch.stop(server.process)
+
+
+def configured(bench):
+    """apimon as users run it: its default flags (access log and telemetry
+    on, the default sampler, SQLite in memory), traces to a live Jaeger."""
+    name, settings, results = "configured", bench.settings, bench.results
+    jaeger_state = paired.start_jaeger(bench)
+    if jaeger_state is None:
+        results.fail(name, "the Jaeger fixture did not start")
+        return
+    log = os.path.join(bench.tmp, f"{name}.apimon.log")
+    server = apimon.start(bench, name, otlp_endpoint=jaeger_state["otlp_http_endpoint"],
+                          sampler=apimon.DEFAULT_SAMPLER, default_flags=True, log=log)
+    if server is None:
+        bench.stop_jaeger()
+        return
+    counts = parse.SpanCounts()
+    try:
+        if not measure_http(bench, name, server.url, server.process, warmup=settings.warmup,
+                            duration=settings.duration, aux_pid=jaeger_state["pid"]):
+            return
+        status, body = http_request(server.url + "/metrics", timeout=5)
+        if status == 200:
+            counts = parse.span_counts(body.decode(errors="replace"))
+    finally:
+        launch.stop(server.process)
+    figures = results[name]
+    traces = paired.traces_in_jaeger(jaeger_state, TRACED_SERVICE)
+    bench.stop_jaeger()
+    lines, tail = paired.count_access_lines(log)
+    with open(os.path.join(bench.out, f"{name}.apimon.log"), "wb") as f:
+        f.writelines(tail)
+    os.remove(log)
+    figures.extra.update(jaeger_traces_found=traces, spans_sampled=counts.sampled,
+                         spans_not_sampled=counts.not_sampled, spans_exported_before_shutdown=counts.exported,
+                         spans_dropped=counts.dropped, access_log_lines=lines)
+    figures.note = (f"apimon's default flags (--threads 1 --db-pool-size 4, no cache, access log and telemetry on, "
+                    f"the default sampler); Jaeger used {figures.jaeger_cpu_pct} % of CPU {settings.client_cpu}; "
+                    f"spans sampled {counts.sampled}, exported {counts.exported} before shutdown, dropped "
+                    f"{counts.dropped}; {lines} access log lines; Jaeger returned {traces} traces (limit 20)")
+    if traces == 0:
+        results.fail(name, f"Jaeger has no traces of {TRACED_SERVICE}: nothing was exported")
+    elif lines < (figures.requests or 0):
+        results.fail(name, f"the access log has {lines} lines for {figures.requests} requests")
+    else:
+        print(f"  spans sampled {counts.sampled}, dropped {counts.dropped}; {lines} access log lines")
 
 
 def _measure_apimon(bench, name, *args, mariadb_state=None):

@@ -11,18 +11,21 @@ from stackkit.bench import pinning
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 # In the order they run and are reported.
-CASES = ("nginx", "sqlite", "sqlite-cache", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on", "spans",
-         "telemetry-instructions", "soak")
-APIMON_CASES = {"sqlite", "sqlite-cache", "mariadb", "rss", "telemetry-off", "telemetry-on", "telemetry-instructions",
-                "soak"}
-JAEGER_CASES = {"telemetry-on", "soak"}
-WRK_CASES = {"nginx", "sqlite", "sqlite-cache", "mariadb", "telemetry-off", "telemetry-on"}
-MARIADB_CASES = {"mariadb", "sysbench"}
+CASES = ("nginx", "nginx-log", "sqlite", "sqlite-cache", "mariadb", "sysbench", "rss", "telemetry-off",
+         "telemetry-on", "access-log", "always-on", "configured", "seed", "spans", "telemetry-instructions", "soak")
+APIMON_CASES = {"sqlite", "sqlite-cache", "mariadb", "rss", "telemetry-off", "telemetry-on", "access-log",
+                "always-on", "configured", "seed", "telemetry-instructions", "soak"}
+JAEGER_CASES = {"telemetry-on", "always-on", "configured", "seed", "soak"}
+WRK_CASES = {"nginx", "nginx-log", "sqlite", "sqlite-cache", "mariadb", "telemetry-off", "telemetry-on", "access-log",
+             "always-on", "configured", "seed"}
+NGINX_CASES = {"nginx", "nginx-log"}
+MARIADB_CASES = {"mariadb", "sysbench", "seed"}
 
 CONNECTIONS = 64  # wrk's connections and sysbench's threads
 RANDOM_ID_SCRIPT = os.path.join(REPO, "bench", "random_id.lua")
 TELEMETRY_INSTRUCTIONS_SCRIPT = os.path.join(REPO, "bench", "telemetry_instructions.py")
-# telemetry-on's tracing (the OTLP endpoint is the Jaeger started for the run).
+# telemetry-on's tracing (the OTLP endpoint is the Jaeger started for the run;
+# always-on and seed sample every trace, configured leaves apimon's default).
 SAMPLER = "parentbased_traceidratio"
 SAMPLER_ARG = "0.01"
 TRACED_SERVICE = "apimon-bench"
@@ -51,6 +54,7 @@ class Settings:
     soak_warmup: int
     soak_interval: int
     soak_rate: int
+    seed_workers: int
     server_cpu: int
     client_cpu: int
     mariadb_cpus: frozenset
@@ -74,9 +78,11 @@ _WHOLE_NUMBERS = (
     ("--duration", "BENCH_DURATION", "10", (1, None), "seconds of each measured run"),
     ("--warmup", "BENCH_WARMUP", "2", (0, None), "seconds of load before each server's first measured run"),
     ("--db-pool", "BENCH_DB_POOL", "8", (1, 256), "apimon's database pool in the mariadb case"),
-    ("--telemetry-rounds", "BENCH_TELEMETRY_ROUNDS", "3", (1, 100), "rounds of the telemetry cases"),
+    ("--telemetry-rounds", "BENCH_TELEMETRY_ROUNDS", "3", (1, 100),
+     "rounds of the paired cases (telemetry, nginx-log, access-log, always-on, seed)"),
     ("--telemetry-pairs", "BENCH_TELEMETRY_PAIRS", "6", (1, 100), "pairs of runs in each round"),
     ("--telemetry-slice", "BENCH_TELEMETRY_SLICE", "3", (1, 600), "seconds of each run of a pair"),
+    ("--seed-workers", "BENCH_SEED_WORKERS", "2", (1, 64), "gunicorn's sync workers in the seed peer"),
     ("--server-cpu", "BENCH_SERVER_CPU", "1", (0, None), "CPU of the server under test"),
     ("--client-cpu", "BENCH_CLIENT_CPU", "0", (0, None), "CPU of wrk, sysbench, pokeload and Jaeger"),
     ("--soak-duration", "BENCH_SOAK_DURATION", "600", (2, 86400), "seconds of the soak's load"),
@@ -105,7 +111,8 @@ def parser():
     p = _Parser(
         prog="scripts/bench",
         description="Throughput, latency and memory of apimon against the machine's own ceilings (nginx, "
-                    "sysbench on MariaDB), and a soak at a steady rate with telemetry on, every case in one run. "
+                    "sysbench on MariaDB) and the seed project's design (Flask under gunicorn), the cost of its "
+                    "access log and telemetry, and a soak at a steady rate with telemetry on, every case in one run. "
                     "The method is in docs/performance.md.",
         epilog="Each option's environment variable is read when the option is not given. Relative paths are "
                "taken from the repository's root. Exit status: 0 every case measured, 1 a case failed or a "
@@ -194,6 +201,7 @@ def parse(argv, environ=None, allowed_cpus=None):
         soak_warmup=numbers["--soak-warmup"],
         soak_interval=numbers["--soak-interval"],
         soak_rate=numbers["--soak-rate"],
+        seed_workers=numbers["--seed-workers"],
         server_cpu=server_cpu,
         client_cpu=client_cpu,
         mariadb_cpus=mariadb_cpus,

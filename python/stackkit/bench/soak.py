@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from stackkit import exposition
-from stackkit.bench import apimon, launch, parse, procfs, stats, telemetry
+from stackkit.bench import apimon, launch, paired, parse, procfs, stats
 from stackkit.bench.measure import one_line, read_text
 from stackkit.bench.settings import SOAK_SAMPLER_ARG, TRACED_SERVICE
 from stackkit.server import http_request
@@ -201,7 +201,7 @@ def measure(bench):
     """The soak case: its own Jaeger, apimon traced and logging, pokeload at
     the soak's rate, samples until pokeload ends."""
     settings, results = bench.settings, bench.results
-    jaeger_state = telemetry.start_jaeger(bench)
+    jaeger_state = paired.start_jaeger(bench)
     if jaeger_state is None:
         results.fail(NAME, "the Jaeger fixture did not start")
         return
@@ -368,8 +368,8 @@ def _check_telemetry(bench, jaeger_state, log):
     results, figures = bench.results, bench.results[NAME]
     access_lines = sum(1 for line in read_text(log).splitlines() if ACCESS_LINE in line)
     figures.extra["access_log_lines"] = access_lines
-    figures.extra["unflushed_spans_at_shutdown"] = telemetry.UNFLUSHED_SPANS in read_text(log)
-    traces = telemetry.traces_in_jaeger(jaeger_state, JAEGER_ATTEMPTS)
+    figures.extra["unflushed_spans_at_shutdown"] = paired.UNFLUSHED_SPANS in read_text(log)
+    traces = paired.traces_in_jaeger(jaeger_state, TRACED_SERVICE, JAEGER_ATTEMPTS)
     figures.extra["jaeger_traces_found"] = traces
     if access_lines < figures.extra["served"]:
         results.fail(NAME, f"the access log has {access_lines} request lines for {figures.extra['served']} "

@@ -32,6 +32,14 @@ def overhead_percent(on, off):
     return round((1 - on / off) * 100, 2)
 
 
+def cpu_us_per_request(cpu_seconds, requests):
+    """Microseconds of CPU per request answered, to two decimals; None if
+    either is missing."""
+    if cpu_seconds is None or not requests:
+        return None
+    return round(cpu_seconds / requests * 1e6, 2)
+
+
 def cpu_percent(ticks_before, ticks_after, seconds, ticks_per_second):
     """CPU use between two tick counts as a whole per cent of one core."""
     if ticks_before is None or ticks_after is None or seconds <= 0:
