@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   api_prometheus::Config& config = *parsed.config;
-  logging::configure_json_stdout("api-prometheus", config.log_level);
+  logging::configure_json_stdout("api-prometheus", config.log_level, config.log_output);
   std::unique_ptr<telemetry::Telemetry> telemetry;
   try {
     telemetry = telemetry::Telemetry::from_environment("api-prometheus", API_PROMETHEUS_VERSION);
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     server.run();
     const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
     spdlog::info("api-prometheus stopped{}", flushed ? "" : " (some spans could not be exported)");
+    logging::stop_output(std::chrono::seconds(5));  // every buffered line reaches stdout before exit
     return 0;
   } catch (const std::exception& error) {
     spdlog::critical("api-prometheus cannot start: {}", error.what());

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   apimon::Config& config = *parsed.config;
-  logging::configure_json_stdout("apimon", config.log_level);
+  logging::configure_json_stdout("apimon", config.log_level, config.log_output);
 
   std::unique_ptr<telemetry::Telemetry> telemetry;
   try {
@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     const bool flushed = telemetry->shutdown(std::chrono::seconds(5));
     spdlog::info("apimon stopped{}{}", drained ? "" : " (grace period expired)",
                  flushed ? "" : " (some spans could not be exported)");
+    logging::stop_output(std::chrono::seconds(5));  // every buffered line reaches stdout before exit
     return 0;
   } catch (const std::exception& error) {
     spdlog::critical("apimon cannot start: {}", error.what());

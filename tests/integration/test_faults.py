@@ -208,11 +208,20 @@ def test_slow_query_fault_shows_in_the_database_histogram(apimon):
     assert injected(apimon, "slow_queries") == slowed
 
 
+def wait_for_output(service, text, timeout=60):
+    """Log lines reach stdout through a writer thread: wait for one, bounded
+    by a limit only a hang reaches."""
+    deadline = time.monotonic() + timeout
+    while text not in service.output():
+        assert time.monotonic() < deadline, service.output()[-2000:]
+        time.sleep(0.05)
+
+
 def test_faults_can_be_set_from_the_environment_at_start(start_apimon):
     service = start_apimon(env={"APIMON_FAULT_ERROR_SHARE": "1", "APIMON_FAULT_ERROR_STATUS": "502"})
     assert_problem(*service.get("/pokemon/25"), 502)
     assert fault_gauges(service)["errors"] == 1
-    assert "fault injection is on from the start" in service.output()
+    wait_for_output(service, "fault injection is on from the start")
     assert admin(service, "GET")[0] == 404  # no token: faults from the environment stay until restart
 
 
@@ -240,7 +249,7 @@ def test_an_empty_token_file_leaves_the_admin_api_off(start_apimon, tmp_path):
     token_file.write_text("\n")
     service = start_apimon(env={"APIMON_ADMIN_TOKEN_FILE": str(token_file)})
     assert admin(service, "GET")[0] == 404
-    assert "fault admin API off" in service.output()
+    wait_for_output(service, "fault admin API off")
 
 
 def test_api_prometheus_upstream_unreachable_and_back(start_apimon):

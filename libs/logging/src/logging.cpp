@@ -1,12 +1,25 @@
 #include "logging/logging.hpp"
 
 #include <json_writer/json_writer.hpp>
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/sink.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace logging {
 namespace {
@@ -14,35 +27,197 @@ namespace {
 thread_local std::string_view current_trace_id;
 thread_local std::string_view current_span_id;
 
-// %j: the message as a JSON string, quotes included.
-class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+// What configure_json_stdout sets up. Never freed: a thread may still log
+// while the process exits.
+struct Output {
+  std::mutex configure_mutex;
+  std::string service_json = R"("")";  // the service name, already a JSON string
+  std::atomic<LineWriter*> writer{nullptr};
+  std::vector<std::unique_ptr<LineWriter>> writers;  // the current one and any it replaced
+};
+Output& output = *new Output();  // NOLINT(cppcoreguidelines-owning-memory): see Output
+
+// The line this thread is formatting, written through a cursor into a buffer
+// that is kept from line to line: a line costs no allocation. Each record
+// asks for room for its worst case (every character escaped) up front.
+class LineBuffer {
  public:
-  void format(const spdlog::details::log_msg& message, const std::tm& /*time*/,
-              spdlog::memory_buf_t& destination) override {
-    std::string escaped;
-    json_writer::append_escaped(escaped, std::string_view(message.payload.data(), message.payload.size()));
-    destination.append(escaped.data(), escaped.data() + escaped.size());
+  char* start(std::size_t worst_case) {
+    if (worst_case > bytes_.size()) bytes_.resize(std::max(worst_case, std::size_t{1024}));
+    return bytes_.data();
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+  std::string_view text(const char* end) const {
+    return {bytes_.data(), static_cast<std::size_t>(end - bytes_.data())};
+  }
+  void release_if_large() {
+    if (bytes_.size() > std::size_t{64} * 1024) bytes_ = {};  // one huge record keeps no memory
+  }
+
+ private:
+  std::vector<char> bytes_;
 };
 
-// %J: ,"trace_id":"…","span_id":"…" when the line is logged with a trace, else nothing.
-class TraceFieldsFlag final : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& /*message*/, const std::tm& /*time*/,
-              spdlog::memory_buf_t& destination) override {
-    if (current_trace_id.empty()) return;
-    std::string fields;
-    fields.append(R"(,"trace_id":)");
-    json_writer::append_escaped(fields, current_trace_id);
-    fields.append(R"(,"span_id":)");
-    json_writer::append_escaped(fields, current_span_id);
-    destination.append(fields.data(), fields.data() + fields.size());
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<TraceFieldsFlag>(); }
-};
+thread_local LineBuffer line_buffer;
 
-std::string service_json;  // the service name, already a JSON string
+// Room for the fixed parts of a record: time, level, keys, ids and numbers.
+constexpr std::size_t record_overhead = 512;
+constexpr std::size_t escaped_worst_case(std::string_view text) { return (6 * text.size()) + 2; }
+
+void write_directly(std::string_view line) {
+  while (!line.empty()) {
+    const auto written = ::write(STDOUT_FILENO, line.data(), line.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;
+    line.remove_prefix(static_cast<std::size_t>(written));
+  }
+}
+
+char* put(char* out, std::string_view text) {
+  std::memcpy(out, text.data(), text.size());
+  return out + text.size();
+}
+
+// A JSON string, escaping only what RFC 8259 requires.
+char* put_escaped(char* out, std::string_view text) {
+  static constexpr std::string_view hex = "0123456789abcdef";
+  *out++ = '"';
+  for (const char character : text) {
+    const auto c = static_cast<unsigned char>(character);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *out++ = character;
+      continue;
+    }
+    *out++ = '\\';
+    switch (c) {
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '\n': *out++ = 'n'; break;
+      case '\r': *out++ = 'r'; break;
+      case '\t': *out++ = 't'; break;
+      case '\b': *out++ = 'b'; break;
+      case '\f': *out++ = 'f'; break;
+      default:
+        out = put(out, "u00");
+        *out++ = hex[c >> 4];
+        *out++ = hex[c & 0xF];
+    }
+  }
+  *out++ = '"';
+  return out;
+}
+
+char* put_integer(char* out, std::uint64_t number) { return std::to_chars(out, out + 24, number).ptr; }
+
+char* put_three_digits(char* out, unsigned value) {
+  *out++ = static_cast<char>('0' + value / 100);
+  *out++ = static_cast<char>('0' + value / 10 % 10);
+  *out++ = static_cast<char>('0' + value % 10);
+  return out;
+}
+
+// "2026-11-24T20:19:00.123Z": the text up to the second is formatted once a
+// second per thread, then only the milliseconds change.
+char* put_time(char* out, std::chrono::system_clock::time_point when) {
+  struct Second {
+    std::int64_t since_epoch = std::numeric_limits<std::int64_t>::min();
+    std::array<char, 32> text{};
+    std::size_t length = 0;
+  };
+  thread_local Second cached;
+  const auto millis = std::chrono::floor<std::chrono::milliseconds>(when.time_since_epoch()).count();
+  const std::int64_t second = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  if (second != cached.since_epoch) {
+    const auto seconds = static_cast<std::time_t>(second);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    cached.length = std::strftime(cached.text.data(), cached.text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
+    cached.since_epoch = second;
+  }
+  out = put(out, std::string_view(cached.text.data(), cached.length));
+  *out++ = '.';
+  out = put_three_digits(out, static_cast<unsigned>(millis - (second * 1000)));
+  *out++ = 'Z';
+  return out;
+}
+
+// Opens a record: time, level, service and message.
+char* begin_record(char* out, std::chrono::system_clock::time_point when, std::string_view level,
+                   std::string_view message) {
+  out = put(out, R"({"time":")");
+  out = put_time(out, when);
+  out = put(out, R"(","level":")");
+  out = put(out, level);
+  out = put(out, R"(","service":)");
+  out = put(out, output.service_json);
+  out = put(out, R"(,"message":)");
+  return put_escaped(out, message);
+}
+
+char* put_hex(char* out, std::span<const std::uint8_t> bytes) {
+  static constexpr std::string_view digits = "0123456789abcdef";
+  *out++ = '"';
+  for (const auto byte : bytes) {
+    *out++ = digits[byte >> 4];
+    *out++ = digits[byte & 0xF];
+  }
+  *out++ = '"';
+  return out;
+}
+
+// Milliseconds with three decimals, as "%.3f" would write them.
+char* put_milliseconds(char* out, double seconds) {
+  const double micros = seconds * 1e6;
+  const auto whole = micros > 0 && micros < 1e15 ? static_cast<std::uint64_t>(std::llround(micros)) : 0;
+  out = put_integer(out, whole / 1000);
+  *out++ = '.';
+  return put_three_digits(out, static_cast<unsigned>(whole % 1000));
+}
+
+// Ends the object and the line and hands it over; `urgent` has it written
+// now rather than at the end of the flush interval.
+void finish_line(char* out, std::chrono::system_clock::time_point logged, bool urgent) {
+  out = put(out, "}\n");
+  const auto line = line_buffer.text(out);
+  if (LineWriter* writer = output.writer.load(std::memory_order_acquire)) {
+    writer->write(line, logged);
+    if (urgent) writer->wake();
+  } else {
+    write_directly(line);
+  }
+  line_buffer.release_if_large();
+}
+
+std::string_view level_name(spdlog::level::level_enum level) {
+  const auto name = spdlog::level::to_string_view(level);
+  return {name.data(), name.size()};
+}
+
+// spdlog's records as JSON lines through the line writer. Each thread formats
+// its own records in its own buffer, so the sink needs no lock; spdlog's
+// patterns do not apply.
+class JsonLinesSink final : public spdlog::sinks::sink {
+ public:
+  void log(const spdlog::details::log_msg& message) override {
+    const std::string_view payload(message.payload.data(), message.payload.size());
+    char* out = line_buffer.start(record_overhead + output.service_json.size() + escaped_worst_case(payload) +
+                                  escaped_worst_case(current_trace_id) + escaped_worst_case(current_span_id));
+    out = begin_record(out, message.time, level_name(message.level), payload);
+    if (!current_trace_id.empty()) {
+      out = put(out, R"(,"trace_id":)");
+      out = put_escaped(out, current_trace_id);
+      out = put(out, R"(,"span_id":)");
+      out = put_escaped(out, current_span_id);
+    }
+    // Records are events (a start, a stop, a failure), few beside the access
+    // log's lines: each is written as soon as the writer thread gets to it.
+    finish_line(out, message.time, message.level >= spdlog::level::info);
+  }
+  void flush() override {
+    if (LineWriter* writer = output.writer.load(std::memory_order_acquire)) writer->wake();
+  }
+  void set_pattern(const std::string& /*pattern*/) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter> /*formatter*/) override {}
+};
 
 }  // namespace
 
@@ -56,86 +231,81 @@ TraceFields::~TraceFields() {
   current_span_id = {};
 }
 
-void configure_json_stdout(std::string_view service_name, std::string_view level) {
+void configure_json_stdout(std::string_view service_name, std::string_view level,
+                           const LineWriterOptions& output_options) {
   const auto parsed = spdlog::level::from_str(std::string(level));
   if (parsed == spdlog::level::off && level != "off")
     throw std::invalid_argument("unknown log level: " + std::string(level));
 
-  service_json.clear();
-  json_writer::append_escaped(service_json, service_name);
-  auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  formatter->add_flag<JsonMessageFlag>('j').add_flag<TraceFieldsFlag>('J').set_pattern(
-      R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","service":)" + service_json + R"(,"message":%j%J})");
+  const std::lock_guard guard(output.configure_mutex);
+  output.service_json.clear();
+  json_writer::append_escaped(output.service_json, service_name);
+  auto writer = std::make_unique<LineWriter>(output_options);
+  if (LineWriter* previous = output.writer.exchange(writer.get(), std::memory_order_acq_rel))
+    previous->stop(std::chrono::seconds(5));
+  output.writers.push_back(std::move(writer));
 
-  auto logger = std::make_shared<spdlog::logger>(std::string(service_name),
-                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
-  logger->set_formatter(std::move(formatter));
+  auto logger = std::make_shared<spdlog::logger>(std::string(service_name), std::make_shared<JsonLinesSink>());
   logger->set_level(parsed);
-  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
-  // One line is one record: flush each as it completes, so a collector sees it at once.
+  // Anything else printed with stdio stays whole lines beside the log's.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { stop_output(std::chrono::seconds(5)); }); });
 }
 
-namespace {
+bool stop_output(std::chrono::milliseconds timeout) {
+  const std::lock_guard guard(output.configure_mutex);
+  LineWriter* writer = output.writer.load(std::memory_order_acquire);
+  return writer == nullptr || writer->stop(timeout);
+}
 
-// Opens a record written directly rather than through spdlog's formatter (it
-// has fields, not just a message): time, level, service and message.
-void begin_record(json_writer::Writer& json, std::string_view level, std::string_view message) {
-  std::array<char, 32> time_text;
+std::uint64_t dropped_records() {
+  const std::lock_guard guard(output.configure_mutex);
+  std::uint64_t total = 0;
+  for (const auto& writer : output.writers) total += writer->dropped();
+  return total;
+}
+
+void access_log(const AccessRecord& request) {
   const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  const auto length = std::strftime(time_text.data(), time_text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(time_text.data() + length, time_text.size() - length, ".%03dZ", static_cast<int>(millis));
-  json.begin_object()
-      .member("time", std::string_view(time_text.data()))
-      .member("level", level)
-      .key("service")
-      .raw(service_json.empty() ? std::string_view("\"\"") : std::string_view(service_json))
-      .member("message", message);
-}
-
-void end_record(json_writer::Writer& json, std::string& line) {
-  json.end_object();
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
-}
-
-}  // namespace
-
-void access_log(std::string_view method, std::string_view route, std::string_view target, unsigned status,
-                double duration_seconds, std::size_t response_bytes, std::string_view trace_id,
-                std::string_view span_id) {
-  std::array<char, 32> duration;
-  std::snprintf(duration.data(), duration.size(), "%.3f", duration_seconds * 1000.0);
-
-  std::string line;
-  line.reserve(320);
-  json_writer::Writer json(line);
-  begin_record(json, "info", "request");
-  json.member("http.request.method", method)
-      .member("http.route", route)
-      .member("url.path", target)
-      .member("http.response.status_code", static_cast<int>(status))
-      .key("duration_ms")
-      .raw(duration.data())
-      .member("response_bytes", static_cast<std::int64_t>(response_bytes));
-  if (!trace_id.empty()) json.member("trace_id", trace_id).member("span_id", span_id);
-  end_record(json, line);
+  char* out = line_buffer.start(record_overhead + output.service_json.size() + escaped_worst_case(request.method) +
+                                escaped_worst_case(request.route) + escaped_worst_case(request.target) +
+                                (2 * (request.trace_id.size() + request.span_id.size())));
+  out = begin_record(out, now, "info", "request");
+  out = put(out, R"(,"http.request.method":)");
+  out = put_escaped(out, request.method);
+  out = put(out, R"(,"http.route":)");
+  out = put_escaped(out, request.route);
+  out = put(out, R"(,"url.path":)");
+  out = put_escaped(out, request.target);
+  out = put(out, R"(,"http.response.status_code":)");
+  out = put_integer(out, request.status);
+  out = put(out, R"(,"duration_ms":)");
+  out = put_milliseconds(out, request.duration_seconds);
+  out = put(out, R"(,"response_bytes":)");
+  out = put_integer(out, request.response_bytes);
+  if (!request.trace_id.empty()) {
+    out = put(out, R"(,"trace_id":)");
+    out = put_hex(out, request.trace_id);
+    out = put(out, R"(,"span_id":)");
+    out = put_hex(out, request.span_id);
+  }
+  finish_line(out, now, false);
 }
 
 void log_fields(spdlog::level::level_enum level, std::string_view message, std::string_view members) {
   if (!spdlog::should_log(level)) return;
-  std::string line;
-  line.reserve(members.size() + 160);
-  json_writer::Writer json(line);
-  const auto level_name = spdlog::level::to_string_view(level);
-  begin_record(json, std::string_view(level_name.data(), level_name.size()), message);
-  if (!members.empty()) line.append(",").append(members);
-  end_record(json, line);
+  const auto now = std::chrono::system_clock::now();
+  char* out = line_buffer.start(record_overhead + output.service_json.size() + escaped_worst_case(message) +
+                                members.size());
+  out = begin_record(out, now, level_name(level), message);
+  if (!members.empty()) {
+    *out++ = ',';
+    out = put(out, members);
+  }
+  finish_line(out, now, level >= spdlog::level::warn);
 }
 
 }  // namespace logging

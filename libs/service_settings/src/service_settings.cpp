@@ -11,6 +11,7 @@ void SettingsOptions::add_to(CLI::App& app, const std::string& env_prefix, Setti
   auto& server = settings.server;
   idle_ms_ = static_cast<std::uint64_t>(server.limits.idle_timeout.count());
   grace_ms_ = static_cast<std::uint64_t>(server.limits.shutdown_grace.count());
+  log_flush_ms_ = static_cast<std::uint64_t>(settings.log_output.flush_interval.count());
 
   app.add_option("--listen-address", server.address, "Address to listen on")->envname(env("LISTEN_ADDRESS"));
   app.add_option("--port", server.port, "TCP port to listen on")->envname(env("PORT"))->check(CLI::Range(0, 65535));
@@ -31,12 +32,23 @@ void SettingsOptions::add_to(CLI::App& app, const std::string& env_prefix, Setti
   app.add_option("--log-level", settings.log_level, "trace, debug, info, warn, error, critical or off")
       ->envname(env("LOG_LEVEL"))
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--log-flush-interval-ms", log_flush_ms_,
+                 "Log lines reach stdout at least this often (sooner when a buffer is half full or at warn and "
+                 "above)")
+      ->envname(env("LOG_FLUSH_INTERVAL_MS"))
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{60'000}));
+  app.add_option("--log-buffer-bytes", settings.log_output.buffer_bytes,
+                 "Log lines waiting for stdout, per thread that logs; lines beyond are dropped and counted in "
+                 "log_records_dropped_total")
+      ->envname(env("LOG_BUFFER_BYTES"))
+      ->check(CLI::Range(std::size_t{64} * 1024, std::size_t{64} * 1024 * 1024));
   faults_.add_to(app, env_prefix, supported);
 }
 
 void SettingsOptions::finish() const {
   settings_->server.limits.idle_timeout = std::chrono::milliseconds(idle_ms_);
   settings_->server.limits.shutdown_grace = std::chrono::milliseconds(grace_ms_);
+  settings_->log_output.flush_interval = std::chrono::milliseconds(log_flush_ms_);
   settings_->faults = faults_.settings();
   settings_->admin_token = faults_.admin_token();
 }

@@ -1,5 +1,6 @@
 #include "telemetry/telemetry.hpp"
 
+#include <logging/logging.hpp>
 #include <metrics/process_collector.hpp>
 #include <otlp/http_exporter.hpp>
 #include <text/text.hpp>
@@ -90,6 +91,21 @@ class TracingSelfMetrics final : public prometheus::Collectable {
   std::size_t queue_capacity_;
 };
 
+// The log watching itself: lines that never reached stdout, read at each scrape.
+class LogSelfMetrics final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    auto dropped = family("log_records_dropped_total",
+                          "Log lines (access log and other records) dropped because the buffer of the thread that "
+                          "logged them was full (--log-buffer-bytes): stdout took them slower than they came, or was "
+                          "blocked. The requests were served; only their lines are missing from the log. Any "
+                          "increase means the log is incomplete: raise the buffer, or make the log's reader faster.",
+                          prometheus::MetricType::Counter);
+    dropped.metric.push_back(counter(static_cast<double>(logging::dropped_records())));
+    return {std::move(dropped)};
+  }
+};
+
 bool is_true(const char* value) { return value != nullptr && text::iequals(value, "true"); }
 
 }  // namespace
@@ -99,6 +115,7 @@ std::unique_ptr<Telemetry> Telemetry::from_environment(std::string_view service_
   std::unique_ptr<Telemetry> telemetry(new Telemetry());
   telemetry->metrics_ = std::make_unique<metrics::MetricsRegistry>();
   telemetry->metrics_->add_collectable(std::make_shared<metrics::ProcessCollector>());
+  telemetry->metrics_->add_collectable(std::make_shared<LogSelfMetrics>());
   telemetry->http_server_metrics_ = std::make_unique<http::ServerMetrics>(*telemetry->metrics_);
 
   if (is_true(getenv("OTEL_SDK_DISABLED"))) {

@@ -4,6 +4,7 @@
 #include <faults/fault_injector.hpp>
 #include <faults/fault_options.hpp>
 #include <http/server.hpp>
+#include <logging/line_writer.hpp>
 
 #include <CLI/App.hpp>
 
@@ -17,6 +18,8 @@ struct Settings {
   http::ServerOptions server;
   std::string log_level = "info";
   bool access_log = true;
+  // Where log lines go: stdout, through a buffer per thread that logs.
+  logging::LineWriterOptions log_output;
   faults::Settings faults;  // injected from the start
   std::string admin_token;  // empty: no admin API
 };
@@ -24,8 +27,9 @@ struct Settings {
 class SettingsOptions {
  public:
   // Adds --listen-address, --port, --threads, --max-connections,
-  // --idle-timeout-ms, --shutdown-grace-ms, --access-log, --log-level and the
-  // fault-injection settings of the `supported` faults to `app`, each also
+  // --idle-timeout-ms, --shutdown-grace-ms, --access-log, --log-level,
+  // --log-flush-interval-ms, --log-buffer-bytes and the fault-injection
+  // settings of the `supported` faults to `app`, each also
   // read from <env_prefix>_<NAME> (APIMON_PORT), defaulting to the values
   // `settings` holds now. `settings` must outlive the parsing.
   void add_to(CLI::App& app, const std::string& env_prefix, Settings& settings,
@@ -39,6 +43,7 @@ class SettingsOptions {
   Settings* settings_ = nullptr;
   std::uint64_t idle_ms_ = 0;
   std::uint64_t grace_ms_ = 0;
+  std::uint64_t log_flush_ms_ = 0;
   faults::FaultOptions faults_;
 };
 
