@@ -10,7 +10,7 @@ namespace {
 // Accepts everything at once: the benchmark measures the request path, not the export.
 class DiscardingExporter final : public trace::SpanExporter {
  public:
-  trace::ExportResult export_spans(std::span<const trace::SpanData>) override { return trace::ExportResult::success; }
+  trace::ExportResult export_spans(trace::SpanBatch) override { return trace::ExportResult::success; }
 };
 
 trace::Tracer make_tracer(std::unique_ptr<trace::Sampler> sampler) {
@@ -36,7 +36,7 @@ void span_sampled_with_parent_and_attributes(benchmark::State& state) {
   const auto parent = *trace::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   for (auto _ : state) {
     auto span = tracer.start_span("SELECT pokedex_entries", trace::SpanKind::client, &parent);
-    span.set_attribute("db.system.name", std::string("mariadb")).set_attribute("server.port", std::int64_t{3306});
+    span.set_attribute("db.system.name", "mariadb").set_attribute("server.port", std::int64_t{3306});
     span.end();
   }
 }

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, SpanFlags, Status
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -152,6 +152,19 @@ def test_the_client_child_span(encoded):
     assert child.dropped_events_count == 1
     assert child.status.code == Status.STATUS_CODE_ERROR
     assert child.status.message == "database is locked"
+    assert [(link.trace_id, link.span_id) for link in child.links] == [
+        (bytes.fromhex("0af7651916cd43dd8448eb211c80319c"), bytes.fromhex("b9c7c989f97483e2")),
+        (TRACE_ID, ROOT_ID),
+    ]
+    remote, local = child.links
+    assert remote.trace_state == "congo=t61rcWkgMzE"
+    assert attributes(remote.attributes) == [("db.operation.batch.size", ("int_value", 3))]
+    has_is_remote = SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
+    is_remote = SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+    assert remote.flags == 0x01 | has_is_remote | is_remote  # sampled, from another process
+    assert local.flags == has_is_remote  # not sampled, from this process
+    assert local.trace_state == "" and len(local.attributes) == 0 and local.dropped_attributes_count == 0
+    assert child.dropped_links_count == 2
 
 
 # ---- exporting -----------------------------------------------------------------

@@ -63,4 +63,32 @@ TEST(OtlpGzip, EachBodyReplacesThePreviousOutput) {
   EXPECT_EQ(gunzip(out), "second");
 }
 
+TEST(OtlpGzip, EveryLevelRoundTripsAndLevelsOutsideZlibsAreRefused) {
+  const std::string body = random_bytes(3000) + std::string(50000, 'b');
+  for (int level = otlp::GzipCompressor::fastest_level; level <= otlp::GzipCompressor::smallest_level; ++level) {
+    otlp::GzipCompressor compressor(level);
+    std::string compressed;
+    ASSERT_TRUE(compressor.compress(body, compressed)) << level;
+    EXPECT_EQ(gunzip(compressed), body) << level;
+  }
+  EXPECT_THROW(otlp::GzipCompressor(0), std::invalid_argument);
+  EXPECT_THROW(otlp::GzipCompressor(10), std::invalid_argument);
+  EXPECT_THROW(otlp::GzipCompressor(-1), std::invalid_argument);  // zlib's Z_DEFAULT_COMPRESSION: not explicit
+}
+
+// The level is what zlib is told: the smallest level compresses at least as
+// well as the fastest on text that repeats at long distances.
+TEST(OtlpGzip, TheLevelReachesZlib) {
+  std::string body;
+  for (int i = 0; i < 2000; ++i) body += "GET /pokemon/" + std::to_string(i % 97) + " db.query.text SELECT;";
+  std::string fastest;
+  std::string smallest;
+  ASSERT_TRUE(otlp::GzipCompressor(otlp::GzipCompressor::fastest_level).compress(body, fastest));
+  ASSERT_TRUE(otlp::GzipCompressor(otlp::GzipCompressor::smallest_level).compress(body, smallest));
+  EXPECT_LT(smallest.size(), fastest.size());
+  // The gzip header's XFL byte says which: 4 for the fastest, 2 for the smallest.
+  EXPECT_EQ(static_cast<unsigned char>(fastest[8]), 4);
+  EXPECT_EQ(static_cast<unsigned char>(smallest[8]), 2);
+}
+
 }  // namespace

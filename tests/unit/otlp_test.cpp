@@ -144,6 +144,7 @@ TEST(ProtobufWriter, TagsAndScalars) {
   writer.bool_field(2, true);
   writer.double_field(4, 1.5);
   writer.string_field(2, "testing");
+  writer.flush();
   EXPECT_EQ(out, bytes({0x08, 0x96, 0x01,                                      //
                         0x85, 0x01, 0x04, 0x03, 0x02, 0x01,                    //
                         0x39, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  //
@@ -156,6 +157,7 @@ TEST(ProtobufWriter, EmptyNestedMessage) {
   std::string out;
   Writer writer(out);
   writer.message(1, [] {});
+  writer.flush();
   EXPECT_EQ(out, bytes({0x0a, 0x00}));
 }
 
@@ -164,6 +166,7 @@ TEST(ProtobufWriter, NestedLengthsAcrossVarintBoundaries) {
     std::string out = "prefix";
     Writer writer(out);
     writer.message(3, [&] { writer.string_field(1, std::string(body, 'x')); });
+    writer.flush();
     std::string_view in(out);
     ASSERT_EQ(in.substr(0, 6), "prefix");
     in.remove_prefix(6);
@@ -190,6 +193,7 @@ TEST(ProtobufWriter, DeeplyNestedMessages) {
     });
     writer.message(6, [] {});
   });
+  writer.flush();
   const auto top = parse(out);
   ASSERT_EQ(top.size(), 1u);
   const auto level1 = parse(top[0].bytes);
@@ -203,6 +207,46 @@ TEST(ProtobufWriter, DeeplyNestedMessages) {
   const auto level3 = parse(level2[0].bytes);
   ASSERT_EQ(level3.size(), 1u);
   EXPECT_EQ(level3[0].bytes, std::string(200, 'a'));
+}
+
+// The room kept for a length is only a guess: too much or too little, the
+// bytes are the same as with the default, and canonical.
+TEST(ProtobufWriter, LengthGuessesDoNotChangeTheBytes) {
+  for (const std::size_t body : {0u, 1u, 126u, 127u, 128u, 16381u, 16382u, 16383u, 16384u, 70000u}) {
+    std::string reference;
+    {
+      Writer writer(reference);
+      writer.message(2, [&] { writer.string_field(1, std::string(body, 'y')); });
+    }
+    for (const std::size_t guess : {0u, 1u, 127u, 128u, 16383u, 16384u, 2097152u, 0x7fffffffu}) {
+      std::string out = "prefix";
+      {
+        Writer writer(out);
+        writer.message(2, guess, [&] { writer.string_field(1, std::string(body, 'y')); });
+        EXPECT_EQ(writer.size(), 6 + reference.size());
+      }
+      EXPECT_EQ(out, "prefix" + reference) << "body " << body << ", guess " << guess;
+    }
+  }
+}
+
+// Writing through a pointer into a string grown ahead: the string holds
+// exactly the bytes written once the writer is flushed or gone, whatever it
+// held or reserved before.
+TEST(ProtobufWriter, StringHoldsExactlyWhatWasWritten) {
+  std::string out;
+  out.reserve(4096);
+  {
+    Writer writer(out);
+    writer.uint64_field(1, 150);
+    writer.flush();
+    EXPECT_EQ(out, bytes({0x08, 0x96, 0x01}));
+    writer.string_field(2, std::string(10000, 'z'));  // grows past the reserve
+    EXPECT_EQ(writer.size(), 3u + 1 + 2 + 10000);
+  }
+  ASSERT_EQ(out.size(), 3u + 1 + 2 + 10000);
+  EXPECT_EQ(out.substr(0, 6), bytes({0x08, 0x96, 0x01, 0x12, 0x90, 0x4e}));
+  EXPECT_EQ(out.substr(6), std::string(10000, 'z'));
 }
 
 // ---- the OTLP request -------------------------------------------------------
@@ -225,8 +269,9 @@ trace::SpanData sample_span() {
 TEST(OtlpEncoding, WritesASpanWithTheOpentelemetryProtoFieldNumbers) {
   const trace::Resource resource{{{"service.name", std::string("apimon")}}};
   const trace::InstrumentationScope scope{"apimon", "1.2.3"};
-  const std::vector<trace::SpanData> spans{sample_span()};
-  const auto request = otlp::encode_export_trace_request(resource, scope, spans);
+  const std::vector<trace::SpanData> records{sample_span()};
+  const std::vector<const trace::SpanData*> spans{&records[0]};
+  const auto request = otlp::encode_export_trace_request(resource, scope, records);
 
   const auto resource_spans = parse(one(parse(request), 1)->bytes);
   const auto resource_attributes = all(parse(one(resource_spans, 1)->bytes), 1);
@@ -305,13 +350,82 @@ TEST(OtlpEncoding, ChildSpanWithEventsAndAnError) {
   EXPECT_EQ(one(status, 3)->scalar, 2u);
 }
 
+TEST(OtlpEncoding, LinksCarryTheirContextAttributesAndRemoteFlags) {
+  auto data = sample_span();
+  trace::SpanContext remote;
+  remote.trace_id.bytes.fill(0x11);
+  remote.span_id.bytes.fill(0x22);
+  remote.trace_flags = 0x01;
+  remote.trace_state = "vendor=value";
+  remote.remote = true;
+  trace::SpanContext local;
+  local.trace_id.bytes.fill(0x33);
+  local.span_id.bytes.fill(0x44);
+  data.links = {{remote, {{"db.operation.batch.size", std::int64_t{5}}}}, {local, {}}};
+  data.dropped_links = 7;
+  const std::vector<trace::SpanData> spans{data};
+  const auto request = otlp::encode_export_trace_request({}, {}, spans);
+
+  const auto span = parse(one(parse(one(parse(one(parse(request), 1)->bytes), 2)->bytes), 2)->bytes);
+  const auto links = all(span, 13);
+  ASSERT_EQ(links.size(), 2u);
+  const auto first = parse(links[0].bytes);
+  EXPECT_EQ(one(first, 1)->bytes, std::string(16, '\x11'));
+  EXPECT_EQ(one(first, 2)->bytes, std::string(8, '\x22'));
+  EXPECT_EQ(one(first, 3)->bytes, "vendor=value");
+  EXPECT_EQ(one(parse(one(first, 4)->bytes), 1)->bytes, "db.operation.batch.size");
+  EXPECT_EQ(one(first, 6)->type, WireType::fixed32);
+  EXPECT_EQ(one(first, 6)->scalar, 0x301u);  // sampled; has "is remote", and is
+  const auto second = parse(links[1].bytes);
+  EXPECT_FALSE(one(second, 3));
+  EXPECT_FALSE(one(second, 4));
+  EXPECT_EQ(one(second, 6)->scalar, 0x100u);
+  EXPECT_EQ(one(span, 14)->scalar, 7u);
+}
+
 TEST(OtlpEncoding, AppendsToAReusedBuffer) {
-  const std::vector<trace::SpanData> spans{sample_span()};
-  const auto fresh = otlp::encode_export_trace_request({}, {"s", ""}, spans);
+  const std::vector<trace::SpanData> records{sample_span()};
+  const std::vector<const trace::SpanData*> spans{&records[0]};
+  const auto fresh = otlp::encode_export_trace_request({}, {"s", ""}, records);
   std::string buffer = "junk";
   buffer.clear();
   otlp::append_export_trace_request(buffer, {}, {"s", ""}, spans);
   EXPECT_EQ(buffer, fresh);
+}
+
+// The exporter keeps one buffer for every batch: a large batch, a small one
+// and the large one again each come out as a fresh encoding does, whatever
+// the buffer held and however much room it kept.
+TEST(OtlpEncoding, ABufferReusedAcrossBatchesKeepsTheBytes) {
+  std::vector<trace::SpanData> large;
+  for (int i = 0; i < 300; ++i) {
+    auto span = sample_span();
+    span.span_id.bytes[7] = static_cast<std::uint8_t>(i);
+    // Values on either side of the sizes where a length varint grows a byte.
+    span.attributes.push_back({"db.query.text", std::string(static_cast<std::size_t>(100 + i), 'q')});
+    span.attributes.push_back({"step", std::int64_t{i}});
+    large.push_back(std::move(span));
+  }
+  const std::vector<trace::SpanData> small{sample_span()};
+  const trace::Resource resource{{{"service.name", std::string("apimon")}}};
+  const trace::InstrumentationScope scope{"apimon", "1.0"};
+  const auto fresh_large = otlp::encode_export_trace_request(resource, scope, large);
+  const auto fresh_small = otlp::encode_export_trace_request(resource, scope, small);
+  ASSERT_GT(fresh_large.size(), 16384u);
+
+  std::string buffer;
+  const std::vector<const std::vector<trace::SpanData>*> batches{&large, &small, &large, &small};
+  for (const auto* batch : batches) {
+    buffer.clear();
+    otlp::append_export_trace_request(buffer, resource, scope, *batch);
+    EXPECT_EQ(buffer, batch == &large ? fresh_large : fresh_small);
+  }
+  const auto top = parse(fresh_large);
+  ASSERT_EQ(top.size(), 1u);
+  const auto resource_spans = parse(top[0].bytes);
+  ASSERT_EQ(resource_spans.size(), 2u);
+  const auto scope_spans = parse(resource_spans[1].bytes);
+  EXPECT_EQ(scope_spans.size(), 1u + large.size());  // the scope, then every span
 }
 
 // ---- environment variables ----------------------------------------------------
@@ -341,7 +455,8 @@ TEST(OtlpEnvironment, Defaults) {
   EXPECT_EQ(options.endpoint, "http://localhost:4318/v1/traces");
   EXPECT_TRUE(options.headers.empty());
   EXPECT_EQ(options.timeout, 10s);
-  EXPECT_FALSE(options.gzip);
+  EXPECT_FALSE(options.gzip);  // the specification's default: no compression
+  EXPECT_EQ(options.gzip_level, 1);
   EXPECT_EQ(options.max_attempts, 5);
   EXPECT_EQ(options.initial_backoff, 1s);
   EXPECT_EQ(options.max_backoff, 5s);
@@ -496,6 +611,12 @@ TEST(OtlpHttpExporter, RejectsInvalidOptions) {
   options = {};
   options.timeout = 0ms;
   EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument);
+  for (const int level : {0, 10, -1}) {
+    options = {};
+    options.gzip = true;
+    options.gzip_level = level;
+    EXPECT_THROW(otlp::OtlpHttpExporter(options, {}, {}), std::invalid_argument) << level;
+  }
 }
 
 TEST(OtlpHttpExporter, AnEmptyBatchSucceedsWithoutARequest) {
@@ -513,7 +634,8 @@ TEST(OtlpHttpExporter, ConnectionFailuresAreRetriedUpToMaxAttempts) {
   options.initial_backoff = 10ms;
   options.max_backoff = 20ms;
   otlp::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<trace::SpanData> spans{sample_span()};
+  const std::vector<trace::SpanData> records{sample_span()};
+  const std::vector<const trace::SpanData*> spans{&records[0]};
   EXPECT_EQ(exporter.export_spans(spans), trace::ExportResult::failure);
   EXPECT_EQ(exporter.stats().retries, 2u);
   EXPECT_EQ(exporter.stats().failed_exports, 1u);
@@ -527,7 +649,8 @@ TEST(OtlpHttpExporter, ShutdownInterruptsABackoffWaitAndRefusesLaterExports) {
   options.initial_backoff = 120s;
   options.max_backoff = 120s;
   otlp::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<trace::SpanData> spans{sample_span()};
+  const std::vector<trace::SpanData> records{sample_span()};
+  const std::vector<const trace::SpanData*> spans{&records[0]};
 
   // The first attempt fails at once; then it waits 60-120 s. Both bounds
   // below are far under that wait and far over what any machine needs.
@@ -555,7 +678,8 @@ TEST(OtlpHttpExporter, TheOverallTimeoutBoundsRetries) {
   options.initial_backoff = 100ms;
   options.max_backoff = 100ms;
   otlp::OtlpHttpExporter exporter(options, {}, {});
-  const std::vector<trace::SpanData> spans{sample_span()};
+  const std::vector<trace::SpanData> records{sample_span()};
+  const std::vector<const trace::SpanData*> spans{&records[0]};
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(exporter.export_spans(spans), trace::ExportResult::failure);
   // Each retry waits at least 50 ms, so 300 ms leave room for at most six; a

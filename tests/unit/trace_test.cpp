@@ -147,10 +147,10 @@ TEST(Resource, ComesFromTheEnvironment) {
 class RecordingExporter final : public trace::SpanExporter {
  public:
   explicit RecordingExporter(std::shared_future<void> gate = {}) : gate_(std::move(gate)) {}
-  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override {
+  trace::ExportResult export_spans(trace::SpanBatch spans) override {
     if (gate_.valid()) gate_.wait();
     std::lock_guard lock(mutex);
-    for (const auto& span : spans) names.push_back(span.name);
+    for (const auto* span : spans) names.push_back(span->name);
     ++batches;
     return trace::ExportResult::success;
   }
@@ -247,7 +247,7 @@ TEST(Span, LimitsAttributesAndEvents) {
   trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
   auto span = tracer.start_span("x", trace::SpanKind::internal);
   for (std::size_t i = 0; i < trace::Span::max_attributes + 5; ++i)
-    span.set_attribute("k" + std::to_string(i), std::int64_t(i));
+    span.set_attribute(trace::AttributeKey::intern("k" + std::to_string(i)), std::int64_t(i));
   span.set_attribute("k0", std::string("replaced"));  // replacing never counts as a drop
   for (std::size_t i = 0; i < trace::Span::max_events + 3; ++i) span.add_event("e");
   span.end();
@@ -256,11 +256,191 @@ TEST(Span, LimitsAttributesAndEvents) {
   const auto& data = finished[0];
   EXPECT_EQ(data.attributes.size(), trace::Span::max_attributes);
   EXPECT_EQ(data.dropped_attributes, 5u);
-  EXPECT_EQ(std::get<std::string>(data.attributes[0].second), "replaced");
+  EXPECT_EQ(std::get<std::string>(data.attributes[0].value), "replaced");
   EXPECT_EQ(data.events.size(), trace::Span::max_events);
   EXPECT_EQ(data.dropped_events, 3u);
   EXPECT_GE(data.end_unix_nano, data.start_unix_nano);
   EXPECT_EQ(data.kind, trace::SpanKind::internal);
+}
+
+TEST(Span, KeepsLinksUpToTheLimitAndIgnoresInvalidContexts) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  auto other = tracer.start_span("other", trace::SpanKind::client);
+  auto span = tracer.start_span("x", trace::SpanKind::client);
+  span.add_link(other.context(), {{"db.operation.batch.size", std::int64_t{4}}});
+  span.add_link(trace::SpanContext{});  // invalid: nothing to point at
+  for (std::size_t i = 1; i < trace::Span::max_links + 2; ++i) span.add_link(other.context());
+  span.end();
+  ASSERT_EQ(finished.size(), 1u);
+  const auto& data = finished[0];
+  ASSERT_EQ(data.links.size(), trace::Span::max_links);
+  EXPECT_EQ(data.dropped_links, 2u);
+  EXPECT_TRUE(data.links[0].context.trace_id == other.context().trace_id);
+  EXPECT_TRUE(data.links[0].context.span_id == other.context().span_id);
+  ASSERT_EQ(data.links[0].attributes.size(), 1u);
+  EXPECT_EQ(std::get<std::int64_t>(data.links[0].attributes[0].value), 4);
+
+  trace::Tracer unsampled({}, {"test", "1"}, trace::always_off_sampler(),
+                          std::make_unique<CapturingProcessor>(finished));
+  auto quiet = unsampled.start_span("y", trace::SpanKind::client);
+  quiet.add_link(other.context());  // records nothing, like every setter of an unsampled span
+  quiet.end();
+  EXPECT_EQ(finished.size(), 1u);
+}
+
+// Keeps a copy of every exported span, the address of its record and the
+// capacity its first string attribute had.
+class CopyingExporter final : public trace::SpanExporter {
+ public:
+  trace::ExportResult export_spans(trace::SpanBatch spans) override {
+    std::lock_guard lock(mutex);
+    for (const auto* span : spans) {
+      copies.push_back(*span);
+      records.push_back(span);
+      std::size_t capacity = 0;
+      for (const auto& attribute : span->attributes)
+        if (const auto* text = std::get_if<std::string>(&attribute.value)) {
+          capacity = text->capacity();
+          break;
+        }
+      text_capacities.push_back(capacity);
+    }
+    return trace::ExportResult::success;
+  }
+  std::mutex mutex;
+  std::vector<trace::SpanData> copies;
+  std::vector<const trace::SpanData*> records;
+  std::vector<std::size_t> text_capacities;
+};
+
+trace::BatchSpanProcessorOptions reuse_options(std::size_t max_free_spans) {
+  trace::BatchSpanProcessorOptions options;
+  options.max_queue_size = 64;
+  options.max_export_batch_size = 64;
+  options.schedule_delay = 1h;  // exports only when flushed
+  options.max_free_spans = max_free_spans;
+  options.thread_cache_spans = 4;
+  return options;
+}
+
+TEST(SpanRecordReuse, AReusedRecordKeepsNothingOfItsLastSpanButItsCapacity) {
+  auto exporter = std::make_unique<CopyingExporter>();
+  auto& exported = *exporter;
+  auto processor = std::make_unique<trace::BatchSpanProcessor>(std::move(exporter), reuse_options(8));
+  const auto& stats = processor->stats();
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::move(processor));
+  const std::string long_text(100, 'q');
+  {
+    auto other = tracer.start_span("other", trace::SpanKind::internal);
+    auto first = tracer.start_span("first", trace::SpanKind::client);
+    first.set_attribute("db.query.text", long_text)
+        .set_attribute("attempt", std::int64_t{1})
+        .add_event("retry", {{"reason", std::string("busy")}})
+        .add_link(other.context(), {{"weight", 0.5}})
+        .set_status(trace::StatusCode::error, "failed");
+  }
+  ASSERT_TRUE(tracer.force_flush(30s));
+  EXPECT_EQ(stats.free_spans.load(), 2u);
+  // This span's hand-off fills the thread's cache from the free list.
+  tracer.start_span("refills", trace::SpanKind::internal).end();
+  EXPECT_EQ(stats.free_spans.load(), 0u);
+  {
+    auto reused = tracer.start_span("second", trace::SpanKind::internal);
+    reused.set_attribute("db.query.text", std::string_view(long_text).substr(0, 50));
+  }
+  ASSERT_TRUE(tracer.force_flush(30s));
+
+  ASSERT_EQ(exported.copies.size(), 4u);
+  const trace::SpanData& first = exported.copies[0];  // it ends before "other"
+  ASSERT_EQ(first.name, "first");
+  EXPECT_EQ(first.attributes.size(), 2u);
+  EXPECT_EQ(first.events.size(), 1u);
+  EXPECT_EQ(first.links.size(), 1u);
+  const trace::SpanData& second = exported.copies[3];
+  ASSERT_EQ(second.name, "second");
+  // One of the first batch's records, with nothing of its span left but the new attribute.
+  EXPECT_TRUE(exported.records[3] == exported.records[0] || exported.records[3] == exported.records[1]);
+  EXPECT_EQ(second.kind, trace::SpanKind::internal);
+  ASSERT_EQ(second.attributes.size(), 1u);
+  EXPECT_EQ(second.attributes[0].key, "db.query.text");
+  EXPECT_EQ(std::get<std::string>(second.attributes[0].value), long_text.substr(0, 50));
+  EXPECT_TRUE(second.events.empty());
+  EXPECT_TRUE(second.links.empty());
+  EXPECT_EQ(second.status, trace::StatusCode::unset);
+  EXPECT_TRUE(second.status_message.empty());
+  EXPECT_EQ(second.dropped_attributes + second.dropped_events + second.dropped_links, 0u);
+  EXPECT_TRUE(second.parent_span_id == trace::SpanId{});
+  EXPECT_GT(second.start_unix_nano, 0u);
+  if (exported.records[3] == exported.records[0]) {
+    EXPECT_GE(exported.text_capacities[3], long_text.size());
+  }
+}
+
+TEST(SpanRecordReuse, TheFreeListIsBounded) {
+  for (const std::size_t bound : {std::size_t{0}, std::size_t{3}}) {
+    auto processor = std::make_unique<trace::BatchSpanProcessor>(std::make_unique<CopyingExporter>(),
+                                                                 reuse_options(bound));
+    const auto& stats = processor->stats();
+    trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::move(processor));
+    for (int i = 0; i < 10; ++i) tracer.start_span("s", trace::SpanKind::internal).end();
+    ASSERT_TRUE(tracer.force_flush(30s));
+    EXPECT_EQ(stats.free_spans.load(), bound);
+    EXPECT_EQ(stats.exported.load(), 10u);
+  }
+}
+
+TEST(SpanRecordReuse, SpansEndedOnManyThreadsKeepTheirOwnAttributes) {
+  auto exporter = std::make_unique<CopyingExporter>();
+  auto& exported = *exporter;
+  trace::BatchSpanProcessorOptions options;
+  options.max_queue_size = 8192;
+  options.max_export_batch_size = 16;  // many exports, records going round while threads work
+  options.schedule_delay = 1ms;
+  options.max_free_spans = 32;
+  options.thread_cache_spans = 4;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(),
+                       std::make_unique<trace::BatchSpanProcessor>(std::move(exporter), options));
+  constexpr int threads_count = 4;
+  constexpr int spans_per_thread = 1000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < threads_count; ++t)
+    threads.emplace_back([&tracer, t] {
+      for (int i = 0; i < spans_per_thread; ++i) {
+        auto span = tracer.start_span("t" + std::to_string(t) + "-" + std::to_string(i), trace::SpanKind::internal);
+        span.set_attribute("thread", std::int64_t{t}).set_attribute("index", std::int64_t{i});
+        if (i % 2 == 0) span.set_attribute("even", std::string(20 + static_cast<std::size_t>(i % 7), 'e'));
+        if (i % 3 == 0) span.add_event("third").set_status(trace::StatusCode::error, "third");
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  ASSERT_TRUE(tracer.force_flush(60s));
+  std::lock_guard lock(exported.mutex);
+  ASSERT_EQ(exported.copies.size(), static_cast<std::size_t>(threads_count * spans_per_thread));
+  std::set<std::string> names;
+  for (const auto& span : exported.copies) {
+    const auto t = std::get<std::int64_t>(span.attributes[0].value);
+    const auto i = std::get<std::int64_t>(span.attributes[1].value);
+    EXPECT_EQ(span.name, "t" + std::to_string(t) + "-" + std::to_string(i));
+    EXPECT_EQ(span.attributes.size(), i % 2 == 0 ? 3u : 2u) << span.name;
+    EXPECT_EQ(span.events.size(), i % 3 == 0 ? 1u : 0u) << span.name;
+    EXPECT_EQ(span.status, i % 3 == 0 ? trace::StatusCode::error : trace::StatusCode::unset) << span.name;
+    names.insert(span.name);
+  }
+  EXPECT_EQ(names.size(), exported.copies.size());
+}
+
+TEST(SpanRecordReuse, OptionsFromTheEnvironment) {
+  auto options = trace::batch_options_from_environment(
+      environment({{"TRACE_BSP_MAX_FREE_SPANS", "0"}, {"TRACE_BSP_THREAD_CACHE_SPANS", "7"}}));
+  EXPECT_EQ(options.max_free_spans, 0u);
+  EXPECT_EQ(options.thread_cache_spans, 7u);
+  for (const char* bad : {"-1", "x", "1k"})
+    EXPECT_THROW(trace::batch_options_from_environment(environment({{"TRACE_BSP_MAX_FREE_SPANS", bad}})),
+                 std::invalid_argument)
+        << bad;
+  EXPECT_THROW(trace::batch_options_from_environment(environment({{"TRACE_BSP_THREAD_CACHE_SPANS", "0"}})),
+               std::invalid_argument);
 }
 
 TEST(BatchSpanProcessor, DropsAndCountsWhenTheQueueIsFull) {
@@ -344,7 +524,7 @@ namespace {
 
 class FailingExporter final : public trace::SpanExporter {
  public:
-  trace::ExportResult export_spans(std::span<const trace::SpanData>) override { return trace::ExportResult::failure; }
+  trace::ExportResult export_spans(trace::SpanBatch) override { return trace::ExportResult::failure; }
 };
 
 TEST(BatchSpanProcessor, CountsTheSpansOfFailedExports) {

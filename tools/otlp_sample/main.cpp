@@ -95,6 +95,20 @@ Sample sample() {
   child.status_message = "database is locked";
   child.dropped_attributes = 3;
   child.dropped_events = 1;
+  // One link to a span of another trace that came from another process, one
+  // to a local span of the same trace; two more were only counted.
+  trace::SpanContext remote_context;
+  remote_context.trace_id = {
+      {0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c}};
+  remote_context.span_id = {{0xb9, 0xc7, 0xc9, 0x89, 0xf9, 0x74, 0x83, 0xe2}};
+  remote_context.trace_flags = 0x01;
+  remote_context.trace_state = "congo=t61rcWkgMzE";
+  remote_context.remote = true;
+  trace::SpanContext local_context;
+  local_context.trace_id = trace_id;
+  local_context.span_id = root_id;
+  child.links = {{remote_context, {{"db.operation.batch.size", std::int64_t{3}}}}, {local_context, {}}};
+  child.dropped_links = 2;
 
   s.spans = {root, child};
   return s;
@@ -131,7 +145,9 @@ int export_sample(const std::string& url, bool gzip) {
     std::cerr << "otlp_sample: " << error.what() << "\n";
     return 2;
   }
-  const auto result = exporter->export_spans(s.spans);
+  std::vector<const trace::SpanData*> batch;
+  for (const auto& span : s.spans) batch.push_back(&span);
+  const auto result = exporter->export_spans(batch);
   const auto& stats = exporter->stats();
   if (result != trace::ExportResult::success) {
     std::cerr << "otlp_sample: export failed after " << stats.retries << " retries\n";

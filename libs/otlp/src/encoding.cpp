@@ -44,6 +44,8 @@ constexpr std::uint32_t attributes = 9;
 constexpr std::uint32_t dropped_attributes_count = 10;
 constexpr std::uint32_t events = 11;
 constexpr std::uint32_t dropped_events_count = 12;
+constexpr std::uint32_t links = 13;
+constexpr std::uint32_t dropped_links_count = 14;
 constexpr std::uint32_t status = 15;
 constexpr std::uint32_t flags = 16;  // fixed32
 }  // namespace span
@@ -52,6 +54,16 @@ constexpr std::uint32_t time_unix_nano = 1;  // fixed64
 constexpr std::uint32_t name = 2;
 constexpr std::uint32_t attributes = 3;
 }  // namespace event
+namespace link {
+constexpr std::uint32_t trace_id = 1;
+constexpr std::uint32_t span_id = 2;
+constexpr std::uint32_t trace_state = 3;
+constexpr std::uint32_t attributes = 4;
+constexpr std::uint32_t flags = 6;  // fixed32
+// SpanFlags: the linked context says whether it came from another process.
+constexpr std::uint32_t has_is_remote = 0x100;
+constexpr std::uint32_t is_remote = 0x200;
+}  // namespace link
 namespace status {
 constexpr std::uint32_t message = 2;
 constexpr std::uint32_t code = 3;
@@ -71,13 +83,16 @@ bool all_zero(std::span<const std::uint8_t> bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-void write_attributes(Writer& writer, std::uint32_t field, const trace::Attributes& attributes) {
+template <typename AttributeRange>
+void write_attributes(Writer& writer, std::uint32_t field, const AttributeRange& attributes) {
   for (const auto& attribute : attributes) {
-    const auto& key = attribute.first;
-    const auto& value = attribute.second;
-    writer.message(field, [&] {
+    const std::string_view key = attribute.key;
+    const auto& value = attribute.value;
+    const auto* text = std::get_if<std::string>(&value);
+    const std::size_t value_estimate = text ? text->size() + 4 : 11;
+    writer.message(field, key.size() + value_estimate + 4, [&] {
       writer.string_field(key_value::key, key);
-      writer.message(key_value::value, [&] {
+      writer.message(key_value::value, value_estimate, [&] {
         std::visit(
             [&](const auto& v) {
               using T = std::decay_t<decltype(v)>;
@@ -94,6 +109,15 @@ void write_attributes(Writer& writer, std::uint32_t field, const trace::Attribut
       });
     });
   }
+}
+
+void write_link(Writer& writer, const trace::SpanLink& l) {
+  writer.bytes_field(link::trace_id, std::span<const std::uint8_t>(l.context.trace_id.bytes));
+  writer.bytes_field(link::span_id, std::span<const std::uint8_t>(l.context.span_id.bytes));
+  if (!l.context.trace_state.empty()) writer.string_field(link::trace_state, l.context.trace_state);
+  write_attributes(writer, link::attributes, l.attributes);
+  writer.fixed32_field(link::flags,
+                       l.context.trace_flags | link::has_is_remote | (l.context.remote ? link::is_remote : 0U));
 }
 
 void write_span(Writer& writer, const trace::SpanData& data) {
@@ -116,6 +140,8 @@ void write_span(Writer& writer, const trace::SpanData& data) {
     });
   }
   if (data.dropped_events != 0) writer.uint64_field(span::dropped_events_count, data.dropped_events);
+  for (const auto& l : data.links) writer.message(span::links, [&] { write_link(writer, l); });
+  if (data.dropped_links != 0) writer.uint64_field(span::dropped_links_count, data.dropped_links);
   if (data.status != trace::StatusCode::unset) {
     writer.message(span::status, [&] {
       if (data.status == trace::StatusCode::error && !data.status_message.empty())
@@ -126,44 +152,66 @@ void write_span(Writer& writer, const trace::SpanData& data) {
   if (data.trace_flags != 0) writer.fixed32_field(span::flags, data.trace_flags);
 }
 
-std::size_t attributes_estimate(const trace::Attributes& attributes) {
+template <typename AttributeRange>
+std::size_t attributes_estimate(const AttributeRange& attributes) {
   std::size_t size = 0;
-  for (const auto& [key, value] : attributes) {
-    size += key.size() + 16;
-    if (const auto* text = std::get_if<std::string>(&value)) size += text->size();
+  for (const auto& attribute : attributes) {
+    size += attribute.key.size() + 16;
+    if (const auto* text = std::get_if<std::string>(&attribute.value)) size += text->size();
   }
   return size;
 }
 
-// A generous guess of the encoded size, so the output grows at most once or twice.
-std::size_t size_estimate(const trace::Resource& resource, const trace::InstrumentationScope& scope,
-                          std::span<const trace::SpanData> spans) {
-  std::size_t size = 32 + attributes_estimate(resource.attributes) + scope.name.size() + scope.version.size();
-  for (const auto& data : spans) {
-    size += 96 + data.trace_state.size() + data.name.size() + data.status_message.size() +
-            attributes_estimate(data.attributes);
-    for (const auto& e : data.events) size += 24 + e.name.size() + attributes_estimate(e.attributes);
-  }
+// Generous guesses of encoded sizes: the output grows at most once or twice,
+// and a nested message's length rarely needs more room than was kept for it.
+std::size_t span_estimate(const trace::SpanData& data) {
+  std::size_t size = 96 + data.trace_state.size() + data.name.size() + data.status_message.size() +
+                     attributes_estimate(data.attributes);
+  for (const auto& e : data.events) size += 24 + e.name.size() + attributes_estimate(e.attributes);
+  for (const auto& l : data.links) size += 48 + l.context.trace_state.size() + attributes_estimate(l.attributes);
   return size;
+}
+
+const trace::SpanData& record(const trace::SpanData& data) { return data; }
+const trace::SpanData& record(const trace::SpanData* data) { return *data; }
+
+template <typename Spans>
+std::size_t size_estimate(const trace::Resource& resource, const trace::InstrumentationScope& scope, Spans spans) {
+  std::size_t size = 32 + attributes_estimate(resource.attributes) + scope.name.size() + scope.version.size();
+  for (const auto& data : spans) size += span_estimate(record(data));
+  return size;
+}
+
+template <typename Spans>
+void append_request(std::string& out, const trace::Resource& resource, const trace::InstrumentationScope& scope,
+                    Spans spans) {
+  const std::size_t estimate = size_estimate(resource, scope, spans);
+  out.reserve(out.size() + estimate);
+  Writer writer(out);
+  writer.message(export_trace_service_request::resource_spans, estimate, [&] {
+    writer.message(resource_spans::resource, attributes_estimate(resource.attributes),
+                   [&] { write_attributes(writer, resource_fields::attributes, resource.attributes); });
+    writer.message(resource_spans::scope_spans, estimate, [&] {
+      writer.message(scope_spans::scope, [&] {
+        if (!scope.name.empty()) writer.string_field(instrumentation_scope::name, scope.name);
+        if (!scope.version.empty()) writer.string_field(instrumentation_scope::version, scope.version);
+      });
+      for (const auto& data : spans)
+        writer.message(scope_spans::spans, span_estimate(record(data)), [&] { write_span(writer, record(data)); });
+    });
+  });
 }
 
 }  // namespace
 
 void append_export_trace_request(std::string& out, const trace::Resource& resource,
                                  const trace::InstrumentationScope& scope, std::span<const trace::SpanData> spans) {
-  out.reserve(out.size() + size_estimate(resource, scope, spans));
-  Writer writer(out);
-  writer.message(export_trace_service_request::resource_spans, [&] {
-    writer.message(resource_spans::resource,
-                   [&] { write_attributes(writer, resource_fields::attributes, resource.attributes); });
-    writer.message(resource_spans::scope_spans, [&] {
-      writer.message(scope_spans::scope, [&] {
-        if (!scope.name.empty()) writer.string_field(instrumentation_scope::name, scope.name);
-        if (!scope.version.empty()) writer.string_field(instrumentation_scope::version, scope.version);
-      });
-      for (const auto& data : spans) writer.message(scope_spans::spans, [&] { write_span(writer, data); });
-    });
-  });
+  append_request(out, resource, scope, spans);
+}
+
+void append_export_trace_request(std::string& out, const trace::Resource& resource,
+                                 const trace::InstrumentationScope& scope, trace::SpanBatch spans) {
+  append_request(out, resource, scope, spans);
 }
 
 std::string encode_export_trace_request(const trace::Resource& resource, const trace::InstrumentationScope& scope,

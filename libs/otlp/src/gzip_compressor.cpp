@@ -3,12 +3,15 @@
 #include <zlib.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace otlp {
 
-GzipCompressor::GzipCompressor() : stream_(std::make_unique<z_stream_s>()) {
+GzipCompressor::GzipCompressor(int level) : stream_(std::make_unique<z_stream_s>()) {
+  if (level < fastest_level || level > smallest_level)
+    throw std::invalid_argument("gzip level must be 1 to 9, not " + std::to_string(level));
   // 15 + 16: the largest window, with a gzip rather than a zlib wrapper.
-  if (deflateInit2(stream_.get(), Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(stream_.get(), level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
     throw std::runtime_error("cannot initialise zlib");
 }
 

@@ -49,6 +49,8 @@ EndpointUrl checked_endpoint(const OtlpHttpExporterOptions& options) {
   if (!parsed.url) throw std::invalid_argument("OTLP endpoint: " + parsed.problem + ", got '" + options.endpoint + "'");
   if (options.timeout <= 0ms) throw std::invalid_argument("OTLP exporter timeout must be positive");
   if (options.max_attempts < 1) throw std::invalid_argument("OTLP exporter max_attempts must be at least 1");
+  if (options.gzip_level < GzipCompressor::fastest_level || options.gzip_level > GzipCompressor::smallest_level)
+    throw std::invalid_argument("OTLP exporter gzip_level must be 1 to 9");
   if (options.initial_backoff < 0ms || options.max_backoff < 0ms)
     throw std::invalid_argument("OTLP exporter backoffs must not be negative");
   return std::move(*parsed.url);
@@ -81,7 +83,7 @@ struct OtlpHttpExporter::Impl {
         resource(std::move(resource_)),
         scope(std::move(scope_)),
         transport(checked_endpoint(options), options.headers, options.gzip) {
-    if (options.gzip) compressor.emplace();
+    if (options.gzip) compressor.emplace(options.gzip_level);
   }
 
   // False when shutdown() cut the wait short.
@@ -97,7 +99,7 @@ struct OtlpHttpExporter::Impl {
     return trace::ExportResult::failure;
   }
 
-  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) {
+  trace::ExportResult export_spans(trace::SpanBatch spans) {
     if (spans.empty()) return trace::ExportResult::success;
     if (shut_down) {
       ++stats.failed_exports;
@@ -154,7 +156,7 @@ OtlpHttpExporter::OtlpHttpExporter(OtlpHttpExporterOptions options, trace::Resou
 
 OtlpHttpExporter::~OtlpHttpExporter() = default;
 
-trace::ExportResult OtlpHttpExporter::export_spans(std::span<const trace::SpanData> spans) {
+trace::ExportResult OtlpHttpExporter::export_spans(trace::SpanBatch spans) {
   try {
     return impl_->export_spans(spans);
   } catch (...) {

@@ -4,9 +4,15 @@
 // and nested messages. Private to the otlp library.
 //
 // The writer appends to a caller-owned std::string, so a reused buffer makes
-// encoding allocation-free once it has grown. A nested message reserves five
-// bytes for its length, and end() writes the real varint there and slides the
-// body left over the unused bytes: one memmove per message, no size pass.
+// encoding allocation-free once it has grown. It writes through a pointer into
+// the string grown ahead of need, and sets the string's size to what was
+// written when it is destroyed or flushed: read the string only then. A nested
+// message keeps room for its length varint as large as the caller's guess of
+// the length needs (one byte unless told otherwise: most nested messages are
+// small), and end() writes the real varint there. Only a wrong guess costs a
+// memmove of the body, left over bytes not needed or right to make room: no
+// size pass, and the output is always canonical (no padded varints).
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -50,15 +56,19 @@ class Writer {
   // Where a nested message's reserved length lives; from begin(), for end().
   struct Nested {
     std::size_t length_at;
+    std::size_t reserved;
   };
 
-  explicit Writer(std::string& out) : out_(out) {}
+  explicit Writer(std::string& out) : out_(out), used_(out.size()) {}
+  ~Writer() { flush(); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Cuts the string to what was written so far (the destructor does too).
+  void flush() { out_.resize(used_); }
 
   // Raw encodings, without a tag.
-  void varint(std::uint64_t value) {
-    std::array<char, max_varint_bytes> buffer;
-    out_.append(buffer.data(), encode_varint(value, buffer.data()));
-  }
+  void varint(std::uint64_t value) { used_ += encode_varint(value, room(max_varint_bytes)); }
   void fixed32(std::uint32_t value) { little_endian(value); }
   void fixed64(std::uint64_t value) { little_endian(value); }
   void tag(std::uint32_t field, WireType type) {
@@ -85,36 +95,38 @@ class Writer {
   }
   void double_field(std::uint32_t field, double value) { fixed64_field(field, std::bit_cast<std::uint64_t>(value)); }
   void bytes_field(std::uint32_t field, std::string_view value) {
-    tag(field, WireType::length_delimited);
-    varint(value.size());
-    out_.append(value);
+    char* at = room(2 * max_varint_bytes + value.size());
+    at += encode_varint((std::uint64_t{field} << 3) | static_cast<std::uint8_t>(WireType::length_delimited), at);
+    at += encode_varint(value.size(), at);
+    if (!value.empty()) std::memcpy(at, value.data(), value.size());
+    used_ = static_cast<std::size_t>(at + value.size() - out_.data());
   }
   void bytes_field(std::uint32_t field, std::span<const std::uint8_t> value) {
-    tag(field, WireType::length_delimited);
-    varint(value.size());
-    out_.append(reinterpret_cast<const char*>(value.data()), value.size());
+    bytes_field(field, std::string_view(reinterpret_cast<const char*>(value.data()), value.size()));
   }
   void string_field(std::uint32_t field, std::string_view value) { bytes_field(field, value); }
 
-  // A nested message: begin(), write its fields, end().
-  Nested begin(std::uint32_t field) {
+  // A nested message: begin(), write its fields, end(). `expected_length`
+  // only sizes the room kept for the length; any length is written correctly.
+  Nested begin(std::uint32_t field, std::size_t expected_length = 0) {
     tag(field, WireType::length_delimited);
-    const Nested nested{out_.size()};
-    out_.append(reserved_length_bytes, '\0');
+    const Nested nested{used_, varint_size(expected_length)};
+    room(nested.reserved);
+    used_ += nested.reserved;
     return nested;
   }
   void end(Nested nested) {
-    const std::size_t body_at = nested.length_at + reserved_length_bytes;
-    const std::size_t length = out_.size() - body_at;
+    const std::size_t body_at = nested.length_at + nested.reserved;
+    const std::size_t length = used_ - body_at;
     if (length > max_message_bytes) throw std::length_error("protobuf message larger than 2 GiB");
-    std::array<char, max_varint_bytes> buffer;
-    const std::size_t length_bytes = encode_varint(length, buffer.data());
-    char* const at = out_.data() + nested.length_at;
-    std::memcpy(at, buffer.data(), length_bytes);
-    if (length_bytes < reserved_length_bytes) {
-      std::memmove(at + length_bytes, at + reserved_length_bytes, length);
-      out_.resize(out_.size() - (reserved_length_bytes - length_bytes));
+    const std::size_t length_bytes = varint_size(length);
+    if (length_bytes != nested.reserved) {
+      if (length_bytes > nested.reserved) room(length_bytes - nested.reserved);
+      char* const body = out_.data() + body_at;
+      std::memmove(body + length_bytes - nested.reserved, body, length);
+      used_ = used_ + length_bytes - nested.reserved;
     }
+    encode_varint(length, out_.data() + nested.length_at);
   }
   template <class Body>
   void message(std::uint32_t field, Body&& body) {
@@ -122,22 +134,45 @@ class Writer {
     body();
     end(nested);
   }
+  // The same, keeping room for a length of about `expected_length` bytes.
+  template <class Body>
+  void message(std::uint32_t field, std::size_t expected_length, Body&& body) {
+    const Nested nested = begin(field, expected_length);
+    body();
+    end(nested);
+  }
 
-  std::size_t size() const { return out_.size(); }
+  // Bytes written so far, what the string held before included.
+  std::size_t size() const { return used_; }
 
  private:
-  // Protobuf caps a message at 2 GiB, whose length fits a five-byte varint.
-  static constexpr std::size_t reserved_length_bytes = 5;
+  // Protobuf caps a message at 2 GiB.
   static constexpr std::size_t max_message_bytes = 0x7fffffff;
+
+  // Where the next `bytes` bytes go, the string grown first if need be.
+  char* room(std::size_t bytes) {
+    if (out_.size() - used_ < bytes) grow(bytes);
+    return out_.data() + used_;
+  }
+  // Grows by small steps: resize() zero-fills what it adds, so growing to the
+  // whole capacity at once would clear far more than is written. (The
+  // string's own capacity still doubles: no more reallocations than append.)
+  void grow(std::size_t bytes) { out_.resize(used_ + std::max(bytes, growth_step)); }
+  static constexpr std::size_t growth_step = 1024;
 
   template <class Unsigned>
   void little_endian(Unsigned value) {
-    std::array<char, sizeof(Unsigned)> bytes;
-    for (std::size_t i = 0; i < sizeof(Unsigned); ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
-    out_.append(bytes.data(), bytes.size());
+    char* const at = room(sizeof(Unsigned));
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(at, &value, sizeof value);
+    } else {
+      for (std::size_t i = 0; i < sizeof(Unsigned); ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+    }
+    used_ += sizeof(Unsigned);
   }
 
   std::string& out_;
+  std::size_t used_;  // bytes of out_ written; out_ may be longer until flush()
 };
 
 }  // namespace otlp::protobuf

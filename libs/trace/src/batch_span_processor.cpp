@@ -1,5 +1,9 @@
 #include "trace/batch_span_processor.hpp"
 
+#include "span_records.hpp"
+
+#include <algorithm>
+
 #include <charconv>
 #include <iterator>
 #include <stdexcept>
@@ -8,16 +12,23 @@
 namespace trace {
 namespace {
 
-std::uint64_t positive_integer(const std::function<const char*(const char*)>& getenv, const char* name,
-                               std::uint64_t fallback) {
+std::uint64_t integer(const std::function<const char*(const char*)>& getenv, const char* name, std::uint64_t fallback,
+                      bool zero_allowed) {
   const char* text = getenv(name);
   if (text == nullptr || *text == '\0') return fallback;
   std::uint64_t value = 0;
   const std::string_view view(text);
   const auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
-  if (ec != std::errc{} || end != view.data() + view.size() || value == 0)
-    throw std::invalid_argument(std::string(name) + " must be a positive integer, not '" + text + "'");
+  if (ec != std::errc{} || end != view.data() + view.size() || (value == 0 && !zero_allowed))
+    throw std::invalid_argument(
+        std::string(name) +
+        (zero_allowed ? " must be a non-negative integer, not '" : " must be a positive integer, not '") + text + "'");
   return value;
+}
+
+std::uint64_t positive_integer(const std::function<const char*(const char*)>& getenv, const char* name,
+                               std::uint64_t fallback) {
+  return integer(getenv, name, fallback, false);
 }
 
 }  // namespace
@@ -31,6 +42,8 @@ BatchSpanProcessorOptions batch_options_from_environment(const std::function<con
       positive_integer(getenv, "OTEL_BSP_EXPORT_TIMEOUT", static_cast<std::uint64_t>(options.export_timeout.count())));
   options.max_export_batch_size = positive_integer(getenv, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
                                                    options.max_export_batch_size);
+  options.max_free_spans = integer(getenv, "TRACE_BSP_MAX_FREE_SPANS", options.max_free_spans, true);
+  options.thread_cache_spans = positive_integer(getenv, "TRACE_BSP_THREAD_CACHE_SPANS", options.thread_cache_spans);
   if (options.max_export_batch_size > options.max_queue_size)
     throw std::invalid_argument("OTEL_BSP_MAX_EXPORT_BATCH_SIZE must not exceed OTEL_BSP_MAX_QUEUE_SIZE");
   return options;
@@ -40,6 +53,8 @@ BatchSpanProcessor::BatchSpanProcessor(std::unique_ptr<SpanExporter> exporter, B
                                        ExportObserver on_export)
     : exporter_(std::move(exporter)), options_(options), on_export_(std::move(on_export)) {
   queue_.reserve(options_.max_queue_size);
+  free_.reserve(options_.max_free_spans);
+  batch_view_.reserve(options_.max_export_batch_size);
   worker_ = std::thread([this] { run(); });
 }
 
@@ -54,7 +69,15 @@ void BatchSpanProcessor::on_end(std::unique_ptr<SpanData> span) {
   }
   queue_.push_back(std::move(span));
   const std::size_t length = queue_.size();
+  // Under the lock the hand-off takes anyway: records for this thread's next spans.
+  std::size_t free_left = 0;
+  const bool refilled = !free_.empty() && span_records::cache_empty();
+  if (refilled) {
+    span_records::refill(free_, options_.thread_cache_spans);
+    free_left = free_.size();
+  }
   lock.unlock();
+  if (refilled) stats_.free_spans.store(free_left, std::memory_order_relaxed);
   stats_.queued.fetch_add(1, std::memory_order_relaxed);
   stats_.queue_length.store(length, std::memory_order_relaxed);
   if (length == options_.max_export_batch_size) wake_worker_.notify_one();
@@ -94,20 +117,35 @@ void BatchSpanProcessor::run() {
 }
 
 void BatchSpanProcessor::export_batch(std::vector<std::unique_ptr<SpanData>>& batch) {
-  std::vector<SpanData> spans;
-  spans.reserve(batch.size());
-  for (auto& span : batch) spans.push_back(std::move(*span));
-  batch.clear();
+  batch_view_.clear();
+  for (const auto& span : batch) batch_view_.push_back(span.get());
   const auto started = std::chrono::steady_clock::now();
-  const bool ok = exporter_->export_spans(spans) == ExportResult::success;
+  const bool ok = exporter_->export_spans(batch_view_) == ExportResult::success;
   const auto took = std::chrono::steady_clock::now() - started;
+  const std::size_t count = batch.size();
   if (ok)
-    stats_.exported.fetch_add(spans.size(), std::memory_order_relaxed);
+    stats_.exported.fetch_add(count, std::memory_order_relaxed);
   else {
     stats_.export_failures.fetch_add(1, std::memory_order_relaxed);
-    stats_.failed_spans.fetch_add(spans.size(), std::memory_order_relaxed);
+    stats_.failed_spans.fetch_add(count, std::memory_order_relaxed);
   }
-  if (on_export_) on_export_(took, ok, spans.size());
+  batch_view_.clear();
+  recycle(batch);
+  if (on_export_) on_export_(took, ok, count);
+}
+
+// Clears the exported records and keeps what the free list has room for;
+// the rest are freed, outside the lock.
+void BatchSpanProcessor::recycle(std::vector<std::unique_ptr<SpanData>>& batch) {
+  std::size_t keep = 0;
+  if (options_.max_free_spans > 0) {
+    for (auto& span : batch) span->clear_for_reuse();
+    std::lock_guard lock(mutex_);
+    keep = std::min(batch.size(), options_.max_free_spans - free_.size());
+    std::move(batch.end() - static_cast<std::ptrdiff_t>(keep), batch.end(), std::back_inserter(free_));
+    stats_.free_spans.store(free_.size(), std::memory_order_relaxed);
+  }
+  batch.clear();
 }
 
 bool BatchSpanProcessor::force_flush(std::chrono::milliseconds timeout) {

@@ -10,12 +10,12 @@
 namespace trace {
 namespace {
 
-void put(Attributes& attributes, std::string key, std::string value) {
-  const auto found = std::find_if(attributes.begin(), attributes.end(), [&](auto& a) { return a.first == key; });
+void put(Attributes& attributes, std::string_view key, std::string value) {
+  const auto found = std::find_if(attributes.begin(), attributes.end(), [&](auto& a) { return a.key == key; });
   if (found != attributes.end())
-    found->second = std::move(value);
+    found->value = std::move(value);
   else
-    attributes.emplace_back(std::move(key), std::move(value));
+    attributes.push_back(Attribute{AttributeKey::intern(key), std::move(value)});
 }
 
 std::string random_instance_id() {

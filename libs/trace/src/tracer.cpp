@@ -1,6 +1,67 @@
 #include "trace/tracer.hpp"
 
+#include "span_records.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
 namespace trace {
+
+namespace span_records {
+namespace {
+// Destroyed with its thread, records and all.
+thread_local std::vector<std::unique_ptr<SpanData>> cache;
+}  // namespace
+
+std::unique_ptr<SpanData> take() {
+  if (cache.empty()) return std::make_unique<SpanData>();
+  auto record = std::move(cache.back());
+  cache.pop_back();
+  return record;
+}
+
+bool cache_empty() { return cache.empty(); }
+
+void refill(std::vector<std::unique_ptr<SpanData>>& from, std::size_t count) {
+  count = std::min(count, from.size());
+  if (cache.capacity() < cache.size() + count) cache.reserve(cache.size() + count);
+  for (std::size_t i = 0; i < count; ++i) {
+    cache.push_back(std::move(from.back()));
+    from.pop_back();
+  }
+}
+
+std::size_t cached() { return cache.size(); }
+
+}  // namespace span_records
+
+AttributeKey AttributeKey::intern(std::string_view name) {
+  static std::mutex mutex;
+  // Never destroyed: a key may be read by exporters while statics go away.
+  static auto* names = new std::unordered_set<std::string>;
+  std::lock_guard lock(mutex);
+  const auto found = names->emplace(name).first;
+  return AttributeKey(Interned{}, *found);
+}
+
+void SpanData::clear_for_reuse() {
+  parent_span_id = SpanId{};
+  trace_state.clear();
+  trace_flags = 0;
+  name.clear();
+  kind = SpanKind::internal;
+  start_unix_nano = 0;
+  end_unix_nano = 0;
+  attributes.clear();
+  events.clear();
+  links.clear();
+  status = StatusCode::unset;
+  status_message.clear();
+  dropped_attributes = 0;
+  dropped_events = 0;
+  dropped_links = 0;
+}
 
 std::uint64_t unix_nanos_now() {
   return static_cast<std::uint64_t>(
@@ -21,22 +82,54 @@ Span& Span::operator=(Span&& other) noexcept {
   return *this;
 }
 
-Span& Span::set_attribute(std::string_view key, AttributeValue value) {
+namespace {
+
+// The value slot of `key`: its own if the span has it, else a new one; null
+// (and counted) past the limit.
+AttributeValue* attribute_slot(SpanData& data, const AttributeKey& key) {
+  if (auto* existing = data.attributes.find(key)) return existing;
+  if (data.attributes.size() >= Span::max_attributes) {
+    ++data.dropped_attributes;
+    return nullptr;
+  }
+  return &data.attributes.append(key);
+}
+
+}  // namespace
+
+Span& Span::set_attribute(const AttributeKey& key, std::string_view value) {
   if (!data_) return *this;
-  for (auto& attribute : data_->attributes) {
-    if (attribute.first == key) {
-      attribute.second = std::move(value);
-      return *this;
-    }
+  if (auto* slot = attribute_slot(*data_, key)) {
+    if (auto* text = std::get_if<std::string>(slot))
+      text->assign(value);
+    else
+      slot->emplace<std::string>(value);
   }
-  if (data_->attributes.size() >= max_attributes) {
-    ++data_->dropped_attributes;
-    return *this;
-  }
-  // Room for a typical span's attributes at once (a server span, by the HTTP
-  // semantic conventions, grows once more) instead of regrowing from one.
-  if (data_->attributes.empty()) data_->attributes.reserve(8);
-  data_->attributes.emplace_back(std::string(key), std::move(value));
+  return *this;
+}
+
+Span& Span::set_attribute(const AttributeKey& key, std::int64_t value) {
+  if (!data_) return *this;
+  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  return *this;
+}
+
+Span& Span::set_attribute(const AttributeKey& key, double value) {
+  if (!data_) return *this;
+  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  return *this;
+}
+
+Span& Span::set_attribute(const AttributeKey& key, bool value) {
+  if (!data_) return *this;
+  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  return *this;
+}
+
+Span& Span::set_attribute(const AttributeKey& key, const AttributeValue& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) return set_attribute(key, std::string_view(*text));
+  if (!data_) return *this;
+  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
   return *this;
 }
 
@@ -50,6 +143,16 @@ Span& Span::add_event(std::string_view name, Attributes attributes) {
   return *this;
 }
 
+Span& Span::add_link(const SpanContext& context, Attributes attributes) {
+  if (!data_ || !context.valid()) return *this;
+  if (data_->links.size() >= max_links) {
+    ++data_->dropped_links;
+    return *this;
+  }
+  data_->links.push_back(SpanLink{context, std::move(attributes)});
+  return *this;
+}
+
 Span& Span::set_status(StatusCode code, std::string_view message) {
   if (!data_) return *this;
   // Ok is final; Unset never overrides a status set before.
@@ -60,7 +163,14 @@ Span& Span::set_status(StatusCode code, std::string_view message) {
 }
 
 Span& Span::set_name(std::string_view name) {
-  if (data_) data_->name = name;
+  if (data_) data_->name.assign(name);
+  return *this;
+}
+
+Span& Span::set_name(std::initializer_list<std::string_view> parts) {
+  if (!data_) return *this;
+  data_->name.clear();
+  for (const auto part : parts) data_->name.append(part);
   return *this;
 }
 
@@ -94,13 +204,13 @@ Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext*
 
   stats.add(TracerStats::sampled_cell, 1);
   span.context_.trace_flags = 0x01;
-  auto data = std::make_unique<SpanData>();
+  auto data = span_records::take();
   data->trace_id = span.context_.trace_id;
   data->span_id = span.context_.span_id;
   if (parent) data->parent_span_id = parent->span_id;
-  data->trace_state = span.context_.trace_state;
+  if (!span.context_.trace_state.empty()) data->trace_state = span.context_.trace_state;
   data->trace_flags = span.context_.trace_flags;
-  data->name = name;
+  data->name.assign(name);
   data->kind = kind;
   data->start_unix_nano = unix_nanos_now();
   span.data_ = std::move(data);

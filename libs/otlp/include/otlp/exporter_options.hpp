@@ -15,10 +15,11 @@ struct OtlpHttpExporterOptions {
   std::string endpoint = "http://localhost:4318/v1/traces";  // the full URL, path included
   std::vector<std::pair<std::string, std::string>> headers;  // sent with every request
   std::chrono::milliseconds timeout{10000};                  // one export_spans call, every attempt and wait included
-  bool gzip = false;                                         // Content-Encoding: gzip
-  int max_attempts = 5;                                      // first attempt included
-  std::chrono::milliseconds initial_backoff{1000};           // before the second attempt; doubles each time
-  std::chrono::milliseconds max_backoff{5000};               // cap of the doubling (a Retry-After may exceed it)
+  bool gzip = false;                                // Content-Encoding: gzip (the specification's default: none)
+  int gzip_level = 1;                               // with gzip: zlib's level, 1 (fastest) to 9 (smallest)
+  int max_attempts = 5;                             // first attempt included
+  std::chrono::milliseconds initial_backoff{1000};  // before the second attempt; doubles each time
+  std::chrono::milliseconds max_backoff{5000};      // cap of the doubling (a Retry-After may exceed it)
 };
 
 // The OpenTelemetry specification's exporter variables, each

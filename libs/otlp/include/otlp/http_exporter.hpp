@@ -38,7 +38,7 @@ class OtlpHttpExporter final : public trace::SpanExporter {
   // Throws std::invalid_argument for an endpoint that is not an
   // http://host[:port][/path] URL (https:// is not supported; the host a name,
   // an IPv4 address or an IPv6 address in brackets, the port 80 by default), a
-  // non-positive timeout or max_attempts < 1, std::runtime_error when zlib
+  // non-positive timeout, max_attempts < 1 or a gzip_level outside 1 to 9, std::runtime_error when zlib
   // cannot be set up. Content-Type, Content-Encoding, Content-Length,
   // Transfer-Encoding and Expect among `options.headers` are left out (warning);
   // a Host or User-Agent among them replaces the exporter's own.
@@ -48,7 +48,7 @@ class OtlpHttpExporter final : public trace::SpanExporter {
   OtlpHttpExporter& operator=(const OtlpHttpExporter&) = delete;
 
   // Blocks up to options().timeout. An empty batch succeeds without a request.
-  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override;
+  trace::ExportResult export_spans(trace::SpanBatch spans) override;
   // Safe from any thread: wakes a backoff wait at once (that export fails) and
   // makes every later export fail without a request. A request already in
   // flight runs to its end or its timeout.

@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 
@@ -41,16 +43,38 @@ class Span {
   bool recording() const { return data_ != nullptr; }
   const SpanContext& context() const { return context_; }
 
-  Span& set_attribute(std::string_view key, AttributeValue value);
+  // Keys are string literals (see AttributeKey). A string value is copied into
+  // the capacity the record's last span left; numbers and flags never allocate.
+  Span& set_attribute(const AttributeKey& key, std::string_view value);
+  Span& set_attribute(const AttributeKey& key, const std::string& value) {
+    return set_attribute(key, std::string_view(value));
+  }
+  Span& set_attribute(const AttributeKey& key, const char* value) {
+    return set_attribute(key, std::string_view(value));
+  }
+  Span& set_attribute(const AttributeKey& key, std::int64_t value);
+  template <std::integral Integer>
+  requires(!std::same_as<Integer, bool> &&
+           !std::same_as<Integer, std::int64_t>) Span& set_attribute(const AttributeKey& key, Integer value) {
+    return set_attribute(key, static_cast<std::int64_t>(value));
+  }
+  Span& set_attribute(const AttributeKey& key, double value);
+  Span& set_attribute(const AttributeKey& key, bool value);
+  Span& set_attribute(const AttributeKey& key, const AttributeValue& value);
   Span& add_event(std::string_view name, Attributes attributes = {});
+  // An invalid context is ignored; beyond max_links a link is only counted.
+  Span& add_link(const SpanContext& context, Attributes attributes = {});
   // `message` is kept only with StatusCode::error, as the specification asks.
   Span& set_status(StatusCode code, std::string_view message = {});
   Span& set_name(std::string_view name);
+  // The parts joined, written into the record's name without a temporary.
+  Span& set_name(std::initializer_list<std::string_view> parts);
   // Idempotent; the destructor ends a span that was not ended.
   void end();
 
   static constexpr std::size_t max_attributes = 128;
   static constexpr std::size_t max_events = 128;
+  static constexpr std::size_t max_links = 128;
 
  private:
   friend class Tracer;
