@@ -34,6 +34,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::string database_url = "sqlite::memory:";
   std::string password;
   std::string password_file;
+  std::string sqlite_execution = "auto";
   auto io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
   auto queue_wait_ms = static_cast<std::uint64_t>(config.storage.pool.max_wait.count());
   auto cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
@@ -66,9 +67,15 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--database-password-file", password_file, "File holding the database password")
       ->envname("APIMON_DATABASE_PASSWORD_FILE");
   app.add_option("--db-pool-size", config.storage.pool.connections,
-                 "Database connections per event-loop thread (MySQL), or worker threads (SQLite)")
+                 "Database connections per event-loop thread (MySQL), or worker threads (SQLite on workers)")
       ->envname("APIMON_DB_POOL_SIZE")
       ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+  app.add_option("--sqlite-execution", sqlite_execution,
+                 "Where SQLite queries run: event-loop (on the request's thread, a connection per loop; a slow "
+                 "query holds up that loop), workers (--db-pool-size threads), or auto (event-loop for "
+                 "sqlite::memory:, workers for a file)")
+      ->envname("APIMON_SQLITE_EXECUTION")
+      ->check(CLI::IsMember({"auto", "event-loop", "workers"}));
   app.add_option("--db-max-waiting", config.storage.pool.max_waiting, "Queued database calls beyond this get 503")
       ->envname("APIMON_DB_MAX_WAITING")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
@@ -81,6 +88,10 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.add_option("--db-connect-timeout-ms", connect_timeout_ms, "Connecting and preparing statements (MySQL)")
       ->envname("APIMON_DB_CONNECT_TIMEOUT_MS")
       ->check(CLI::Range(std::uint64_t{10}, std::uint64_t{600'000}));
+  app.add_option("--db-max-batch", config.storage.max_lookup_batch,
+                 "Concurrent lookups by id answered by one query (MySQL); 1 turns batching off")
+      ->envname("APIMON_DB_MAX_BATCH")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1024}));
   app.add_option("--retry-after-s", retry_after_s, "Retry-After sent with 503 when storage is unavailable")
       ->envname("APIMON_RETRY_AFTER_S")
       ->check(CLI::Range(1U, 3600U));
@@ -104,6 +115,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     }
     if (!password_file.empty()) password = read_password_file(password_file);
     if (!password.empty()) config.database.password = password;
+    config.storage.sqlite_execution = *storage::parse_sqlite_execution(sqlite_execution);
     limits.io_timeout = std::chrono::milliseconds(io_ms);
     config.storage.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
     config.cache.ttl = std::chrono::milliseconds(cache_ttl_ms);

@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <exception>
+#include <span>
+#include <vector>
 
 namespace apimon {
 
@@ -39,41 +41,114 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
       duration_[id][failed] = &family.add(labels);
     }
   }
+  // Its count is the queries, its sum the lookups they answered: sum / count
+  // is how many requests one query serves, and a count growing slower than
+  // the request rate shows concurrent lookups sharing queries.
+  lookups_per_query_ = &metrics
+                            .histogram_family("db_client_operation_batch_size",
+                                              "Lookups by id answered by one database query: 1 when a lookup "
+                                              "queried alone, more when concurrent lookups shared a query.",
+                                              {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})
+                            .add({{"db_system_name", database_.system},
+                                  {"db_operation_name", "SELECT"},
+                                  {"db_collection_name", "pokedex_entries"}});
 }
+
+// A lookup's database span as the storage sees it. A query answering several
+// lookups gets a span of its own, named after the semantic conventions'
+// batches ("BATCH SELECT pokedex_entries", db.operation.batch.size). It is a
+// child of the first sampled lookup's span: it lies within that span, and is
+// sampled whenever one of its lookups is (a root span would draw its own
+// sampling decision, and sampled requests would often link to a span never
+// kept). Every other sampled lookup's span links to it and it links back to
+// each: Jaeger shows links as references on the span, so the trace of any
+// request in the batch leads to the shared query, and the shared query, one
+// click away, to every request it answered.
+class InstrumentedRepository::TracedLookup final : public pokedex::LookupObserver {
+ public:
+  TracedLookup(InstrumentedRepository& repository, const http::RequestContext& context, trace::Span& span)
+      : repository_(repository), context_(context), span_(span) {}
+
+  void query_started(const Query& query, std::span<LookupObserver* const> others) override {
+    if (query.lookups > 1 && context_.tracer) start_shared_span(query, others);
+    repository_.lookups_per_query_->observe(static_cast<double>(query.lookups),
+                                            query.lookups > 1 ? shared_.context() : span_.context());
+  }
+
+  void query_ended(const std::exception* error) override {
+    if (error) {
+      shared_.set_status(trace::StatusCode::error, error->what());
+      shared_.set_attribute("error.type", "storage_unavailable");
+    }
+    shared_.end();
+  }
+
+ private:
+  void start_shared_span(const Query& query, std::span<LookupObserver* const> others) {
+    std::vector<TracedLookup*> sampled;
+    if (span_.recording()) sampled.push_back(this);
+    for (LookupObserver* other : others) {
+      auto* lookup = dynamic_cast<TracedLookup*>(other);
+      if (lookup && lookup->span_.recording()) sampled.push_back(lookup);
+    }
+    if (sampled.empty()) return;
+    shared_ = context_.tracer->start_span("BATCH SELECT pokedex_entries", trace::SpanKind::client,
+                                          &sampled.front()->span_.context());
+    const auto& database = repository_.database_;
+    shared_.set_attribute("db.system.name", database.system)
+        .set_attribute("db.namespace", database.name)
+        .set_attribute("db.operation.name", "BATCH SELECT")
+        .set_attribute("db.collection.name", "pokedex_entries")
+        .set_attribute("db.operation.batch.size", static_cast<std::int64_t>(query.lookups))
+        .set_attribute("db.query.text", query.query_text);
+    if (!database.address.empty()) shared_.set_attribute("server.address", database.address);
+    if (database.port != 0) shared_.set_attribute("server.port", static_cast<std::int64_t>(database.port));
+    for (std::size_t i = 1; i < sampled.size(); ++i) {
+      shared_.add_link(sampled[i]->span_.context());
+      sampled[i]->span_.add_link(shared_.context());
+    }
+  }
+
+  InstrumentedRepository& repository_;
+  const http::RequestContext& context_;
+  trace::Span& span_;   // the lookup's own database span
+  trace::Span shared_;  // the shared query's, when this lookup started one
+};
 
 template <class Call>
 auto InstrumentedRepository::traced(const http::RequestContext& context, OperationId id, Call call)
-    -> decltype(call()) {
+    -> decltype(call(nullptr)) {
   if (!enabled_) {
     if (faults_ && faults_->any_active()) {
       trace::Span no_span;
       co_await injected_delay(no_span);
     }
-    co_return co_await call();
+    co_return co_await call(nullptr);
   }
   const Operation& operation = operations[id];
   auto span = context.start_span(operation.span_name, trace::SpanKind::client);
   if (span.recording()) {
     span.set_attribute("db.system.name", database_.system)
         .set_attribute("db.namespace", database_.name)
-        .set_attribute("db.operation.name", std::string(operation.operation))
-        .set_attribute("db.query.text", std::string(operation.query_text));
-    if (operation.collection[0] != '\0') span.set_attribute("db.collection.name", std::string(operation.collection));
+        .set_attribute("db.operation.name", operation.operation)
+        .set_attribute("db.query.text", operation.query_text);
+    if (operation.collection[0] != '\0') span.set_attribute("db.collection.name", operation.collection);
     if (!database_.address.empty()) span.set_attribute("server.address", database_.address);
     if (database_.port != 0) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
   }
   const auto started = std::chrono::steady_clock::now();
   if (faults_ && faults_->any_active()) co_await injected_delay(span);
   std::exception_ptr failure;
+  TracedLookup lookup(*this, context, span);
   try {
-    auto result = co_await call();
+    auto result = co_await call(&lookup);
     duration_[id][0]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
                               span.context());
     co_return result;
   } catch (const std::exception& error) {
     // Traces are for operators, so the span keeps the cause; clients never see it.
     span.set_status(trace::StatusCode::error, error.what());
-    span.set_attribute("error.type", std::string("storage_unavailable"));
+    span.set_attribute("error.type", "storage_unavailable");
     failure = std::current_exception();
   }
   duration_[id][1]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
@@ -84,7 +159,7 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
 boost::asio::awaitable<void> InstrumentedRepository::injected_delay(trace::Span& span) {
   const auto delay = faults_->draw_slow_query();
   if (delay.count() == 0) co_return;
-  span.set_attribute("fault_injection.injected", std::string("slow_queries"))
+  span.set_attribute("fault_injection.injected", "slow_queries")
       .set_attribute("fault_injection.delay_ms", static_cast<std::int64_t>(delay.count()));
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
   co_await timer.async_wait(boost::asio::use_awaitable);
@@ -95,38 +170,41 @@ boost::asio::awaitable<std::optional<pokedex::Pokemon>> InstrumentedRepository::
   // Not a coroutine itself: it hands traced()'s coroutine back, one frame per
   // call instead of two. The lambdas capture by value for the same reason:
   // this function returns before the call runs.
-  return traced(context, find, [this, id, language] { return repository_.find_pokemon(id, language); });
+  return traced(context, find, [this, id, language](pokedex::LookupObserver* observer) {
+    return observer ? repository_.find_pokemon_observed(id, language, *observer)
+                    : repository_.find_pokemon(id, language);
+  });
 }
 
 boost::asio::awaitable<pokedex::Listing> InstrumentedRepository::search_by_name(const http::RequestContext& context,
                                                                                 std::string prefix,
                                                                                 pokedex::Language language,
                                                                                 pokedex::Page page) {
-  return traced(context, search, [this, prefix = std::move(prefix), language, page]() mutable {
+  return traced(context, search, [this, prefix = std::move(prefix), language, page](pokedex::LookupObserver*) mutable {
     return repository_.search_by_name(std::move(prefix), language, page);
   });
 }
 
 boost::asio::awaitable<std::optional<pokedex::Listing>> InstrumentedRepository::list_by_type(
     const http::RequestContext& context, std::string type, pokedex::Language language, pokedex::Page page) {
-  return traced(context, by_type, [this, type = std::move(type), language, page]() mutable {
+  return traced(context, by_type, [this, type = std::move(type), language, page](pokedex::LookupObserver*) mutable {
     return repository_.list_by_type(std::move(type), language, page);
   });
 }
 
 boost::asio::awaitable<std::optional<pokedex::Listing>> InstrumentedRepository::list_by_generation(
     const http::RequestContext& context, int generation, pokedex::Language language, pokedex::Page page) {
-  return traced(context, by_generation, [this, generation, language, page] {
+  return traced(context, by_generation, [this, generation, language, page](pokedex::LookupObserver*) {
     return repository_.list_by_generation(generation, language, page);
   });
 }
 
 boost::asio::awaitable<int> InstrumentedRepository::max_pokemon_id(const http::RequestContext& context) {
-  return traced(context, max_id, [this] { return repository_.max_pokemon_id(); });
+  return traced(context, max_id, [this](pokedex::LookupObserver*) { return repository_.max_pokemon_id(); });
 }
 
 boost::asio::awaitable<void> InstrumentedRepository::ping(const http::RequestContext& context) {
-  co_await traced(context, ping_id, [&]() -> boost::asio::awaitable<bool> {
+  co_await traced(context, ping_id, [&](pokedex::LookupObserver*) -> boost::asio::awaitable<bool> {
     co_await repository_.ping();
     co_return true;
   });

@@ -2,7 +2,9 @@
 // The Pokédex repository seen through telemetry: every call becomes a CLIENT
 // span under the request's span (with the database semantic-convention
 // attributes and the query text with its placeholders, never its values) and
-// an observation of db_client_operation_duration_seconds.
+// an observation of db_client_operation_duration_seconds. A lookup answered
+// by a query shared with other lookups (MySQL batches) links to that query's
+// own span, and each query is counted in db_client_operation_batch_size.
 #include <faults/fault_injector.hpp>
 #include <http/message.hpp>
 #include <metrics/registry.hpp>
@@ -52,8 +54,11 @@ class InstrumentedRepository {
   };
   static const std::array<Operation, operation_count> operations;
 
+  class TracedLookup;
+
+  // `call` gets the observer of the call's query, null when telemetry is off.
   template <class Call>
-  auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call());
+  auto traced(const http::RequestContext& context, OperationId id, Call call) -> decltype(call(nullptr));
   // The slow_queries fault: waits before the query runs, inside its span.
   boost::asio::awaitable<void> injected_delay(trace::Span& span);
 
@@ -63,6 +68,7 @@ class InstrumentedRepository {
   faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
   std::array<std::array<metrics::ExemplarHistogram*, 2>, operation_count> duration_{};
+  metrics::ExemplarHistogram* lookups_per_query_ = nullptr;
 };
 
 }  // namespace apimon

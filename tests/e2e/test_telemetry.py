@@ -1,16 +1,18 @@
 """apimon's telemetry against the real backends: a Jaeger v2 receives its
 traces over OTLP/HTTP and a Prometheus scrapes its metrics, exemplars
 included. Both are started here, on free loopback ports."""
+import concurrent.futures
 import json
 import os
 import pathlib
+import signal
 import statistics
 import time
 
 import integration_helpers
 import pytest
 
-from stackkit import jaeger, mariadb, prometheus
+from stackkit import exposition, jaeger, mariadb, prometheus
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state"))
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -279,3 +281,60 @@ def test_injected_faults_are_marked_on_the_spans(start_apimon, collector):
                    for s in trace["spans"])
     finally:
         assert proxy.stop() == 0
+
+
+def test_lookups_that_share_a_query_link_to_its_span(start_apimon, collector):
+    state = mariadb.start(str(STATE / "mariadb"))
+    apimon = start_apimon("--database-url", state["url"], "--database-password-file", state["app_password_file"],
+                          "--db-pool-size", "1", "--db-query-timeout-ms", "60000", "--db-max-wait-ms", "60000",
+                          env=tracing_env(collector))
+    assert apimon.get("/pokemon/25")[0] == 200  # connected
+
+    def pool_state():
+        samples = exposition.parse(apimon.get("/metrics")[2].decode())
+        return (exposition.total(samples, "db_client_connections", state="used"),
+                exposition.total(samples, "db_client_connection_pending_requests"))
+
+    def wait_for_pool(expected):
+        deadline = time.monotonic() + 30
+        while pool_state() != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool_state() == expected
+
+    # The server frozen (SIGSTOP): the first request holds the one connection,
+    # the two sent meanwhile wait in one batch and then share a query.
+    traces = {path: os.urandom(16).hex() for path in ("/pokemon/4", "/pokemon/7")}
+    pid = int(mariadb.load_state(str(STATE / "mariadb"))["pid"])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            first = pool.submit(apimon.get, "/pokemon/1")
+            wait_for_pool((1, 0))
+            waiting = [pool.submit(apimon.get, path, None, {"traceparent": traceparent(trace_id)})
+                       for path, trace_id in traces.items()]
+            wait_for_pool((1, 2))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert [f.result()[0] for f in [first, *waiting]] == [200, 200, 200]
+
+    stored = [jaeger.wait_for_trace(collector, trace_id, timeout=30) for trace_id in traces.values()]
+    owner = next(t for t in stored if any(s["operationName"] == "BATCH SELECT pokedex_entries" for s in t["spans"]))
+    other = next(t for t in stored if t is not owner)
+    batch = next(s for s in owner["spans"] if s["operationName"] == "BATCH SELECT pokedex_entries")
+    owner_lookup = next(s for s in owner["spans"] if s["operationName"] == "SELECT pokedex_entries")
+    other_lookup = next(s for s in other["spans"] if s["operationName"] == "SELECT pokedex_entries")
+    assert not any(s["operationName"] == "BATCH SELECT pokedex_entries" for s in other["spans"])
+
+    batch_tags = tags(batch)
+    assert batch_tags["db.operation.batch.size"] == 2
+    assert batch_tags["db.operation.name"] == "BATCH SELECT"
+    assert batch_tags["span.kind"] == "client" and batch_tags["db.system.name"] == "mariadb"
+    assert "IN (?,?)" in batch_tags["db.query.text"]
+    # A child of the first lookup's span, in its trace...
+    assert parent_of(batch) == owner_lookup["spanID"]
+    # ...linked to the other lookup, in another trace, which links back.
+    # Jaeger shows a link as a FOLLOWS_FROM reference.
+    links = [(r["refType"], r["traceID"], r["spanID"]) for r in batch["references"]]
+    assert ("FOLLOWS_FROM", other["traceID"], other_lookup["spanID"]) in links
+    back = [(r["refType"], r["traceID"], r["spanID"]) for r in other_lookup["references"]]
+    assert ("FOLLOWS_FROM", owner["traceID"], batch["spanID"]) in back

@@ -199,3 +199,44 @@ def test_calls_beyond_the_pool_and_its_queue_are_refused_at_once(start_apimon, d
             assert not running.done() and not queued.done()
         assert running.result()[0] == 200  # the database is back: both finish
         assert queued.result()[0] == 200
+
+
+def statements_executed():
+    """The server's count of executed prepared statements (every query apimon sends)."""
+    out = fixture.query(str(STATE_DIR), "SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")
+    return int(out.split()[1])
+
+
+def lookups_per_query(apimon):
+    """(queries, lookups they answered), from db_client_operation_batch_size."""
+    samples = exposition.parse(apimon.get("/metrics")[2].decode())
+    return (exposition.total(samples, "db_client_operation_batch_size_count"),
+            exposition.total(samples, "db_client_operation_batch_size_sum"))
+
+
+# With the one connection held by a query the frozen server cannot answer,
+# the lookups sent meanwhile all wait; once it answers, they share a query
+# (as many as --db-max-batch allows), or each runs its own with batching off.
+@pytest.mark.parametrize(("max_batch", "queries"), [("64", 2), ("4", 3), ("1", 9)])
+def test_lookups_waiting_for_a_busy_pool_share_queries(start_apimon, database, max_batch, queries):
+    apimon = start_apimon(*mariadb_args(database, "--db-pool-size", "1", "--db-max-batch", max_batch,
+                                        "--db-query-timeout-ms", "60000", "--db-max-wait-ms", "60000"))
+    paths = [f"/pokemon/{i}" for i in (1, 4, 7, 25, 150, 0, 1025)] + ["/pokemon/25?lang=en"]
+    expected = {path: apimon.get(path) for path in ["/pokemon/133", *paths]}  # also connects the pool
+    assert expected["/pokemon/0"][0] == 404 and expected["/pokemon/25"][0] == 200
+    queries_before, lookups_before = lookups_per_query(apimon)
+    executed_before = statements_executed()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(paths) + 1) as pool:
+        with database_frozen():
+            first = pool.submit(apimon.get, "/pokemon/133")
+            wait_for_pool_state(apimon, (1, 0))
+            waiting = {path: pool.submit(apimon.get, path) for path in paths}
+            wait_for_pool_state(apimon, (1, len(paths)))
+        answers = {path: future.result() for path, future in waiting.items()}
+        answers["/pokemon/133"] = first.result()
+    assert statements_executed() - executed_before == queries
+    for path, (status, _, body) in answers.items():
+        assert (status, body) == (expected[path][0], expected[path][2]), path
+    queries_after, lookups_after = lookups_per_query(apimon)
+    assert (queries_after - queries_before, lookups_after - lookups_before) == (queries, len(paths) + 1)
+

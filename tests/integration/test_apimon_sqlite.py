@@ -6,6 +6,8 @@ import time
 
 from conftest import expected_document
 
+from stackkit import exposition
+
 
 def test_every_pokemon_matches_the_seed(start_apimon, seed):
     apimon = start_apimon()
@@ -95,6 +97,30 @@ def test_health_and_readiness(start_apimon):
     apimon = start_apimon()
     assert apimon.get_json("/healthz")[:1] == (200,)
     assert apimon.get_json("/readyz")[2] == {"status": "ready"}
+
+
+def connections(apimon):
+    """apimon's database connections by state, from its /metrics."""
+    samples = exposition.parse(apimon.get("/metrics")[2].decode())
+    return {state: exposition.total(samples, "db_client_connections", state=state) for state in ("used", "idle")}
+
+
+def test_the_in_memory_database_is_queried_on_the_event_loop_or_on_workers(start_apimon):
+    """By default each event loop queries the in-memory database itself, on a
+    connection it opens for its first query; with --sqlite-execution workers
+    the queries go to --db-pool-size worker threads, each with a connection
+    from the start. Either way every lookup and readiness check answers."""
+    on_loop = start_apimon("--threads", "1", "--db-pool-size", "3")
+    assert connections(on_loop) == {"used": 0, "idle": 0}
+    assert on_loop.get_json("/readyz")[0] == 200
+    assert on_loop.get_json("/pokemon/25")[2]["name"] == "Pikachu"
+    assert connections(on_loop) == {"used": 0, "idle": 1}
+
+    on_workers = start_apimon("--threads", "1", "--db-pool-size", "3", env={"APIMON_SQLITE_EXECUTION": "workers"})
+    assert connections(on_workers) == {"used": 0, "idle": 3}
+    assert on_workers.get_json("/readyz")[0] == 200
+    assert on_workers.get_json("/pokemon/25")[2]["name"] == "Pikachu"
+    assert connections(on_workers) == {"used": 0, "idle": 3}
 
 
 def test_file_database_persists_and_the_cache_serves_until_its_ttl(start_apimon, tmp_path):

@@ -24,7 +24,9 @@ def test_help_lists_every_setting_with_its_environment_variable():
                            ("--max-connections", "APIMON_MAX_CONNECTIONS"),
                            ("--cache-entries", "APIMON_CACHE_ENTRIES"),
                            ("--shutdown-grace-ms", "APIMON_SHUTDOWN_GRACE_MS"),
-                           ("--db-pool-size", "APIMON_DB_POOL_SIZE")]:
+                           ("--db-pool-size", "APIMON_DB_POOL_SIZE"),
+                           ("--sqlite-execution", "APIMON_SQLITE_EXECUTION"),
+                           ("--db-max-batch", "APIMON_DB_MAX_BATCH")]:
         assert flag in result.stdout and variable in result.stdout, flag
 
 
@@ -45,6 +47,10 @@ def test_version():
     (["--cache-entries", "lots"], {}, "--cache-entries"),
     (["--max-unsent-bytes", "100"], {}, "--max-unsent-bytes"),
     (["--log-level", "loud"], {}, "--log-level"),
+    (["--db-max-batch", "0"], {}, "--db-max-batch"),
+    ([], {"APIMON_DB_MAX_BATCH": "1025"}, "--db-max-batch"),
+    (["--sqlite-execution", "inline"], {}, "--sqlite-execution"),
+    ([], {"APIMON_SQLITE_EXECUTION": "threads"}, "--sqlite-execution"),
     (["--bogus"], {}, "--bogus"),
 ])
 def test_invalid_settings_exit_2_naming_the_setting(args, env, named):

@@ -1,3 +1,5 @@
+#include "storage_test_support.hpp"
+
 #include <storage/open_repository.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -11,20 +13,14 @@
 
 namespace {
 
-// Runs `task` on an event loop of its own and returns what it returns.
-template <class T>
-T run(boost::asio::awaitable<T> task) {
-  boost::asio::io_context loop;
-  auto result = boost::asio::co_spawn(loop, std::move(task), boost::asio::use_future);
-  loop.run();
-  return result.get();
-}
+using storage_test::run;
 
 }  // namespace
 
 TEST(OpenRepository, EveryWorkerAnswersFromTheEmbeddedDatabase) {
   const auto repository = storage::open_repository(storage::parse_database_url("sqlite::memory:"),
-                                                   {.pool = {.connections = 3}});
+                                                   {.pool = {.connections = 3},
+                                                    .sqlite_execution = storage::SqliteExecution::worker_pool});
   EXPECT_EQ(repository->state().idle, 3u);
   for (int i = 0; i < 6; ++i) {
     const auto pikachu = run(repository->find_pokemon(25, pokedex::Language::en));
@@ -39,7 +35,9 @@ TEST(OpenRepository, AFileDatabaseIsSeededWhereTheUrlPoints) {
                     ("pokedex-open-repository-" + std::to_string(::getpid()) + ".db");
   std::filesystem::remove(path);
   {
-    const auto repository = storage::open_repository(storage::parse_database_url("sqlite://" + path.string()), {});
+    const auto repository = storage::open_repository(storage::parse_database_url("sqlite://" + path.string()),
+                                                     {.pool = {.connections = 2}});
+    EXPECT_EQ(repository->state().idle, 2u);  // a file may wait for the disk: worker threads by default
     EXPECT_EQ(run(repository->max_pokemon_id()), 1025);
   }
   EXPECT_TRUE(std::filesystem::exists(path));

@@ -1,3 +1,5 @@
+#include "storage_test_support.hpp"
+
 #include <storage/store_pool.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,23 +15,14 @@ namespace {
 using namespace std::chrono_literals;
 
 // A store whose calls block until released, to hold workers busy.
-class GateStore final : public pokedex::PokedexStore {
+class GateStore final : public storage_test::LookupOnlyStore {
  public:
   explicit GateStore(std::shared_future<void> gate) : gate_(std::move(gate)) {}
   std::optional<pokedex::Pokemon> find_pokemon(int id, pokedex::Language) override {
     gate_.wait();
     if (id < 0) throw pokedex::StorageUnavailable("negative");
-    pokedex::Pokemon p;
-    p.id = id;
-    return p;
+    return pokemon_numbered(id);
   }
-  pokedex::Listing search_by_name(std::string_view, pokedex::Language, pokedex::Page) override { return {}; }
-  std::optional<pokedex::Listing> list_by_type(std::string_view, pokedex::Language, pokedex::Page) override {
-    return {};
-  }
-  std::optional<pokedex::Listing> list_by_generation(int, pokedex::Language, pokedex::Page) override { return {}; }
-  int max_pokemon_id() override { return 0; }
-  void ping() override {}
 
  private:
   std::shared_future<void> gate_;

@@ -2,6 +2,9 @@
 
 #include <json_writer/json_writer.hpp>
 
+#include <array>
+#include <charconv>
+
 namespace pokedex {
 namespace {
 
@@ -13,29 +16,49 @@ void write_types(json_writer::Writer& json, const std::vector<std::string>& type
 
 }  // namespace
 
+// The hot path of every uncached lookup: keys and punctuation are fixed, so
+// they are appended as they stand and only the values are formatted.
 std::string render_pokemon(const Pokemon& pokemon) {
   std::string body;
   body.reserve(320);
-  json_writer::Writer json(body);
-  json.begin_object()
-      .member("id", pokemon.id)
-      .member("name", pokemon.name)
-      .member("lang", tag(pokemon.name_language))
-      .member("slug", pokemon.slug)
-      .member("generation", pokemon.generation);
-  write_types(json, pokemon.types);
-  json.member("height", pokemon.height).member("weight", pokemon.weight);
+  const auto number = [&body](int value) {
+    std::array<char, 12> digits;
+    body.append(digits.data(), std::to_chars(digits.data(), digits.data() + digits.size(), value).ptr);
+  };
+  const auto text = [&body](std::string_view value) { json_writer::append_escaped(body, value); };
+  body.append(R"({"id":)");
+  number(pokemon.id);
+  body.append(R"(,"name":)");
+  text(pokemon.name);
+  body.append(R"(,"lang":)");
+  text(tag(pokemon.name_language));
+  body.append(R"(,"slug":)");
+  text(pokemon.slug);
+  body.append(R"(,"generation":)");
+  number(pokemon.generation);
+  body.append(R"(,"types":[)");
+  for (std::size_t i = 0; i < pokemon.types.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    text(pokemon.types[i]);
+  }
+  body.append(R"(],"height":)");
+  number(pokemon.height);
+  body.append(R"(,"weight":)");
+  number(pokemon.weight);
   const BaseStats& stats = pokemon.base_stats;
-  json.key("base_stats")
-      .begin_object()
-      .member("hp", stats.hp)
-      .member("attack", stats.attack)
-      .member("defense", stats.defense)
-      .member("special_attack", stats.special_attack)
-      .member("special_defense", stats.special_defense)
-      .member("speed", stats.speed)
-      .end_object();
-  json.end_object();
+  body.append(R"(,"base_stats":{"hp":)");
+  number(stats.hp);
+  body.append(R"(,"attack":)");
+  number(stats.attack);
+  body.append(R"(,"defense":)");
+  number(stats.defense);
+  body.append(R"(,"special_attack":)");
+  number(stats.special_attack);
+  body.append(R"(,"special_defense":)");
+  number(stats.special_defense);
+  body.append(R"(,"speed":)");
+  number(stats.speed);
+  body.append("}}");
   return body;
 }
 

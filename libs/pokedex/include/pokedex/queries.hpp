@@ -2,6 +2,7 @@
 // The SQL both backends prepare. Plain SQL with `?` placeholders that MariaDB,
 // MySQL and SQLite all accept; schema in db/schema.sql.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,17 @@ inline constexpr const char* find_pokemon =
     "SELECT " POKEDEX_SUMMARY_COLUMNS
     ", generation_id, height, weight, hp, attack, defense, special_attack, special_defense, speed"
     " FROM pokedex_entries WHERE pokemon_id = ? AND lang = ?";
+
+// find_pokemon for `count` ids at once, in no particular order. Parameters:
+// language, then the ids. MysqlRepository answers concurrent lookups with it.
+inline std::string find_pokemon_batch(std::size_t count) {
+  std::string sql = "SELECT " POKEDEX_SUMMARY_COLUMNS
+                    ", generation_id, height, weight, hp, attack, defense, special_attack, special_defense, speed"
+                    " FROM pokedex_entries WHERE lang = ? AND pokemon_id IN (";
+  for (std::size_t i = 0; i < count; ++i) sql += i == 0 ? "?" : ",?";
+  sql += ')';
+  return sql;
+}
 
 // Parameters: language, LIKE pattern, limit, offset.
 inline constexpr const char* search_by_name =

@@ -9,8 +9,11 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
+#include <exception>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 namespace pokedex {
 
@@ -21,12 +24,36 @@ struct StorageState {
   std::size_t waiting = 0;  // calls queued for a connection
 };
 
+// A find_pokemon call's view of the query that answers it, for a caller that
+// measures or traces: a backend may answer concurrent lookups with one shared
+// query (MysqlRepository's batches). Called on the caller's event loop while
+// its call is pending.
+class LookupObserver {
+ public:
+  struct Query {
+    std::size_t lookups = 1;      // the find_pokemon calls it answers
+    std::string_view query_text;  // with placeholders only
+  };
+  virtual ~LookupObserver() = default;
+  // A query starts. Only the first observed lookup it answers is told, with
+  // the other observed lookups (this one not among them), then told its end;
+  // `error` is null when it succeeded.
+  virtual void query_started(const Query& query, std::span<LookupObserver* const> others) = 0;
+  virtual void query_ended(const std::exception* error) = 0;
+};
+
 class Repository {
  public:
   virtual ~Repository() = default;
 
   // Each throws StorageUnavailable when storage cannot answer.
   virtual boost::asio::awaitable<std::optional<Pokemon>> find_pokemon(int id, Language language) = 0;
+  // find_pokemon, telling `observer` about the query that answers it. A
+  // backend that never shares queries tells it nothing.
+  virtual boost::asio::awaitable<std::optional<Pokemon>> find_pokemon_observed(int id, Language language,
+                                                                               LookupObserver& /*observer*/) {
+    return find_pokemon(id, language);
+  }
   // `name_prefix` is already case-folded.
   virtual boost::asio::awaitable<Listing> search_by_name(std::string name_prefix, Language language, Page page) = 0;
   virtual boost::asio::awaitable<std::optional<Listing>> list_by_type(std::string type_slug, Language language,

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <pokedex/queries.hpp>
 
+#include <bit>
 #include <cstring>
 #include <string>
 
@@ -86,6 +87,26 @@ asio::awaitable<void> Connection::execute(Statement& statement, std::chrono::mil
                  });
   if (failed != 0) statement.check_failed("store_result");
   deadline_ = Clock::time_point::max();
+}
+
+asio::awaitable<Statement*> Connection::find_batch(std::size_t capacity, const std::string& sql,
+                                                   std::chrono::milliseconds timeout) {
+  const auto index = static_cast<std::size_t>(std::countr_zero(capacity)) - 1;
+  auto& batches = statements_->find_batches;
+  if (batches.size() <= index) batches.resize(index + 1);
+  if (!batches[index]) {
+    auto statement = std::make_unique<Statement>(mysql_);
+    deadline_ = Clock::now() + timeout;
+    try {
+      co_await prepare(*statement, sql.c_str());
+    } catch (...) {
+      deadline_ = Clock::time_point::max();
+      throw;
+    }
+    deadline_ = Clock::time_point::max();
+    batches[index] = std::move(statement);
+  }
+  co_return batches[index].get();
 }
 
 void Connection::enforce_deadline(Clock::time_point now) {

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace storage::mysql {
 
@@ -39,6 +41,11 @@ class Connection {
   // where statement.next() reads it.
   boost::asio::awaitable<void> execute(Statement& statement, std::chrono::milliseconds timeout);
 
+  // The find_pokemon_batch statement for `capacity` ids (a power of two
+  // from 2), prepared from `sql` on first use and kept with the others.
+  boost::asio::awaitable<Statement*> find_batch(std::size_t capacity, const std::string& sql,
+                                                std::chrono::milliseconds timeout);
+
   // Called by the pool's sweeper: a connection past its deadline stops waiting.
   void enforce_deadline(Clock::time_point now);
 
@@ -49,6 +56,7 @@ class Connection {
     explicit Statements(MYSQL* mysql);
     std::array<std::pair<Statement*, const char*>, 8> all();
     Statement find, search, by_type, by_generation, type_exists, generation_exists, max_id, ping;
+    std::vector<std::unique_ptr<Statement>> find_batches;  // [i]: for 2 << i ids
   };
   Statements& statements() { return *statements_; }
 

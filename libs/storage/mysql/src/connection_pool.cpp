@@ -26,12 +26,21 @@ asio::awaitable<ConnectionPool::Lease> ConnectionPool::acquire() {
     connections_.push_back(std::make_unique<Connection>(executor_));
     co_return take(connections_.back().get());
   }
-  if (waiters_.size() >= options_.max_waiting) throw StorageUnavailable("database call queue is full");
+  if (queue_full()) throw StorageUnavailable("database call queue is full");
+  co_return co_await wait_for_connection(true);
+}
+
+asio::awaitable<ConnectionPool::Lease> ConnectionPool::acquire_for_batch() {
+  if (has_free_connection()) co_return co_await acquire();
+  co_return co_await wait_for_connection(false);
+}
+
+asio::awaitable<ConnectionPool::Lease> ConnectionPool::wait_for_connection(bool counted) {
   Waiter waiter{asio::steady_timer(executor_, options_.max_wait), nullptr};
   waiters_.push_back(&waiter);
-  waiting_.fetch_add(1, std::memory_order_relaxed);
+  if (counted) add_waiting(1);
   co_await waiter.timer.async_wait(use_tuple);
-  waiting_.fetch_sub(1, std::memory_order_relaxed);
+  if (counted) remove_waiting(1);
   if (!waiter.connection) {
     std::erase(waiters_, &waiter);
     throw StorageUnavailable("database call waited too long for a connection");

@@ -12,43 +12,13 @@ namespace storage {
 
 namespace asio = boost::asio;
 using mysql::Connection;
+using mysql::run;
 using pokedex::Language;
 using pokedex::Listing;
 using pokedex::Page;
 using pokedex::Pokemon;
 using pokedex::StorageState;
 using pokedex::StorageUnavailable;
-
-namespace {
-
-// Runs `query` on a leased, connected connection. A connection found lost (a
-// restarted server, a killed session) is rebuilt and the query retried once:
-// pooled connections all break together, and the first request on each should
-// not fail for it. A query past its deadline is not retried.
-template <class Query>
-auto run(std::shared_ptr<mysql::ConnectionPool> pool, Query query)
-    -> asio::awaitable<typename decltype(query(std::declval<Connection&>()))::value_type> {
-  auto lease = co_await pool->acquire();
-  try {
-    co_await pool->ensure_connected(*lease);
-    co_return co_await query(*lease);
-  } catch (const mysql::ConnectionLost& error) {
-    spdlog::warn("database connection lost: {}; reconnecting", error.what());
-    lease->close();
-  } catch (const mysql::DeadlineExceeded&) {
-    lease->close();
-    throw;
-  }
-  try {
-    co_await pool->ensure_connected(*lease);
-    co_return co_await query(*lease);
-  } catch (const StorageUnavailable&) {
-    lease->close();
-    throw;
-  }
-}
-
-}  // namespace
 
 std::atomic<std::uint64_t> MysqlRepository::instances_{0};
 
@@ -94,13 +64,12 @@ StorageState MysqlRepository::state() const {
 // The query lambdas capture by reference: each is awaited before the frame
 // holding what it refers to can end.
 asio::awaitable<std::optional<Pokemon>> MysqlRepository::find_pokemon(int id, Language language) {
-  co_return co_await run(co_await current_pool(), [&](Connection& c) -> asio::awaitable<std::optional<Pokemon>> {
-    auto& statement = c.statements().find;
-    statement.bind(id, tag(language));
-    co_await c.execute(statement, options_.query_timeout);
-    if (!statement.next()) co_return std::nullopt;
-    co_return pokedex::rows::read_pokemon(statement);
-  });
+  co_return co_await mysql::LookupBatches::find(co_await current_pool(), id, language, nullptr);
+}
+
+asio::awaitable<std::optional<Pokemon>> MysqlRepository::find_pokemon_observed(int id, Language language,
+                                                                               pokedex::LookupObserver& observer) {
+  co_return co_await mysql::LookupBatches::find(co_await current_pool(), id, language, &observer);
 }
 
 asio::awaitable<Listing> MysqlRepository::search_by_name(std::string name_prefix, Language language, Page page) {

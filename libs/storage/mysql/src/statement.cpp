@@ -39,6 +39,22 @@ void Statement::bind_results() {
   params_.resize(connector().mysql_stmt_param_count(statement_));
 }
 
+void Statement::bind_text_and_integers(std::string_view text, std::span<const int> numbers) {
+  if (params_.size() != numbers.size() + 1) throw pokedex::StorageUnavailable("statement parameter count mismatch");
+  connector().mysql_stmt_free_result(statement_);
+  params_[0] = MYSQL_BIND{};
+  params_[0].buffer_type = MYSQL_TYPE_STRING;
+  params_[0].buffer = const_cast<char*>(text.data());
+  params_[0].buffer_length = text.size();
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    MYSQL_BIND& bind = params_[i + 1];
+    bind = MYSQL_BIND{};
+    bind.buffer_type = MYSQL_TYPE_LONG;
+    bind.buffer = const_cast<int*>(&numbers[i]);  // Connector/C only reads parameter buffers
+  }
+  if (connector().mysql_stmt_bind_param(statement_, params_.data()) != 0) check_failed("bind_param");
+}
+
 bool Statement::next() {
   const int rc = connector().mysql_stmt_fetch(statement_);
   if (rc == 0) return true;

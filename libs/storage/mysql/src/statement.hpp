@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -47,6 +48,9 @@ class Statement {
     if (!params_.empty() && connector().mysql_stmt_bind_param(statement_, params_.data()) != 0)
       check_failed("bind_param");
   }
+
+  // Binds `text`, then each of `numbers`; both must outlive the execution.
+  void bind_text_and_integers(std::string_view text, std::span<const int> numbers);
 
   // The next stored row; false after the last.
   bool next();

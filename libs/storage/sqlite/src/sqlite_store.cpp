@@ -99,6 +99,16 @@ void release_pages(std::string_view text) {
   if (end > begin) madvise(const_cast<char*>(text.data() + (begin - address)), end - begin, MADV_DONTNEED);
 }
 
+// SQLite counts every allocation under a process-wide mutex, for
+// sqlite3_memory_used() and a soft heap limit, neither of which is used here;
+// without the count a point query takes no lock for its allocations. It can
+// only be turned off before SQLite initialises: if something in the process
+// did that first, SQLite refuses, and the count stays on.
+void stop_counting_allocations() {
+  static const bool configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  static_cast<void>(configured);
+}
+
 bool has_schema(sqlite3* db) {
   sqlite3_stmt* statement = nullptr;
   sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pokemon'", -1, &statement,
@@ -124,6 +134,7 @@ struct SqliteStore::Statements {
 };
 
 SqliteStore::SqliteStore(const std::string& path) {
+  stop_counting_allocations();
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";

@@ -28,6 +28,8 @@ struct MysqlOptions {
   std::chrono::milliseconds connect_timeout{2'000};  // connecting and preparing the statements
   std::chrono::milliseconds reconnect_backoff_initial{100};
   std::chrono::milliseconds reconnect_backoff_max{2'000};
+  // find_pokemon calls arriving together answered by one query; 1: each queries alone
+  std::size_t max_lookup_batch = 64;
 };
 
 // The MySQL protocol (MariaDB Connector/C in its non-blocking mode) driven by
@@ -39,7 +41,9 @@ struct MysqlOptions {
 // re-prepared) and the query retried once; while the server stays unreachable
 // the pool waits out an exponential backoff between connection attempts and
 // fails fast meanwhile, and the first connection to get through ends the wait
-// for all.
+// for all. Concurrent find_pokemon calls of one language (arriving in one turn
+// of the event loop, or while every connection is busy) are answered
+// together by one query (max_lookup_batch).
 class MysqlRepository final : public pokedex::Repository {
  public:
   explicit MysqlRepository(MysqlOptions options);
@@ -50,6 +54,8 @@ class MysqlRepository final : public pokedex::Repository {
   using Page = pokedex::Page;
 
   boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon(int id, Language language) override;
+  boost::asio::awaitable<std::optional<pokedex::Pokemon>> find_pokemon_observed(
+      int id, Language language, pokedex::LookupObserver& observer) override;
   boost::asio::awaitable<Listing> search_by_name(std::string name_prefix, Language language, Page page) override;
   boost::asio::awaitable<std::optional<Listing>> list_by_type(std::string type_slug, Language language,
                                                               Page page) override;

@@ -1,0 +1,118 @@
+#include "storage/inline_repository.hpp"
+
+#include <thread>
+
+namespace storage {
+
+using pokedex::StorageState;
+using pokedex::StorageUnavailable;
+
+struct InlineRepository::Slot {
+  std::thread::id thread;
+  std::unique_ptr<pokedex::PokedexStore> store;
+  std::atomic<bool> running{false};  // written by its thread, read by state()
+};
+
+// Marks the slot's store busy for one call.
+class InlineRepository::Running {
+ public:
+  explicit Running(Slot& slot) : slot_(slot) { slot_.running.store(true, std::memory_order_relaxed); }
+  ~Running() { slot_.running.store(false, std::memory_order_relaxed); }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+  pokedex::PokedexStore& store() const { return *slot_.store; }
+
+ private:
+  Slot& slot_;
+};
+
+std::atomic<std::uint64_t> InlineRepository::instances_{0};
+
+InlineRepository::InlineRepository(StoreFactory factory) : factory_(std::move(factory)), instance_(++instances_) {}
+
+InlineRepository::~InlineRepository() = default;
+
+InlineRepository::Slot& InlineRepository::this_thread_slot() {
+  // Each thread remembers its slot, so a call takes no lock. The instance
+  // number, never reused, keeps a thread from using a slot of a repository
+  // that is gone.
+  struct Remembered {
+    std::uint64_t repository = 0;
+    Slot* slot = nullptr;
+  };
+  thread_local Remembered remembered;
+  if (remembered.repository == instance_) return *remembered.slot;
+
+  const auto thread = std::this_thread::get_id();
+  std::lock_guard lock(mutex_);
+  for (const auto& slot : slots_) {
+    if (slot->thread == thread) {
+      remembered = {instance_, slot.get()};
+      return *slot;
+    }
+  }
+  auto slot = std::make_unique<Slot>();
+  slot->thread = thread;
+  try {
+    slot->store = factory_();
+  } catch (const StorageUnavailable&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw StorageUnavailable(std::string("cannot open a database connection: ") + error.what());
+  }
+  if (!slot->store) throw StorageUnavailable("cannot open a database connection");
+  slots_.push_back(std::move(slot));
+  remembered = {instance_, slots_.back().get()};
+  return *slots_.back();
+}
+
+// Nothing below suspends between taking the store and giving it back: the
+// call runs to its end on this thread before the coroutine returns.
+boost::asio::awaitable<std::optional<pokedex::Pokemon>> InlineRepository::find_pokemon(int id, Language language) {
+  Running running(this_thread_slot());
+  co_return running.store().find_pokemon(id, language);
+}
+
+boost::asio::awaitable<pokedex::Listing> InlineRepository::search_by_name(std::string name_prefix, Language language,
+                                                                          Page page) {
+  Running running(this_thread_slot());
+  co_return running.store().search_by_name(name_prefix, language, page);
+}
+
+boost::asio::awaitable<std::optional<pokedex::Listing>> InlineRepository::list_by_type(std::string type_slug,
+                                                                                       Language language, Page page) {
+  Running running(this_thread_slot());
+  co_return running.store().list_by_type(type_slug, language, page);
+}
+
+boost::asio::awaitable<std::optional<pokedex::Listing>> InlineRepository::list_by_generation(int generation,
+                                                                                             Language language,
+                                                                                             Page page) {
+  Running running(this_thread_slot());
+  co_return running.store().list_by_generation(generation, language, page);
+}
+
+boost::asio::awaitable<int> InlineRepository::max_pokemon_id() {
+  Running running(this_thread_slot());
+  co_return running.store().max_pokemon_id();
+}
+
+boost::asio::awaitable<void> InlineRepository::ping() {
+  Running running(this_thread_slot());
+  running.store().ping();
+  co_return;
+}
+
+StorageState InlineRepository::state() const {
+  StorageState state;
+  std::lock_guard lock(mutex_);
+  for (const auto& slot : slots_) {
+    if (slot->running.load(std::memory_order_relaxed))
+      ++state.in_use;
+    else
+      ++state.idle;
+  }
+  return state;
+}
+
+}  // namespace storage
