@@ -135,7 +135,7 @@ http::Handler ApiPrometheus::guarded(asio::awaitable<Response> (ApiPrometheus::*
     } catch (const UpstreamError& error) {
       failure = error;
     }
-    context.span.set_attribute("upstream.failure", std::string(failure->what()));
+    context.span.set_attribute("upstream.failure", failure->what());
     co_return http::problem(failure->answer(),
                             failure->answer() == status::gateway_timeout ? "apimon did not answer in time."
                                                                          : "apimon could not be reached or failed.",
@@ -175,7 +175,7 @@ asio::awaitable<http::Response> ApiPrometheus::battle(Context& context) {
   const std::int64_t first = total_base_stats(fighters[0]);
   const std::int64_t second = total_base_stats(fighters[1]);
   const char* outcome = first > second ? "first" : second > first ? "second" : "draw";
-  decision.set_attribute("battle.outcome", std::string(outcome));
+  decision.set_attribute("battle.outcome", outcome);
   decision.end();
   battles_.Add({{"outcome", outcome}}).Increment();
 

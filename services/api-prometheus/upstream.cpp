@@ -39,7 +39,7 @@ Upstream::~Upstream() {
 
 Upstream::Destination Upstream::destination(const http::RequestContext& context) {
   if (!faults_ || !faults_->any_active() || !faults_->upstream_unreachable()) return {&host_, port_};
-  context.span.set_attribute("fault_injection.injected", std::string("upstream_unreachable"));
+  context.span.set_attribute("fault_injection.injected", "upstream_unreachable");
   return {&refusing_host_, refusing_port_};
 }
 

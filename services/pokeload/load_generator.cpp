@@ -143,8 +143,8 @@ asio::awaitable<void> LoadGenerator::send(RequestKind kind, std::string target, 
   ++stats_.counters.sent;
   ++stats_.counters.sent_by_kind[index(kind)];
   if (span.recording()) {
-    span.set_attribute("pokeload.request.kind", std::string(kind_name(kind)))
-        .set_attribute("http.route", std::string(route_template(kind)))
+    span.set_attribute("pokeload.request.kind", kind_name(kind))
+        .set_attribute("http.route", route_template(kind))
         .set_attribute("pokeload.send_lag_ms", std::chrono::duration<double, std::milli>(now - scheduled).count());
   }
   http::Request request{http::verb::get, target, 11};

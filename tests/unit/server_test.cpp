@@ -298,7 +298,7 @@ TEST(Server, AClientThatStopsReadingIsResetAfterTheIoTimeout) {
 class CountingExporter final : public trace::SpanExporter {
  public:
   explicit CountingExporter(std::atomic<std::size_t>& exported) : exported_(exported) {}
-  trace::ExportResult export_spans(std::span<const trace::SpanData> spans) override {
+  trace::ExportResult export_spans(trace::SpanBatch spans) override {
     exported_ += spans.size();
     return trace::ExportResult::success;
   }

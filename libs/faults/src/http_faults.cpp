@@ -25,7 +25,7 @@ asio::awaitable<http::Response> injected(FaultInjector& injector, const http::Ha
   if (const auto delay = injector.draw_latency(); delay.count() > 0) {
     applied = "latency";
     auto span = context.start_span("injected latency");
-    span.set_attribute("fault_injection.injected", std::string("latency"))
+    span.set_attribute("fault_injection.injected", "latency")
         .set_attribute("fault_injection.delay_ms", static_cast<std::int64_t>(delay.count()));
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::use_awaitable);

@@ -102,7 +102,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
   request.keep_alive(true);
   request.prepare_payload();
   if (span.recording()) {
-    span.set_attribute("http.request.method", std::string(ServerMetrics::normalized_method(method)))
+    span.set_attribute("http.request.method", ServerMetrics::normalized_method(method))
         .set_attribute("server.address", host)
         .set_attribute("server.port", static_cast<std::int64_t>(port))
         .set_attribute("url.full", "http://" + host + ":" + std::to_string(port) + std::string(request.target()));
@@ -134,7 +134,7 @@ asio::awaitable<Response> Client::send(std::string host, std::uint16_t port, Req
     }
   } catch (const ClientError& error) {
     span.set_status(trace::StatusCode::error, error.what());
-    span.set_attribute("error.type", std::string(error.timed_out() ? "timeout" : "connection"));
+    span.set_attribute("error.type", error.timed_out() ? "timeout" : "connection");
     failure = std::current_exception();
   }
 

@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 #include <utility>
 
@@ -93,6 +94,23 @@ constexpr std::chrono::milliseconds longest_accept_backoff{1'000};
 
 // The most a connection reads in one go, as Beast's own reads do.
 constexpr std::size_t read_chunk_bytes = 65'536;
+
+// Parses what `buffer` holds into `parser`; true when the request is not
+// complete yet and more must be read.
+template <class Parser>
+bool needs_more(Parser& parser, beast::flat_buffer& buffer, boost::system::error_code& error) {
+  buffer.consume(parser.put(buffer.data(), error));
+  return !parser.is_done() && (!error || error == bhttp::error::need_more);
+}
+
+// Writes what the socket takes at once, without waiting (on a socket in
+// non-blocking mode); returns how much that was. An error is left for the
+// asynchronous write of the rest to report.
+std::size_t write_now(tcp::socket& socket, std::string_view bytes) {
+  if (!socket.non_blocking()) return 0;
+  boost::system::error_code unsent;
+  return socket.write_some(asio::buffer(bytes.data(), bytes.size()), unsent);
+}
 
 // Status line, fields and body in one buffer, so a response leaves in one write.
 void serialize(const Response& response, std::string& out) {
@@ -319,17 +337,17 @@ struct Server::Impl {
     const unsigned status_code = response.result_int();
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     if (span.recording()) {
-      if (!route.empty()) span.set_name(std::string(method) + " " + std::string(route));
-      span.set_attribute("http.request.method", std::string(ServerMetrics::normalized_method(method)))
-          .set_attribute("url.path", std::string(split_target(request.target()).first))
-          .set_attribute("url.scheme", std::string("http"))
-          .set_attribute("network.protocol.version", std::string(request.version() == 10 ? "1.0" : "1.1"))
+      if (!route.empty()) span.set_name({method, " ", route});
+      span.set_attribute("http.request.method", ServerMetrics::normalized_method(method))
+          .set_attribute("url.path", split_target(request.target()).first)
+          .set_attribute("url.scheme", "http")
+          .set_attribute("network.protocol.version", request.version() == 10 ? "1.0" : "1.1")
           .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
           .set_attribute("client.address", address_text(peer.address()))
           .set_attribute("server.port", static_cast<std::int64_t>(bound_port));
-      if (!route.empty()) span.set_attribute("http.route", std::string(route));
+      if (!route.empty()) span.set_attribute("http.route", route);
       if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
-        span.set_attribute("user_agent.original", std::string(agent->value()));
+        span.set_attribute("user_agent.original", std::string_view(agent->value()));
       if (status_code >= 500) span.set_status(trace::StatusCode::error);
     }
     if (telemetry.metrics)
@@ -338,10 +356,15 @@ struct Server::Impl {
     if (telemetry.access_log) {
       const auto& context = span.context();
       const bool traced = context.valid();
-      logging::access_log(method, route.empty() ? ServerMetrics::unmatched_route : route,
-                          split_target(request.target()).first, status_code, seconds, response.body().size(),
-                          traced ? context.trace_id.hex() : std::string(),
-                          traced ? context.span_id.hex() : std::string());
+      logging::access_log(
+          {.method = method,
+           .route = route.empty() ? ServerMetrics::unmatched_route : route,
+           .target = split_target(request.target()).first,
+           .status = status_code,
+           .duration_seconds = seconds,
+           .response_bytes = response.body().size(),
+           .trace_id = traced ? std::span<const std::uint8_t>(context.trace_id.bytes) : std::span<const std::uint8_t>(),
+           .span_id = traced ? std::span<const std::uint8_t>(context.span_id.bytes) : std::span<const std::uint8_t>()});
     }
     span.end();
     co_return response;
@@ -377,12 +400,17 @@ struct Server::Impl {
       connection->deadline = Clock::now() + timeout;
       if (connection->deadline < previous) connection->watchdog.cancel();  // wake it to re-arm earlier
     };
+    // Writes are tried at once, and return what the socket would not take
+    // instead of blocking the loop for it.
+    boost::system::error_code blocking_error;
+    socket.non_blocking(true, blocking_error);
     beast::flat_buffer buffer;
     std::string output;
     for (;;) {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
       parser.body_limit(limits.max_body_bytes);
+      parser.eager(true);
       connection->busy = buffer.size() > 0;  // pipelined bytes already waiting: a request is under way
       if (draining && !connection->busy) break;
       if (buffer.size() == 0) {
@@ -396,12 +424,17 @@ struct Server::Impl {
         buffer.commit(bytes_arrived);
         connection->busy = true;
       }
-      // ...then the whole request has the I/O timeout: a client that trickles
-      // its headers or body (slowloris, slow POST) is cut off after it.
-      connection->phase = TimeoutPhase::request;
-      arm(limits.io_timeout);
-      auto [read_error, bytes_read] = co_await bhttp::async_read(socket, buffer, parser, use_tuple);
-      connection->busy = true;
+      // The first bytes are usually the whole request: parsed at once, it
+      // needs no further read, nor any timer change.
+      boost::system::error_code read_error;
+      if (needs_more(parser, buffer, read_error)) {
+        // ...otherwise the rest of the request has the I/O timeout: a client
+        // that trickles its headers or body (slowloris, slow POST) is cut off
+        // after it.
+        connection->phase = TimeoutPhase::request;
+        arm(limits.io_timeout);
+        std::tie(read_error, std::ignore) = co_await bhttp::async_read(socket, buffer, parser, use_tuple);
+      }
       if (read_error) {
         if (const auto refusal = refusal_for(read_error)) {
           connection->phase = TimeoutPhase::response;
@@ -419,9 +452,17 @@ struct Server::Impl {
       decorate(response);
       response.keep_alive(request.keep_alive() && !draining);
       serialize(response, output);
-      connection->phase = TimeoutPhase::response;
-      arm(limits.io_timeout);
-      auto [write_error, bytes_written] = co_await asio::async_write(socket, asio::buffer(output), use_tuple);
+      // The response goes out at once when the socket takes it all, as it does
+      // unless the client reads slowly; only the rest waits, under the I/O
+      // timeout.
+      const std::size_t sent = write_now(socket, output);
+      boost::system::error_code write_error;
+      if (sent < output.size()) {
+        connection->phase = TimeoutPhase::response;
+        arm(limits.io_timeout);
+        std::tie(write_error, std::ignore) =
+            co_await asio::async_write(socket, asio::buffer(output.data() + sent, output.size() - sent), use_tuple);
+      }
       if (write_error || !response.keep_alive()) break;
     }
     end_connection(*connection);
