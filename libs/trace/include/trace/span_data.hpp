@@ -35,7 +35,7 @@ class AttributeKey {
 
  private:
   struct Interned {};
-  AttributeKey(Interned, std::string_view name) : view_(name) {}
+  AttributeKey(Interned /*tag*/, std::string_view name) : view_(name) {}
   std::string_view view_;
 };
 
