@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <filesystem>
 #include <gtest/gtest.h>
 #include <mysql.h>
 
@@ -241,7 +242,16 @@ TEST_F(LookupBatchesTest, BatchSizeOneQueriesEachLookupAlone) {
 // SIGSTOP: connections stay open but nothing answers, as with a hung server.
 class FrozenDatabase {
  public:
-  explicit FrozenDatabase(int pid) : pid_(pid) { ::kill(pid_, SIGSTOP); }
+  // Returns once every thread of the server has stopped: SIGSTOP takes
+  // effect as each thread leaves the kernel, and one still finishing a
+  // system call could otherwise answer a query sent just after.
+  explicit FrozenDatabase(int pid) : pid_(pid) {
+    ::kill(pid_, SIGSTOP);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!all_threads_stopped() && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_TRUE(all_threads_stopped()) << "mariadbd " << pid_ << " did not stop";
+  }
   ~FrozenDatabase() { thaw(); }
   void thaw() {
     if (pid_ != 0) ::kill(pid_, SIGCONT);
@@ -249,6 +259,20 @@ class FrozenDatabase {
   }
 
  private:
+  bool all_threads_stopped() const {
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      const auto after_name = line.rfind(')');
+      if (after_name == std::string::npos || line.size() < after_name + 3) return false;
+      const char state = line[after_name + 2];
+      if (state != 'T' && state != 't') return false;
+    }
+    return true;
+  }
+
   int pid_;
 };
 
