@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -37,6 +37,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from stackkit.capture_server import CaptureServer
 
 TRACES_PATH = "/v1/traces"
 MAX_BODY = 64 * 1024 * 1024
@@ -79,7 +81,7 @@ def flatten(request):
     return spans
 
 
-class OtlpCapture:
+class OtlpCapture(CaptureServer):
     """The capture server; start() runs it in a daemon thread.
 
     requests: every request, in arrival order, as dicts with time, method,
@@ -87,54 +89,21 @@ class OtlpCapture:
     and for accepted exports `request` (the decoded ExportTraceServiceRequest)
     and `spans` (flatten() of it)."""
 
+    thread_name = "otlp-capture"
+
     def __init__(self, host="127.0.0.1", port=0, headers=None, on_request=None):
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.required_headers = {k.lower(): v for k, v in (headers or {}).items()}
         self.on_request = on_request
         self.requests = []
-        self._cond = threading.Condition()
-        self._server = None
-        self._thread = None
 
     @property
     def url(self):
         """The OTLP/HTTP base URL (exporters append /v1/traces)."""
-        return "http://%s:%d" % (self.host, self.port)
+        return super().url
 
-    def start(self):
-        capture = self
-
-        class Handler(_Handler):
-            owner = capture
-
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="otlp-capture", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
-            self._server = self._thread = None
-
-    def serve_forever(self):
-        """Block until stop() (from a signal handler, say); starts if needed."""
-        if self._server is None:
-            self.start()
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.2)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+    def request_handler(self):
+        return _Handler
 
     # -------------------------------------------------------------- queries
 
