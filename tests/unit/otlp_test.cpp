@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -426,6 +427,105 @@ TEST(OtlpEncoding, ABufferReusedAcrossBatchesKeepsTheBytes) {
   ASSERT_EQ(resource_spans.size(), 2u);
   const auto scope_spans = parse(resource_spans[1].bytes);
   EXPECT_EQ(scope_spans.size(), 1u + large.size());  // the scope, then every span
+}
+
+// A KeyValue's body as the generic writer makes it: nested messages with
+// their lengths patched in afterwards. The encoder's one-pass attribute path
+// must produce exactly these bytes.
+std::string reference_key_value(std::string_view key, const trace::AttributeValue& value) {
+  std::string out;
+  {
+    Writer writer(out);
+    writer.string_field(1, key);
+    writer.message(2, [&] {
+      if (const auto* text = std::get_if<std::string>(&value))
+        writer.string_field(1, *text);
+      else if (const auto* flag = std::get_if<bool>(&value))
+        writer.bool_field(2, *flag);
+      else if (const auto* integer = std::get_if<std::int64_t>(&value))
+        writer.int64_field(3, *integer);
+      else
+        writer.double_field(4, std::get<double>(value));
+    });
+  }
+  return out;
+}
+
+TEST(OtlpEncoding, AttributesOfEverySizeMatchTheGenericWriterByteForByte) {
+  trace::Attributes attributes;
+  const auto add = [&](std::string_view key, trace::AttributeValue value) {
+    attributes.emplace_back(trace::Attribute{trace::AttributeKey::intern(key), std::move(value)});
+  };
+  for (std::size_t length = 0; length <= 40; ++length) {
+    std::string text(length, 'v');
+    for (std::size_t i = 0; i < length; ++i) text[i] = static_cast<char>('a' + i % 26);
+    add(std::string(length + 1, 'k'), text);  // keys and values of every short length
+  }
+  for (const std::size_t length : {115u, 116u, 117u, 127u, 128u, 16'370u, 16'383u, 16'384u, 70'000u})
+    add("text." + std::to_string(length), std::string(length, 'v'));
+  add(std::string(127, 'k'), std::string("long key"));
+  add(std::string(200, 'k'), std::string("longer key"));
+  for (const std::int64_t n : {std::int64_t{0}, std::int64_t{127}, std::int64_t{128}, std::int64_t{-1},
+                               std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()})
+    add("int." + std::to_string(n), n);
+  add("double", -2.5);
+  add("true", true);
+  add("false", false);
+
+  // The same attributes on a span (the record's compact form), an event and the resource (owning values).
+  trace::SpanData span = sample_span();
+  span.attributes.clear();
+  for (const auto& attribute : attributes) span.attributes.push_back(attribute);
+  span.events = {{"event", 1, attributes}};
+  const trace::Resource resource{attributes};
+  const auto request = otlp::encode_export_trace_request(resource, {"s", ""}, std::vector<trace::SpanData>{span});
+
+  const auto resource_spans = parse(one(parse(request), 1)->bytes);
+  const auto scope_spans = parse(one(resource_spans, 2)->bytes);
+  const auto span_fields = parse(one(scope_spans, 2)->bytes);
+  const std::vector<std::vector<Field>> lists{all(parse(one(resource_spans, 1)->bytes), 1), all(span_fields, 9),
+                                              all(parse(one(span_fields, 11)->bytes), 3)};
+  for (const auto& list : lists) {
+    ASSERT_EQ(list.size(), attributes.size());
+    for (std::size_t i = 0; i < list.size(); ++i)
+      EXPECT_EQ(list[i].bytes, reference_key_value(attributes[i].key, attributes[i].value)) << attributes[i].key.view();
+  }
+}
+
+TEST(OtlpEncoding, SpansShorterAndLongerThanTheGuessedLengthKeepCanonicalLengths) {
+  // A span without attributes (under 128 bytes) and one over 16 KiB: their
+  // lengths take one and three bytes where the encoder kept two.
+  auto tiny = sample_span();
+  tiny.attributes.clear();
+  tiny.name = "t";
+  tiny.status = trace::StatusCode::unset;
+  auto huge = sample_span();
+  huge.attributes.push_back({"db.query.text", std::string(20'000, 'q')});
+  const std::vector<trace::SpanData> spans{tiny, huge, tiny};
+  const auto request = otlp::encode_export_trace_request({}, {}, spans);
+  const auto scope_spans = parse(one(parse(one(parse(request), 1)->bytes), 2)->bytes);
+  const auto encoded = all(scope_spans, 2);
+  ASSERT_EQ(encoded.size(), 3u);
+  EXPECT_LT(encoded[0].bytes.size(), 128u);
+  EXPECT_GT(encoded[1].bytes.size(), 16'384u);
+  EXPECT_EQ(one(parse(encoded[0].bytes), 5)->bytes, "t");
+  EXPECT_EQ(encoded[0].bytes, encoded[2].bytes);
+  // Canonical: the request is exactly as long as its fields, with no padded varints.
+  std::string expected_scope_spans;
+  {
+    Writer writer(expected_scope_spans);
+    writer.message(1, [] {});
+    for (const auto& span : encoded) writer.bytes_field(2, span.bytes);
+  }
+  std::string expected;
+  {
+    Writer writer(expected);
+    writer.message(1, [&] {
+      writer.message(1, [] {});
+      writer.bytes_field(2, expected_scope_spans);
+    });
+  }
+  EXPECT_EQ(request, expected);
 }
 
 // ---- environment variables ----------------------------------------------------

@@ -256,11 +256,73 @@ TEST(Span, LimitsAttributesAndEvents) {
   const auto& data = finished[0];
   EXPECT_EQ(data.attributes.size(), trace::Span::max_attributes);
   EXPECT_EQ(data.dropped_attributes, 5u);
-  EXPECT_EQ(std::get<std::string>(data.attributes[0].value), "replaced");
+  EXPECT_EQ(std::get<std::string_view>(data.attributes[0].value), "replaced");
   EXPECT_EQ(data.events.size(), trace::Span::max_events);
   EXPECT_EQ(data.dropped_events, 3u);
   EXPECT_GE(data.end_unix_nano, data.start_unix_nano);
   EXPECT_EQ(data.kind, trace::SpanKind::internal);
+}
+
+TEST(SpanAttributes, ReplacingAValueKeepsItsPlaceWhateverItsTypeAndLength) {
+  trace::SpanAttributes attributes;
+  const auto set = [&](const trace::AttributeKey& key, const auto& value) {
+    auto slot = attributes.find(key);
+    if (slot == attributes.size()) slot = attributes.append(key);
+    attributes.set(slot, value);
+  };
+  set("a", std::string_view("first"));
+  set("b", std::int64_t{7});
+  set("c", std::string_view("third"));
+  set("a", std::string_view("1st"));                  // shorter: in place
+  set("c", std::string_view("the third, longer"));    // the last text: grows in place
+  set("a", std::string_view("the first, now long"));  // neither: appended
+  set("b", std::string_view("seven"));                // a number becomes text
+  set("c", 2.5);                                      // text becomes a number
+  // A key made at run time with a literal's content is the same key.
+  set(trace::AttributeKey::intern(std::string("a")), true);
+  set(trace::AttributeKey::intern(std::string("d")), std::string_view("fourth"));
+  ASSERT_EQ(attributes.size(), 4u);
+  EXPECT_EQ(attributes[0].key, "a");
+  EXPECT_EQ(std::get<bool>(attributes[0].value), true);
+  EXPECT_EQ(std::get<std::string_view>(attributes[1].value), "seven");
+  EXPECT_EQ(std::get<double>(attributes[2].value), 2.5);
+  EXPECT_EQ(std::get<std::string_view>(attributes[3].value), "fourth");
+
+  std::vector<std::string> seen;
+  attributes.for_each([&](std::string_view key, const auto& value) {
+    using Value = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<Value, std::string_view>)
+      seen.push_back(std::string(key) + "=" + std::string(value));
+    else
+      seen.push_back(std::string(key) + "=" + std::to_string(value));
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"a=1", "b=seven", "c=2.500000", "d=fourth"}));
+}
+
+TEST(SpanAttributes, KeysSharingASummaryBitAreStillToldApart) {
+  // Same length and last character: the same summary bit, different keys.
+  trace::SpanAttributes attributes{{"ab", std::int64_t{1}}, {"bb", std::int64_t{2}}, {"cb", std::int64_t{3}}};
+  EXPECT_EQ(attributes.find("bb"), 1u);
+  EXPECT_EQ(attributes.find("db"), attributes.size());
+  EXPECT_EQ(attributes.find("zz"), attributes.size());
+  attributes.clear();
+  EXPECT_EQ(attributes.find("ab"), attributes.size()) << "a cleared list has no keys";
+}
+
+TEST(SpanAttributes, AClearedListReusesItsTextWhateverTypesItsSlotsHeld) {
+  trace::SpanAttributes attributes;
+  attributes.push_back({"query", std::string(300, 'q')});
+  attributes.push_back({"rows", std::int64_t{1}});
+  const std::size_t capacity = attributes.text_capacity();
+  ASSERT_GE(capacity, 300u);
+  for (int round = 0; round < 100; ++round) {
+    attributes.clear();
+    // The first slot now holds a number, the second a string: nothing is freed or allocated.
+    attributes.push_back({"rows", std::int64_t{round}});
+    attributes.push_back({"query", std::string(static_cast<std::size_t>(round) + 200, 'q')});
+    ASSERT_EQ(attributes.text_capacity(), capacity) << round;
+  }
+  EXPECT_EQ(std::get<std::string_view>(attributes[1].value).size(), 299u);
 }
 
 TEST(Span, KeepsLinksUpToTheLimitAndIgnoresInvalidContexts) {
@@ -290,7 +352,7 @@ TEST(Span, KeepsLinksUpToTheLimitAndIgnoresInvalidContexts) {
 }
 
 // Keeps a copy of every exported span, the address of its record and the
-// capacity its first string attribute had.
+// capacity of its record's attribute text.
 class CopyingExporter final : public trace::SpanExporter {
  public:
   trace::ExportResult export_spans(trace::SpanBatch spans) override {
@@ -298,13 +360,7 @@ class CopyingExporter final : public trace::SpanExporter {
     for (const auto* span : spans) {
       copies.push_back(*span);
       records.push_back(span);
-      std::size_t capacity = 0;
-      for (const auto& attribute : span->attributes)
-        if (const auto* text = std::get_if<std::string>(&attribute.value)) {
-          capacity = text->capacity();
-          break;
-        }
-      text_capacities.push_back(capacity);
+      text_capacities.push_back(span->attributes.text_capacity());
     }
     return trace::ExportResult::success;
   }
@@ -333,6 +389,7 @@ TEST(SpanRecordReuse, AReusedRecordKeepsNothingOfItsLastSpanButItsCapacity) {
   const std::string long_text(100, 'q');
   {
     auto other = tracer.start_span("other", trace::SpanKind::internal);
+    other.set_attribute("db.query.text", long_text);
     auto first = tracer.start_span("first", trace::SpanKind::client);
     first.set_attribute("db.query.text", long_text)
         .set_attribute("attempt", std::int64_t{1})
@@ -364,7 +421,7 @@ TEST(SpanRecordReuse, AReusedRecordKeepsNothingOfItsLastSpanButItsCapacity) {
   EXPECT_EQ(second.kind, trace::SpanKind::internal);
   ASSERT_EQ(second.attributes.size(), 1u);
   EXPECT_EQ(second.attributes[0].key, "db.query.text");
-  EXPECT_EQ(std::get<std::string>(second.attributes[0].value), long_text.substr(0, 50));
+  EXPECT_EQ(std::get<std::string_view>(second.attributes[0].value), long_text.substr(0, 50));
   EXPECT_TRUE(second.events.empty());
   EXPECT_TRUE(second.links.empty());
   EXPECT_EQ(second.status, trace::StatusCode::unset);
@@ -372,9 +429,14 @@ TEST(SpanRecordReuse, AReusedRecordKeepsNothingOfItsLastSpanButItsCapacity) {
   EXPECT_EQ(second.dropped_attributes + second.dropped_events + second.dropped_links, 0u);
   EXPECT_TRUE(second.parent_span_id == trace::SpanId{});
   EXPECT_GT(second.start_unix_nano, 0u);
-  if (exported.records[3] == exported.records[0]) {
-    EXPECT_GE(exported.text_capacities[3], long_text.size());
-  }
+  EXPECT_GT(second.end_unix_nano, 0u);
+  // Its own identity, not the one of the span the record last held.
+  const trace::SpanData& reused_from = exported.records[3] == exported.records[0] ? first : exported.copies[1];
+  EXPECT_FALSE(second.trace_id == reused_from.trace_id);
+  EXPECT_FALSE(second.span_id == reused_from.span_id);
+  EXPECT_FALSE(second.span_id == trace::SpanId{});
+  // Both records of the first batch held the long text: whichever came back kept the room for it.
+  EXPECT_GE(exported.text_capacities[3], long_text.size());
 }
 
 TEST(SpanRecordReuse, TheFreeListIsBounded) {
@@ -422,15 +484,32 @@ TEST(SpanRecordReuse, SpansEndedOnManyThreadsKeepTheirOwnAttributes) {
     const auto t = std::get<std::int64_t>(span.attributes[0].value);
     const auto i = std::get<std::int64_t>(span.attributes[1].value);
     EXPECT_EQ(span.name, "t" + std::to_string(t) + "-" + std::to_string(i));
-    EXPECT_EQ(span.attributes.size(), i % 2 == 0 ? 3u : 2u) << span.name;
-    EXPECT_EQ(span.events.size(), i % 3 == 0 ? 1u : 0u) << span.name;
+    EXPECT_EQ(span.attributes[0].key, "thread") << span.name;
+    EXPECT_EQ(span.attributes[1].key, "index") << span.name;
+    ASSERT_EQ(span.attributes.size(), i % 2 == 0 ? 3u : 2u) << span.name;
+    if (i % 2 == 0) {
+      // Text another span left in a reused record would show here.
+      EXPECT_EQ(span.attributes[2].key, "even") << span.name;
+      EXPECT_EQ(std::get<std::string_view>(span.attributes[2].value),
+                std::string(20 + static_cast<std::size_t>(i % 7), 'e'))
+          << span.name;
+    }
+    ASSERT_EQ(span.events.size(), i % 3 == 0 ? 1u : 0u) << span.name;
+    if (i % 3 == 0) {
+      EXPECT_EQ(span.events[0].name, "third") << span.name;
+    }
     EXPECT_EQ(span.status, i % 3 == 0 ? trace::StatusCode::error : trace::StatusCode::unset) << span.name;
+    EXPECT_EQ(span.status_message, i % 3 == 0 ? "third" : "") << span.name;
+    EXPECT_TRUE(span.links.empty()) << span.name;
     names.insert(span.name);
   }
   EXPECT_EQ(names.size(), exported.copies.size());
 }
 
 TEST(SpanRecordReuse, OptionsFromTheEnvironment) {
+  const auto defaults = trace::batch_options_from_environment(environment({}));
+  EXPECT_EQ(defaults.max_free_spans, 512u);
+  EXPECT_EQ(defaults.thread_cache_spans, 32u);
   auto options = trace::batch_options_from_environment(
       environment({{"TRACE_BSP_MAX_FREE_SPANS", "0"}, {"TRACE_BSP_THREAD_CACHE_SPANS", "7"}}));
   EXPECT_EQ(options.max_free_spans, 0u);

@@ -3,6 +3,9 @@
 #include "protobuf_writer.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
 #include <type_traits>
 #include <variant>
 
@@ -79,36 +82,104 @@ constexpr std::uint32_t int_value = 3;
 constexpr std::uint32_t double_value = 4;
 }  // namespace any_value
 
-bool all_zero(std::span<const std::uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+using protobuf::encode_varint;
+using protobuf::varint_size;
+
+constexpr char length_delimited_tag(std::uint32_t field) {
+  return static_cast<char>((field << 3) | static_cast<std::uint8_t>(protobuf::WireType::length_delimited));
 }
 
-template <typename AttributeRange>
-void write_attributes(Writer& writer, std::uint32_t field, const AttributeRange& attributes) {
-  for (const auto& attribute : attributes) {
-    const std::string_view key = attribute.key;
-    const auto& value = attribute.value;
-    const auto* text = std::get_if<std::string>(&value);
-    const std::size_t value_estimate = text ? text->size() + 4 : 11;
-    writer.message(field, key.size() + value_estimate + 4, [&] {
-      writer.string_field(key_value::key, key);
-      writer.message(key_value::value, value_estimate, [&] {
-        std::visit(
-            [&](const auto& v) {
-              using T = std::decay_t<decltype(v)>;
-              if constexpr (std::is_same_v<T, std::string>)
-                writer.string_field(any_value::string_value, v);
-              else if constexpr (std::is_same_v<T, bool>)
-                writer.bool_field(any_value::bool_value, v);
-              else if constexpr (std::is_same_v<T, std::int64_t>)
-                writer.int64_field(any_value::int_value, v);
-              else
-                writer.double_field(any_value::double_value, v);
-            },
-            value);
-      });
-    });
+// varint_size with a branch for what lengths mostly are: below 128.
+std::size_t length_size(std::size_t length) { return length < 0x80 ? 1 : varint_size(length); }
+
+// Eight bytes, little-endian as protobuf's fixed64 is.
+void store_little_endian(char* at, std::uint64_t value) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(at, &value, sizeof value);
+  } else {
+    for (std::size_t i = 0; i < 8; ++i) at[i] = static_cast<char>((value >> (8 * i)) & 0xff);
   }
+}
+
+char* copy(char* at, std::string_view bytes) {
+  if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());
+  return at + bytes.size();
+}
+
+// One attribute as a KeyValue field, every length computed before the first
+// byte is written, so each is written once and nothing moves. `any_value` is
+// the AnyValue body's size; `value` writes that body at the pointer it gets.
+// Every field number an attribute list lives in (Span 9, Event 3, Link 4,
+// Resource 1) takes a one-byte tag.
+template <class WriteValue>
+void write_key_value(Writer& writer, std::uint32_t field, std::string_view key, std::size_t any_value,
+                     WriteValue&& value) {
+  const std::size_t key_value = 1 + length_size(key.size()) + key.size() + 1 + length_size(any_value) + any_value;
+  char* at = writer.claim(1 + length_size(key_value) + key_value);
+  *at++ = length_delimited_tag(field);
+  at += encode_varint(key_value, at);
+  *at++ = length_delimited_tag(key_value::key);
+  at += encode_varint(key.size(), at);
+  at = copy(at, key);
+  *at++ = length_delimited_tag(key_value::value);
+  at += encode_varint(any_value, at);
+  value(at);
+}
+
+void write_attribute(Writer& writer, std::uint32_t field, std::string_view key, std::string_view text) {
+  write_key_value(writer, field, key, 1 + length_size(text.size()) + text.size(), [&](char* at) {
+    *at++ = length_delimited_tag(any_value::string_value);
+    at += encode_varint(text.size(), at);
+    copy(at, text);
+  });
+}
+
+void write_attribute(Writer& writer, std::uint32_t field, std::string_view key, std::int64_t integer) {
+  const auto bits = static_cast<std::uint64_t>(integer);
+  write_key_value(writer, field, key, 1 + varint_size(bits), [&](char* at) {
+    *at++ = static_cast<char>(any_value::int_value << 3);
+    encode_varint(bits, at);
+  });
+}
+
+void write_attribute(Writer& writer, std::uint32_t field, std::string_view key, double floating) {
+  write_key_value(writer, field, key, 1 + 8, [&](char* at) {
+    *at++ = static_cast<char>((any_value::double_value << 3) | static_cast<std::uint8_t>(protobuf::WireType::fixed64));
+    store_little_endian(at, std::bit_cast<std::uint64_t>(floating));
+  });
+}
+
+void write_attribute(Writer& writer, std::uint32_t field, std::string_view key, bool flag) {
+  write_key_value(writer, field, key, 1 + 1, [&](char* at) {
+    *at++ = static_cast<char>(any_value::bool_value << 3);
+    *at = flag ? 1 : 0;
+  });
+}
+
+void write_attributes(Writer& writer, std::uint32_t field, const trace::SpanAttributes& attributes) {
+  attributes.for_each([&](std::string_view key, const auto& value) { write_attribute(writer, field, key, value); });
+}
+
+void write_attributes(Writer& writer, std::uint32_t field, const trace::Attributes& attributes) {
+  for (const auto& attribute : attributes)
+    std::visit(
+        [&](const auto& value) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string>)
+            write_attribute(writer, field, attribute.key, std::string_view(value));
+          else
+            write_attribute(writer, field, attribute.key, value);
+        },
+        attribute.value);
+}
+
+// A guess of attributes' encoded size, generous for short values.
+std::size_t attributes_estimate(const trace::Attributes& attributes) {
+  std::size_t size = 0;
+  for (const auto& attribute : attributes) {
+    size += attribute.key.size() + 16;
+    if (const auto* text = std::get_if<std::string>(&attribute.value)) size += text->size();
+  }
+  return size;
 }
 
 void write_link(Writer& writer, const trace::SpanLink& l) {
@@ -120,16 +191,35 @@ void write_link(Writer& writer, const trace::SpanLink& l) {
                        l.context.trace_flags | link::has_is_remote | (l.context.remote ? link::is_remote : 0U));
 }
 
+// A fixed-width identifier as a bytes field: tag, one-byte length, the bytes.
+template <std::size_t N>
+char* write_id(char* at, std::uint32_t field, const std::array<std::uint8_t, N>& bytes) {
+  static_assert(N < 0x80);
+  *at++ = length_delimited_tag(field);
+  *at++ = static_cast<char>(N);
+  std::memcpy(at, bytes.data(), N);
+  return at + N;
+}
+
+char* write_fixed64(char* at, std::uint32_t field, std::uint64_t value) {
+  *at++ = static_cast<char>((field << 3) | static_cast<std::uint8_t>(protobuf::WireType::fixed64));
+  store_little_endian(at, value);
+  return at + 8;
+}
+
 void write_span(Writer& writer, const trace::SpanData& data) {
-  writer.bytes_field(span::trace_id, std::span<const std::uint8_t>(data.trace_id.bytes));
-  writer.bytes_field(span::span_id, std::span<const std::uint8_t>(data.span_id.bytes));
+  constexpr std::size_t ids_size = 2 + 16 + 2 + 8;
+  write_id(write_id(writer.claim(ids_size), span::trace_id, data.trace_id.bytes), span::span_id, data.span_id.bytes);
   if (!data.trace_state.empty()) writer.string_field(span::trace_state, data.trace_state);
-  if (!all_zero(data.parent_span_id.bytes))
-    writer.bytes_field(span::parent_span_id, std::span<const std::uint8_t>(data.parent_span_id.bytes));
+  if (data.parent_span_id.valid()) write_id(writer.claim(2 + 8), span::parent_span_id, data.parent_span_id.bytes);
   if (!data.name.empty()) writer.string_field(span::name, data.name);
-  writer.uint64_field(span::kind, static_cast<std::uint64_t>(data.kind));
-  if (data.start_unix_nano != 0) writer.fixed64_field(span::start_time_unix_nano, data.start_unix_nano);
-  if (data.end_unix_nano != 0) writer.fixed64_field(span::end_time_unix_nano, data.end_unix_nano);
+  // The kind (below 128: one byte) and both timestamps, in one claim.
+  const std::size_t times_size = (data.start_unix_nano != 0 ? 9 : 0) + (data.end_unix_nano != 0 ? 9 : 0);
+  char* at = writer.claim(2 + times_size);
+  *at++ = static_cast<char>(span::kind << 3);
+  *at++ = static_cast<char>(data.kind);
+  if (data.start_unix_nano != 0) at = write_fixed64(at, span::start_time_unix_nano, data.start_unix_nano);
+  if (data.end_unix_nano != 0) write_fixed64(at, span::end_time_unix_nano, data.end_unix_nano);
   write_attributes(writer, span::attributes, data.attributes);
   if (data.dropped_attributes != 0) writer.uint64_field(span::dropped_attributes_count, data.dropped_attributes);
   for (const auto& e : data.events) {
@@ -152,41 +242,19 @@ void write_span(Writer& writer, const trace::SpanData& data) {
   if (data.trace_flags != 0) writer.fixed32_field(span::flags, data.trace_flags);
 }
 
-template <typename AttributeRange>
-std::size_t attributes_estimate(const AttributeRange& attributes) {
-  std::size_t size = 0;
-  for (const auto& attribute : attributes) {
-    size += attribute.key.size() + 16;
-    if (const auto* text = std::get_if<std::string>(&attribute.value)) size += text->size();
-  }
-  return size;
-}
-
-// Generous guesses of encoded sizes: the output grows at most once or twice,
-// and a nested message's length rarely needs more room than was kept for it.
-std::size_t span_estimate(const trace::SpanData& data) {
-  std::size_t size = 96 + data.trace_state.size() + data.name.size() + data.status_message.size() +
-                     attributes_estimate(data.attributes);
-  for (const auto& e : data.events) size += 24 + e.name.size() + attributes_estimate(e.attributes);
-  for (const auto& l : data.links) size += 48 + l.context.trace_state.size() + attributes_estimate(l.attributes);
-  return size;
-}
-
 const trace::SpanData& record(const trace::SpanData& data) { return data; }
 const trace::SpanData& record(const trace::SpanData* data) { return *data; }
 
-template <typename Spans>
-std::size_t size_estimate(const trace::Resource& resource, const trace::InstrumentationScope& scope, Spans spans) {
-  std::size_t size = 32 + attributes_estimate(resource.attributes) + scope.name.size() + scope.version.size();
-  for (const auto& data : spans) size += span_estimate(record(data));
-  return size;
-}
+// Room kept for a span's length: two bytes, right for spans of 128 bytes to
+// 16 KiB (a request's spans mostly); a shorter or longer span costs a move of
+// its body. Enclosing messages keep room for about this much per span.
+constexpr std::size_t typical_span_bytes = 512;
 
 template <typename Spans>
 void append_request(std::string& out, const trace::Resource& resource, const trace::InstrumentationScope& scope,
                     Spans spans) {
-  const std::size_t estimate = size_estimate(resource, scope, spans);
-  out.reserve(out.size() + estimate);
+  const std::size_t estimate = 64 + attributes_estimate(resource.attributes) + scope.name.size() +
+                               scope.version.size() + spans.size() * typical_span_bytes;
   Writer writer(out);
   writer.message(export_trace_service_request::resource_spans, estimate, [&] {
     writer.message(resource_spans::resource, attributes_estimate(resource.attributes),
@@ -197,7 +265,7 @@ void append_request(std::string& out, const trace::Resource& resource, const tra
         if (!scope.version.empty()) writer.string_field(instrumentation_scope::version, scope.version);
       });
       for (const auto& data : spans)
-        writer.message(scope_spans::spans, span_estimate(record(data)), [&] { write_span(writer, record(data)); });
+        writer.message(scope_spans::spans, typical_span_bytes, [&] { write_span(writer, record(data)); });
     });
   });
 }

@@ -30,18 +30,18 @@ enum class WireType : std::uint8_t { varint = 0, fixed64 = 1, length_delimited =
 // The longest a base-128 varint of 64 bits gets.
 constexpr std::size_t max_varint_bytes = 10;
 
-// Bytes a value takes as a base-128 varint: 1 to max_varint_bytes.
+// Bytes a value takes as a base-128 varint: 1 to max_varint_bytes, one per
+// started group of 7 significant bits, without a loop.
 constexpr std::size_t varint_size(std::uint64_t value) {
-  std::size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
+  return (static_cast<std::size_t>(std::bit_width(value | 1)) * 9 + 64) / 64;
 }
 
 // Encodes `value` as a varint into `buffer`, returning the number of bytes written.
 inline std::size_t encode_varint(std::uint64_t value, char* buffer) {
+  if (value < 0x80) {  // tags, and most lengths and counts
+    buffer[0] = static_cast<char>(value);
+    return 1;
+  }
   std::size_t size = 0;
   while (value >= 0x80) {
     buffer[size++] = static_cast<char>((value & 0x7f) | 0x80);
@@ -140,6 +140,14 @@ class Writer {
     const Nested nested = begin(field, expected_length);
     body();
     end(nested);
+  }
+
+  // `bytes` bytes to fill at once, already counted as written: for a caller
+  // that knows a field's exact encoded size and writes it in one go.
+  char* claim(std::size_t bytes) {
+    char* const at = room(bytes);
+    used_ += bytes;
+    return at;
   }
 
   // Bytes written so far, what the string held before included.

@@ -84,52 +84,45 @@ Span& Span::operator=(Span&& other) noexcept {
 
 namespace {
 
-// The value slot of `key`: its own if the span has it, else a new one; null
-// (and counted) past the limit.
-AttributeValue* attribute_slot(SpanData& data, const AttributeKey& key) {
-  if (auto* existing = data.attributes.find(key)) return existing;
-  if (data.attributes.size() >= Span::max_attributes) {
-    ++data.dropped_attributes;
-    return nullptr;
+// Sets `key` to `value`: its own slot if the span has it, else a new one;
+// past the limit only counted.
+template <typename Value>
+void set_attribute_value(SpanData& data, const AttributeKey& key, const Value& value) {
+  std::size_t slot = data.attributes.find(key);
+  if (slot == data.attributes.size()) {
+    if (data.attributes.size() >= Span::max_attributes) {
+      ++data.dropped_attributes;
+      return;
+    }
+    slot = data.attributes.append(key);
   }
-  return &data.attributes.append(key);
+  data.attributes.set(slot, value);
 }
 
 }  // namespace
 
 Span& Span::set_attribute(const AttributeKey& key, std::string_view value) {
-  if (!data_) return *this;
-  if (auto* slot = attribute_slot(*data_, key)) {
-    if (auto* text = std::get_if<std::string>(slot))
-      text->assign(value);
-    else
-      slot->emplace<std::string>(value);
-  }
+  if (data_) set_attribute_value(*data_, key, value);
   return *this;
 }
 
 Span& Span::set_attribute(const AttributeKey& key, std::int64_t value) {
-  if (!data_) return *this;
-  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  if (data_) set_attribute_value(*data_, key, value);
   return *this;
 }
 
 Span& Span::set_attribute(const AttributeKey& key, double value) {
-  if (!data_) return *this;
-  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  if (data_) set_attribute_value(*data_, key, value);
   return *this;
 }
 
 Span& Span::set_attribute(const AttributeKey& key, bool value) {
-  if (!data_) return *this;
-  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  if (data_) set_attribute_value(*data_, key, value);
   return *this;
 }
 
 Span& Span::set_attribute(const AttributeKey& key, const AttributeValue& value) {
-  if (const auto* text = std::get_if<std::string>(&value)) return set_attribute(key, std::string_view(*text));
-  if (!data_) return *this;
-  if (auto* slot = attribute_slot(*data_, key)) *slot = value;
+  if (data_) set_attribute_value(*data_, key, value);
   return *this;
 }
 
