@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Generate db/schema.sql and db/seed.sql for the Pokédex API from PokéAPI CSV data.
+"""Generate db/schema.sql, db/schema.sqlite.sql and db/seed.sql for the Pokédex API from PokéAPI CSV data.
 
 One row per species (National Pokédex numbers 1..1025) using the species'
 default form for height, weight, types and base stats, and the Pokédex
 entries the API serves: each species in each language the data names it
 in. The output is deterministic (UTF-8, LF, no timestamps) and loads
-unchanged into MariaDB/MySQL and SQLite.
+unchanged into MariaDB/MySQL and SQLite; schema.sqlite.sql is the same schema
+with SQLite's storage options, for the embedded backend.
 
     python3 db/generate.py [--data DIR] [--out DIR] [--check]
 
@@ -97,10 +98,17 @@ CREATE TABLE pokedex_entries (
   hp INTEGER NOT NULL, attack INTEGER NOT NULL, defense INTEGER NOT NULL,
   special_attack INTEGER NOT NULL, special_defense INTEGER NOT NULL, speed INTEGER NOT NULL,
   PRIMARY KEY (lang, pokemon_id)          -- every query reads one language, in Pokédex order
-);
+){pokedex_entries_options};
 -- No further index: each language holds 1025 rows, which a range of the
 -- primary key reads as fast as an index would, for less memory.
 """
+
+# InnoDB stores a table in its primary key. SQLite keeps a rowid table and a
+# separate index for the key unless told WITHOUT ROWID, and then a lookup by
+# the key is two b-tree searches instead of one. MariaDB and MySQL reject the
+# clause, so SQLite gets a schema of its own (the one the embedded backend loads).
+SQLITE_TABLE_OPTIONS = {"pokedex_entries_options": " WITHOUT ROWID"}
+PORTABLE_TABLE_OPTIONS = {"pokedex_entries_options": ""}
 
 
 
@@ -218,7 +226,8 @@ def inserts(table, columns, rows):
 
 def render(data_dir):
     generations, types, pokemon, entries = load(data_dir)
-    schema = HEADER + "\n" + SCHEMA_BODY
+    schema = HEADER + "\n" + SCHEMA_BODY.format(**PORTABLE_TABLE_OPTIONS)
+    sqlite_schema = HEADER + "\n" + SCHEMA_BODY.format(**SQLITE_TABLE_OPTIONS)
     seed = "".join([
         HEADER, "\nBEGIN;\n\n",
         inserts("generations", ("id", "slug"), generations), "\n",
@@ -232,7 +241,7 @@ def render(data_dir):
                                     "special_attack", "special_defense", "speed"), entries), "\n",
         "COMMIT;\n",
     ])
-    return {"schema.sql": schema, "seed.sql": seed}
+    return {"schema.sql": schema, "schema.sqlite.sql": sqlite_schema, "seed.sql": seed}
 
 
 def main(argv=None):

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <faults/http_faults.hpp>
+#include <http/json_response.hpp>
 #include <http/metrics_endpoint.hpp>
 #include <http/openapi_endpoint.hpp>
 #include <http/problem.hpp>
@@ -20,16 +21,9 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+using http::json_response;
 using http::ProblemError;
 using http::status;
-
-http::Response json_response(const http::Request& request, std::string body, status code = status::ok) {
-  http::Response response{code, request.version()};
-  response.set(boost::beast::http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  response.prepare_payload();
-  return response;
-}
 
 // The Pokédex number in a path segment, validated like apimon does, so a bad
 // request never costs an upstream call.

@@ -51,9 +51,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     config.upstream.user_agent = "api-prometheus";
     service_options.finish();
   });
-  ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
-  if (outcome.run) result.config = std::move(config);
-  return result;
+  return cli_settings::result(outcome, std::move(config));
 }
 
 }  // namespace api_prometheus

@@ -1,4 +1,5 @@
 #pragma once
+#include <cli_settings/result.hpp>
 #include <faults/fault_injector.hpp>
 #include <http/client.hpp>
 #include <service_settings/service_settings.hpp>
@@ -21,11 +22,7 @@ struct Config : service_settings::Settings {
 inline constexpr std::initializer_list<faults::Fault> supported_faults = {faults::Fault::latency, faults::Fault::errors,
                                                                           faults::Fault::upstream_unreachable};
 
-struct ConfigResult {
-  std::optional<Config> config;
-  int exit_code = 0;
-  std::string message;
-};
+using ConfigResult = cli_settings::Result<Config>;
 
 // Flags first, then APIPROM_* variables, then defaults; an invalid setting
 // gives exit code 2 and a message naming it.

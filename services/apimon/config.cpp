@@ -27,7 +27,6 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   app.option_defaults()->always_capture_default();
 
   auto& server = config.server;
-  auto& limits = server.limits;
   server.port = 5000;
   server.server_name = "apimon";
   server.threads = 1;
@@ -35,7 +34,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   std::string password;
   std::string password_file;
   std::string sqlite_execution = "auto";
-  auto io_ms = static_cast<std::uint64_t>(limits.io_timeout.count());
+  auto sqlite_read_transaction_ms = static_cast<std::uint64_t>(config.storage.sqlite_read_transaction.count());
   auto queue_wait_ms = static_cast<std::uint64_t>(config.storage.pool.max_wait.count());
   auto cache_ttl_ms = static_cast<std::uint64_t>(config.cache.ttl.count());
   std::uint64_t query_timeout_ms = 2'000;
@@ -45,19 +44,6 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
   service_settings::SettingsOptions service_options;
   service_options.add_to(app, "APIMON", config, supported_faults);
   app.get_option("--threads")->description("Event-loop threads, each with its own SO_REUSEPORT listener");
-  app.add_option("--max-header-bytes", limits.max_header_bytes, "Largest request line plus headers (431 beyond)")
-      ->envname("APIMON_MAX_HEADER_BYTES")
-      ->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20));
-  app.add_option("--max-body-bytes", limits.max_body_bytes, "Largest request body (413 beyond)")
-      ->envname("APIMON_MAX_BODY_BYTES")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{64} << 20));
-  app.add_option("--io-timeout-ms", io_ms, "Time to receive a request once it has begun, or to send a response")
-      ->envname("APIMON_IO_TIMEOUT_MS")
-      ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{600'000}));
-  app.add_option("--max-unsent-bytes", limits.max_unsent_bytes,
-                 "Response bytes left unsent in the kernel before a write waits for the client to read")
-      ->envname("APIMON_MAX_UNSENT_BYTES")
-      ->check(CLI::Range(std::size_t{1024}, std::size_t{64} << 20));
 
   app.add_option("--database-url", database_url,
                  "sqlite::memory:, sqlite:///path/to/file.db or mysql://user@host:port/database")
@@ -76,6 +62,11 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
                  "sqlite::memory:, workers for a file)")
       ->envname("APIMON_SQLITE_EXECUTION")
       ->check(CLI::IsMember({"auto", "event-loop", "workers"}));
+  app.add_option("--sqlite-read-transaction-ms", sqlite_read_transaction_ms,
+                 "SQLite on the event loops: how long a loop's queries share one read transaction (a file "
+                 "database's writer may wait that long); 0: a transaction per query")
+      ->envname("APIMON_SQLITE_READ_TRANSACTION_MS")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{60'000}));
   app.add_option("--db-max-waiting", config.storage.pool.max_waiting, "Queued database calls beyond this get 503")
       ->envname("APIMON_DB_MAX_WAITING")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
@@ -116,7 +107,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     if (!password_file.empty()) password = read_password_file(password_file);
     if (!password.empty()) config.database.password = password;
     config.storage.sqlite_execution = *storage::parse_sqlite_execution(sqlite_execution);
-    limits.io_timeout = std::chrono::milliseconds(io_ms);
+    config.storage.sqlite_read_transaction = std::chrono::milliseconds(sqlite_read_transaction_ms);
     config.storage.pool.max_wait = std::chrono::milliseconds(queue_wait_ms);
     config.cache.ttl = std::chrono::milliseconds(cache_ttl_ms);
     config.storage.query_timeout = std::chrono::milliseconds(query_timeout_ms);
@@ -124,9 +115,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
     config.retry_after = std::chrono::seconds(retry_after_s);
     service_options.finish();
   });
-  ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
-  if (outcome.run) result.config = std::move(config);
-  return result;
+  return cli_settings::result(outcome, std::move(config));
 }
 
 }  // namespace apimon

@@ -1,6 +1,7 @@
 #pragma once
 #include "response_cache.hpp"
 
+#include <cli_settings/result.hpp>
 #include <faults/fault_injector.hpp>
 #include <service_settings/service_settings.hpp>
 #include <storage/database_url.hpp>
@@ -24,11 +25,7 @@ struct Config : service_settings::Settings {
 inline constexpr std::initializer_list<faults::Fault> supported_faults = {faults::Fault::latency, faults::Fault::errors,
                                                                           faults::Fault::slow_queries};
 
-struct ConfigResult {
-  std::optional<Config> config;  // set when the service should run
-  int exit_code = 0;             // otherwise: 0 after --help/--version, 2 for an invalid setting
-  std::string message;           // what to print (help text, version, or the error naming the setting)
-};
+using ConfigResult = cli_settings::Result<Config>;
 
 // Reads flags, then the environment variable named beside each flag, then
 // defaults. `environment` lookups go through getenv.

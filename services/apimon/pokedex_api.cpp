@@ -1,6 +1,7 @@
 #include "pokedex_api.hpp"
 
 #include <faults/http_faults.hpp>
+#include <http/json_response.hpp>
 #include <http/metrics_endpoint.hpp>
 #include <http/openapi_endpoint.hpp>
 #include <http/problem.hpp>
@@ -17,18 +18,11 @@
 namespace apimon {
 namespace {
 
+using http::json_response;
 using http::ProblemError;
 using http::status;
 using pokedex::Language;
 using pokedex::Page;
-
-http::Response json_response(const http::Request& request, std::string body) {
-  http::Response response{status::ok, request.version()};
-  response.set(boost::beast::http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  response.prepare_payload();
-  return response;
-}
 
 Language requested_language(std::string_view query) {
   const auto value = http::query_parameter(query, "lang");

@@ -154,9 +154,7 @@ ConfigResult parse_config(const std::vector<std::string>& arguments) {
           "--report-interval", "must be 0 (none) or at least 100ms");
     load.seed = seed != 0 ? seed : std::random_device{}();
   });
-  ConfigResult result{std::nullopt, outcome.exit_code, outcome.message};
-  if (outcome.run) result.config = std::move(config);
-  return result;
+  return cli_settings::result(outcome, std::move(config));
 }
 
 }  // namespace pokeload

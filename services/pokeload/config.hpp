@@ -2,6 +2,8 @@
 #include "load_generator.hpp"
 #include "workload.hpp"
 
+#include <cli_settings/result.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,11 +27,7 @@ struct Config {
   std::string log_level = "info";
 };
 
-struct ConfigResult {
-  std::optional<Config> config;  // set when pokeload should run
-  int exit_code = 0;             // otherwise: 0 after --help/--version, 2 for an invalid setting
-  std::string message;           // what to print (help text, version, or the error naming the setting)
-};
+using ConfigResult = cli_settings::Result<Config>;
 
 // Flags first, then POKELOAD_* variables, then defaults; an invalid setting
 // gives exit code 2 and a message naming it.

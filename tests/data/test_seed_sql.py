@@ -23,6 +23,24 @@ def test_committed_sql_matches_generator():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_sqlite_schema_is_the_portable_one_with_pokedex_entries_stored_in_its_key():
+    portable = (DB / "schema.sql").read_text(encoding="utf-8")
+    sqlite_only = (DB / "schema.sqlite.sql").read_text(encoding="utf-8")
+    assert "WITHOUT ROWID" not in portable  # MariaDB and MySQL reject it
+    assert sqlite_only.count("WITHOUT ROWID") == 1
+    assert sqlite_only.replace(") WITHOUT ROWID;", ");") == portable
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(sqlite_only)
+    conn.executescript((DB / "seed.sql").read_text(encoding="utf-8"))
+    with pytest.raises(sqlite3.OperationalError):
+        conn.execute("SELECT rowid FROM pokedex_entries")
+    plan = " ".join(row[3] for row in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT name FROM pokedex_entries WHERE pokemon_id = 25 AND lang = 'en'"))
+    assert "PRIMARY KEY" in plan, plan
+    assert conn.execute("SELECT COUNT(*) FROM pokedex_entries").fetchone() == (12 * 1025,)
+    conn.close()
+
+
 @pytest.fixture(scope="module")
 def db():
     conn = sqlite3.connect(":memory:")

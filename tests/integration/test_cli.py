@@ -1,14 +1,26 @@
 """Settings: every one a flag and an environment variable; an invalid one
 exits 2 with a message naming it."""
+import http.client
+import os
 import socket
 import subprocess
 
 import pytest
-from conftest import apimon_binary
+from conftest import REPO, ApiPrometheus, apimon_binary, free_port
 
 
-def run(*args, env=None):
-    return subprocess.run([apimon_binary(), *args], capture_output=True, text=True, timeout=20, env=env or {})
+def run(*args, env=None, binary=None):
+    return subprocess.run([binary or apimon_binary(), *args], capture_output=True, text=True, timeout=20,
+                          env=env or {})
+
+
+def api_prometheus_binary():
+    return os.environ.get("API_PROMETHEUS_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
+
+
+# The HTTP server's limits, which both services take from service_settings.
+HTTP_LIMITS = [("--max-header-bytes", "MAX_HEADER_BYTES"), ("--max-body-bytes", "MAX_BODY_BYTES"),
+               ("--io-timeout-ms", "IO_TIMEOUT_MS"), ("--max-unsent-bytes", "MAX_UNSENT_BYTES")]
 
 
 def test_help_lists_every_setting_with_its_environment_variable():
@@ -26,6 +38,7 @@ def test_help_lists_every_setting_with_its_environment_variable():
                            ("--shutdown-grace-ms", "APIMON_SHUTDOWN_GRACE_MS"),
                            ("--db-pool-size", "APIMON_DB_POOL_SIZE"),
                            ("--sqlite-execution", "APIMON_SQLITE_EXECUTION"),
+                           ("--sqlite-read-transaction-ms", "APIMON_SQLITE_READ_TRANSACTION_MS"),
                            ("--db-max-batch", "APIMON_DB_MAX_BATCH")]:
         assert flag in result.stdout and variable in result.stdout, flag
 
@@ -51,6 +64,8 @@ def test_version():
     ([], {"APIMON_DB_MAX_BATCH": "1025"}, "--db-max-batch"),
     (["--sqlite-execution", "inline"], {}, "--sqlite-execution"),
     ([], {"APIMON_SQLITE_EXECUTION": "threads"}, "--sqlite-execution"),
+    (["--sqlite-read-transaction-ms", "60001"], {}, "--sqlite-read-transaction-ms"),
+    ([], {"APIMON_SQLITE_READ_TRANSACTION_MS": "-1"}, "--sqlite-read-transaction-ms"),
     (["--bogus"], {}, "--bogus"),
 ])
 def test_invalid_settings_exit_2_naming_the_setting(args, env, named):
@@ -80,3 +95,61 @@ def test_a_second_apimon_on_the_same_port_is_refused(start_apimon):
     assert result.returncode == 1, result
     assert f"cannot listen on 127.0.0.1:{first.port}" in result.stdout
     assert first.get("/healthz")[0] == 200
+
+
+def test_api_prometheus_help_lists_the_http_limits():
+    result = run("--help", binary=api_prometheus_binary())
+    assert result.returncode == 0, result
+    for flag, name in HTTP_LIMITS:
+        assert flag in result.stdout and "APIPROM_" + name in result.stdout, flag
+
+
+@pytest.mark.parametrize("args,env,named", [
+    (["--max-header-bytes", "511"], {}, "--max-header-bytes"),
+    ([], {"APIPROM_MAX_HEADER_BYTES": "2MiB"}, "--max-header-bytes"),
+    (["--max-body-bytes", "-1"], {}, "--max-body-bytes"),
+    (["--io-timeout-ms", "99"], {}, "--io-timeout-ms"),
+    ([], {"APIPROM_IO_TIMEOUT_MS": "600001"}, "--io-timeout-ms"),
+    (["--max-unsent-bytes", "100"], {}, "--max-unsent-bytes"),
+])
+def test_api_prometheus_refuses_invalid_http_limits(args, env, named):
+    result = run(*args, env=env, binary=api_prometheus_binary())
+    assert result.returncode == 2, result
+    assert named in result.stderr
+    assert "not expected" not in result.stderr, "refused as an unknown flag, not for its value"
+    assert result.stdout == ""
+
+
+def request(server, method, path, headers=None, body=None):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("use_env", [False, True])
+def test_api_prometheus_applies_its_header_and_body_limits(use_env):
+    """The limits reach api-prometheus's server: a header block or a body over
+    them is refused (431, 413) where the defaults (8 KiB, 64 KiB) take it."""
+    limits = {"MAX_HEADER_BYTES": "1024", "MAX_BODY_BYTES": "512"}
+    if use_env:
+        server = ApiPrometheus(free_port(), env={"APIPROM_" + name: value for name, value in limits.items()})
+    else:
+        server = ApiPrometheus(free_port(), "--max-header-bytes", limits["MAX_HEADER_BYTES"],
+                               "--max-body-bytes", limits["MAX_BODY_BYTES"])
+    default = ApiPrometheus(free_port())
+    try:
+        padded = {"X-Padding": "a" * 2048}
+        assert request(server, "GET", "/healthz") == 200
+        assert request(server, "GET", "/healthz", headers=padded) == 431
+        assert request(default, "GET", "/healthz", headers=padded) == 200
+        body = b"x" * 1024
+        assert request(server, "POST", "/healthz", body=body) == 413
+        assert request(default, "POST", "/healthz", body=body) not in (413, 431)
+    finally:
+        assert server.stop() == 0
+        assert default.stop() == 0

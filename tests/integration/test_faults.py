@@ -82,9 +82,13 @@ def test_admin_api_refuses_a_missing_or_wrong_token(apimon):
     # Nothing was switched on by the refused calls.
     assert apimon.get("/pokemon/25")[0] == 200
     assert set(fault_gauges(apimon).values()) == {0.0}
-    status, _, body = admin(apimon, "GET", headers={"Authorization": f"bearer {TOKEN}"})  # scheme is case-insensitive
+    # The scheme is case-insensitive.
+    status, headers, body = admin(apimon, "GET", headers={"Authorization": f"bearer {TOKEN}"})
     assert status == 200
     assert json.loads(body)["active"] == []
+    # The settings change with every PUT: no cache may keep an answer.
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
 
 
 def test_admin_api_rejects_invalid_settings_and_keeps_the_old_ones(apimon):

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -86,4 +87,19 @@ TEST(Config, UnreadablePasswordFileExitsTwo) {
   const auto result = apimon::parse_config({"--database-password-file", "/nonexistent/password"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.message.find("--database-password-file"), std::string::npos) << result.message;
+}
+
+TEST(Config, HttpLimitsAreFlagsAndVariables) {
+  const ScopedEnv io("APIMON_IO_TIMEOUT_MS", "1500");
+  const ScopedEnv unsent("APIMON_MAX_UNSENT_BYTES", "2048");
+  const auto result = apimon::parse_config({"--max-header-bytes", "2048", "--max-body-bytes", "100"});
+  ASSERT_TRUE(result.config) << result.message;
+  const auto& limits = result.config->server.limits;
+  EXPECT_EQ(limits.max_header_bytes, 2048U);
+  EXPECT_EQ(limits.max_body_bytes, 100U);
+  EXPECT_EQ(limits.io_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(limits.max_unsent_bytes, 2048U);
+  const auto refused = apimon::parse_config({"--io-timeout-ms", "99"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.message.find("--io-timeout-ms"), std::string::npos) << refused.message;
 }

@@ -104,7 +104,11 @@ TEST(InlineRepository, AStoreRunningACallCountsAsInUse) {
 }
 
 TEST(InlineRepository, StoreErrorsReachTheCallerAsTheStoreThrewThem) {
-  storage::InlineRepository repository([] { return std::make_unique<ThreadRecordingStore>(); });
+  int opened = 0;
+  storage::InlineRepository repository([&] {
+    ++opened;
+    return std::make_unique<ThreadRecordingStore>();
+  });
   try {
     run(repository.find_pokemon(-1, pokedex::Language::en));
     FAIL() << "no exception";
@@ -112,7 +116,9 @@ TEST(InlineRepository, StoreErrorsReachTheCallerAsTheStoreThrewThem) {
     EXPECT_STREQ(error.what(), "no such row, and no database either");
   }
   EXPECT_EQ(repository.state().in_use, 0u);  // the failed call gave its store back
+  EXPECT_EQ(repository.state().idle, 1u);    // and kept it: an error of one call is no broken store
   EXPECT_EQ(run(repository.max_pokemon_id()), 1025);
+  EXPECT_EQ(opened, 1);
 }
 
 TEST(InlineRepository, AStoreThatCannotOpenIsUnavailableAndTriedAgainOnTheNextCall) {
@@ -139,13 +145,15 @@ TEST(InlineRepository, AThreadKeepsItsStoreAcrossRepositories) {
   // changes hands.
   int opened_first = 0;
   int opened_second = 0;
+  int calls_to_first = 0;
+  int calls_to_second = 0;
   storage::InlineRepository first([&] {
     ++opened_first;
-    return std::make_unique<ThreadRecordingStore>();
+    return std::make_unique<ThreadRecordingStore>([&] { ++calls_to_first; });
   });
   storage::InlineRepository second([&] {
     ++opened_second;
-    return std::make_unique<ThreadRecordingStore>();
+    return std::make_unique<ThreadRecordingStore>([&] { ++calls_to_second; });
   });
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(run(first.find_pokemon(i, pokedex::Language::en)));
@@ -153,6 +161,23 @@ TEST(InlineRepository, AThreadKeepsItsStoreAcrossRepositories) {
   }
   EXPECT_EQ(opened_first, 1);
   EXPECT_EQ(opened_second, 1);
+  // Each repository's calls reached its own store, never the other's.
+  EXPECT_EQ(calls_to_first, 3);
+  EXPECT_EQ(calls_to_second, 3);
+}
+
+TEST(InlineRepository, AFactoryReturningNoStoreIsUnavailableAndTriedAgain) {
+  int attempts = 0;
+  storage::InlineRepository repository([&]() -> std::unique_ptr<pokedex::PokedexStore> {
+    if (++attempts == 1) return nullptr;
+    return std::make_unique<ThreadRecordingStore>();
+  });
+  EXPECT_THROW(run(repository.find_pokemon(25, pokedex::Language::en)), pokedex::StorageUnavailable);
+  EXPECT_EQ(repository.state().idle + repository.state().in_use, 0u);  // no slot without a store
+  const auto found = run(repository.find_pokemon(25, pokedex::Language::en));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->id, 25);
+  EXPECT_EQ(attempts, 2);
 }
 
 TEST(OpenRepository, AnInMemoryDatabaseIsQueriedOnTheCallersEventLoopByDefault) {
@@ -177,4 +202,74 @@ TEST(OpenRepository, SqliteExecutionIsParsedFromItsThreeNames) {
   EXPECT_EQ(storage::parse_sqlite_execution("workers"), SqliteExecution::worker_pool);
   EXPECT_EQ(storage::parse_sqlite_execution("inline"), std::nullopt);
   EXPECT_EQ(storage::parse_sqlite_execution(""), std::nullopt);
+}
+
+namespace {
+
+// Counts the read transactions it is asked to open and to end.
+class TransactionCountingStore final : public storage_test::LookupOnlyStore {
+ public:
+  std::optional<pokedex::Pokemon> find_pokemon(int id, pokedex::Language) override {
+    if (open_) ++calls_inside;
+    return pokemon_numbered(id);
+  }
+  bool begin_read_transaction() override {
+    ++begun;
+    open_ = true;
+    return true;
+  }
+  void end_read_transaction() override {
+    ++ended;
+    open_ = false;
+  }
+
+  int begun = 0;
+  int ended = 0;
+  int calls_inside = 0;
+
+ private:
+  bool open_ = false;
+};
+
+}  // namespace
+
+TEST(InlineRepository, CallsShareOneReadTransactionThatTheLoopEndsAfterTheSetTime) {
+  TransactionCountingStore* store = nullptr;
+  storage::InlineRepository repository(
+      [&] {
+        auto opened = std::make_unique<TransactionCountingStore>();
+        store = opened.get();
+        return opened;
+      },
+      std::chrono::milliseconds(1));
+  boost::asio::io_context loop;  // after the repository: its waits go before the slots they name
+  const auto three_lookups = [&]() -> boost::asio::awaitable<void> {
+    for (int id = 1; id <= 3; ++id) EXPECT_EQ((co_await repository.find_pokemon(id, pokedex::Language::en))->id, id);
+  };
+  boost::asio::co_spawn(loop, three_lookups(), boost::asio::detached);
+  loop.run();  // returns once the transaction's end has run: nothing else is left to do
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->begun, 1);
+  EXPECT_EQ(store->calls_inside, 3);
+  EXPECT_EQ(store->ended, 1);
+
+  loop.restart();
+  boost::asio::co_spawn(loop, three_lookups(), boost::asio::detached);
+  loop.run();
+  EXPECT_EQ(store->begun, 2);
+  EXPECT_EQ(store->calls_inside, 6);
+  EXPECT_EQ(store->ended, 2);
+}
+
+TEST(InlineRepository, WithoutAReadTransactionTimeEachCallReadsOnItsOwn) {
+  TransactionCountingStore* store = nullptr;
+  storage::InlineRepository repository([&] {
+    auto opened = std::make_unique<TransactionCountingStore>();
+    store = opened.get();
+    return opened;
+  });
+  EXPECT_EQ(run(repository.find_pokemon(7, pokedex::Language::en))->id, 7);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->begun, 0);
+  EXPECT_EQ(store->calls_inside, 0);
 }

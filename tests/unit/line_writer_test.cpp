@@ -114,6 +114,20 @@ std::map<std::pair<int, int>, int> parse_lines(const std::string& text) {
   return seen;
 }
 
+// The sequence numbers of each thread's lines, in the order they were written.
+std::map<int, std::vector<int>> sequences_by_thread(const std::string& text) {
+  std::map<int, std::vector<int>> sequences;
+  for (std::size_t start = 0, end = 0; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    boost::system::error_code error;
+    const auto value = boost::json::parse(std::string_view(text).substr(start, end - start), error);
+    if (error) continue;  // parse_lines reports it
+    const auto& object = value.as_object();
+    sequences[static_cast<int>(object.at("thread").as_int64())].push_back(
+        static_cast<int>(object.at("seq").as_int64()));
+  }
+  return sequences;
+}
+
 template <class Predicate>
 bool wait_until(Predicate ready) {
   const auto deadline = std::chrono::steady_clock::now() + hang_limit;
@@ -148,9 +162,17 @@ TEST(LineWriter, ManyThreadsWriteEveryLineExactlyOnceAndWhole) {
     EXPECT_TRUE(writer.stop(hang_limit));
     EXPECT_EQ(writer.dropped(), refused.load());
   }
-  const auto seen = parse_lines(file.contents());
+  const auto text = file.contents();
+  const auto seen = parse_lines(text);
   EXPECT_EQ(seen.size(), std::size_t{threads} * lines);
   for (const auto& [key, count] : seen) ASSERT_EQ(count, 1) << "thread " << key.first << " line " << key.second;
+  // Each thread's lines, all of them, in the order that thread wrote them.
+  const auto sequences = sequences_by_thread(text);
+  ASSERT_EQ(sequences.size(), std::size_t{threads});
+  for (const auto& [thread, sequence] : sequences) {
+    ASSERT_EQ(sequence.size(), std::size_t{lines}) << "thread " << thread;
+    for (int i = 0; i < lines; ++i) ASSERT_EQ(sequence[static_cast<std::size_t>(i)], i) << "thread " << thread;
+  }
 }
 
 TEST(LineWriter, LinesOfAThreadThatExitedAreWritten) {
@@ -263,7 +285,8 @@ TEST(LineWriter, ABufferPastHalfFullIsWrittenBeforeTheIntervalEnds) {
 TEST(LineWriter, StopGivesUpOnAnOutputThatNeverTakesTheLines) {
   Pipe pipe;
   logging::LineWriter writer({.fd = pipe.write_end(), .flush_interval = 1ms, .buffer_bytes = 64 * 1024});
-  for (int i = 0; i < 2000; ++i) writer.write(line_for(0, i));
+  int accepted = 0;
+  for (int i = 0; i < 2000; ++i) accepted += writer.write(line_for(0, i)) ? 1 : 0;
   EXPECT_FALSE(writer.stop(50ms));
   // Later lines are dropped, not left to block their thread.
   const auto before = writer.dropped();
@@ -271,7 +294,12 @@ TEST(LineWriter, StopGivesUpOnAnOutputThatNeverTakesTheLines) {
   EXPECT_EQ(writer.dropped(), before + 1);
   pipe.drain();  // lets the abandoned writer thread finish
   EXPECT_TRUE(writer.flush(hang_limit));
-  pipe.finish();
+  // Whatever reached the output after giving up is whole lines, each once,
+  // none of them the refused one.
+  const auto seen = parse_lines(pipe.finish());
+  EXPECT_LE(seen.size(), static_cast<std::size_t>(accepted));
+  EXPECT_EQ(seen.count({0, 2000}), 0U);
+  for (const auto& [key, count] : seen) ASSERT_EQ(count, 1) << "line " << key.second;
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <regex>
 #include <string>
 #include <thread>
@@ -74,6 +75,9 @@ TEST_F(LoggingTest, SpdlogRecordsAreJsonLinesWithTheirTrace) {
   EXPECT_EQ(logged[0].at("message"), "listening on port \"5000\"\n");
   EXPECT_FALSE(logged[0].contains("trace_id"));
   EXPECT_EQ(logged[1].at("level"), "warning");
+  EXPECT_EQ(logged[1].at("message"), "storage unavailable");
+  EXPECT_EQ(logged[1].at("service"), "apimon");
+  EXPECT_TRUE(is_utc_millisecond_time(logged[1].at("time")));
   EXPECT_EQ(logged[1].at("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(logged[1].at("span_id"), "00f067aa0ba902b7");
 }
@@ -106,8 +110,11 @@ TEST_F(LoggingTest, AccessLinesCarryTheRequestAndItsTrace) {
   EXPECT_EQ(traced.at("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(traced.at("span_id"), "00f067aa0ba902b7");
   EXPECT_EQ(logged[1].at("url.path"), "/a\"b");
+  EXPECT_EQ(logged[1].at("http.route"), "unmatched");
+  EXPECT_EQ(logged[1].at("http.response.status_code"), 404);
   EXPECT_DOUBLE_EQ(logged[1].at("duration_ms").as_double(), 0.0);
   EXPECT_FALSE(logged[1].contains("trace_id"));
+  EXPECT_FALSE(logged[1].contains("span_id"));
 }
 
 TEST_F(LoggingTest, RecordsWithFields) {
@@ -128,7 +135,20 @@ TEST_F(LoggingTest, LinesFromManyThreadsAreAllWrittenWhole) {
       for (int i = 0; i < per_thread; ++i) spdlog::info("thread {} line {}", t, i);
     });
   for (auto& thread : loggers) thread.join();
-  EXPECT_EQ(lines().size(), std::size_t{threads} * per_thread);
+  const auto logged = lines();
+  EXPECT_EQ(logged.size(), std::size_t{threads} * per_thread);
+  // Every line once, and each thread's in the order it logged them.
+  std::vector<int> next(threads, 0);
+  for (const auto& line : logged) {
+    int thread = -1;
+    int index = -1;
+    const std::string message(line.at("message").as_string());
+    ASSERT_EQ(std::sscanf(message.c_str(), "thread %d line %d", &thread, &index), 2) << message;
+    ASSERT_TRUE(thread >= 0 && thread < threads) << message;
+    ASSERT_EQ(index, next[static_cast<std::size_t>(thread)]) << message;
+    ++next[static_cast<std::size_t>(thread)];
+  }
+  EXPECT_EQ(next, std::vector<int>(threads, per_thread));
   EXPECT_EQ(logging::dropped_records(), 0U);
 }
 

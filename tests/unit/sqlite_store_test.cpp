@@ -1,6 +1,7 @@
 #include <storage/sqlite/sqlite_store.hpp>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 
@@ -87,4 +88,79 @@ TEST(SqliteStore, FileDatabaseIsSeededOnceAndPersists) {
 
 TEST(SqliteStore, UnopenablePathIsStorageUnavailable) {
   EXPECT_THROW(storage::SqliteStore("/nonexistent-dir/x.db"), pokedex::StorageUnavailable);
+}
+
+namespace {
+
+// A second connection to a file database, for what the store cannot do.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::filesystem::path& path) { sqlite3_open(path.c_str(), &db_); }
+  ~RawConnection() { sqlite3_close(db_); }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  int execute(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr); }
+  std::string text(const char* sql) {
+    sqlite3_stmt* statement = nullptr;
+    sqlite3_prepare_v2(db_, sql, -1, &statement, nullptr);
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW) value = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::filesystem::path fresh_database(const char* name) {
+  auto path = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove(path);
+  return path;
+}
+
+}  // namespace
+
+TEST(SqliteStore, EntriesAreStoredInTheirPrimaryKey) {
+  const auto path = fresh_database("pokedex-store-without-rowid.db");
+  { storage::SqliteStore seeded(path.string()); }
+  RawConnection raw(path);
+  const auto sql = raw.text("SELECT sql FROM sqlite_master WHERE name = 'pokedex_entries'");
+  EXPECT_TRUE(sql.ends_with("WITHOUT ROWID")) << sql;
+  std::filesystem::remove(path);
+}
+
+TEST(SqliteStore, QueriesInAReadTransactionShareItsSnapshotUntilItEnds) {
+  const auto path = fresh_database("pokedex-store-read-transaction.db");
+  storage::SqliteStore store(path.string());
+  RawConnection writer(path);
+  ASSERT_TRUE(store.begin_read_transaction());
+  EXPECT_TRUE(store.begin_read_transaction());  // already open: still the one
+  EXPECT_EQ(store.find_pokemon(25, Language::en)->name, "Pikachu");
+  // The store's read lock outlasts its query, so a writer cannot commit...
+  const char* rename = "UPDATE pokedex_entries SET name = 'Pika' WHERE pokemon_id = 25 AND lang = 'en'";
+  ASSERT_EQ(writer.execute("BEGIN IMMEDIATE"), SQLITE_OK);
+  ASSERT_EQ(writer.execute(rename), SQLITE_OK);
+  EXPECT_EQ(writer.execute("COMMIT"), SQLITE_BUSY);
+  EXPECT_EQ(store.find_pokemon(25, Language::en)->name, "Pikachu");
+  ASSERT_EQ(writer.execute("ROLLBACK"), SQLITE_OK);
+  store.end_read_transaction();
+  // ...until the transaction ends; the next query reads what it wrote.
+  EXPECT_EQ(writer.execute(rename), SQLITE_OK);
+  EXPECT_EQ(store.find_pokemon(25, Language::en)->name, "Pika");
+  store.end_read_transaction();  // none open: nothing to do
+  EXPECT_EQ(writer.execute("UPDATE pokedex_entries SET name = 'Pikachu' WHERE pokemon_id = 25 AND lang = 'en'"),
+            SQLITE_OK);
+  std::filesystem::remove(path);
+}
+
+TEST(SqliteStore, EachQueryAloneReleasesItsReadLock) {
+  const auto path = fresh_database("pokedex-store-autocommit.db");
+  storage::SqliteStore store(path.string());
+  RawConnection writer(path);
+  EXPECT_EQ(store.find_pokemon(25, Language::en)->name, "Pikachu");
+  EXPECT_EQ(writer.execute("UPDATE pokedex_entries SET name = 'Pika' WHERE pokemon_id = 25 AND lang = 'en'"),
+            SQLITE_OK);
+  EXPECT_EQ(store.find_pokemon(25, Language::en)->name, "Pika");
+  std::filesystem::remove(path);
 }

@@ -1,5 +1,6 @@
 #include "faults/http_faults.hpp"
 
+#include <http/json_response.hpp>
 #include <http/problem.hpp>
 #include <text/text.hpp>
 
@@ -117,12 +118,9 @@ bool bearer_token_matches(std::string_view header, std::string_view token) {
   return difference == 0;
 }
 
-http::Response json_response(const http::Request& request, std::string body) {
-  http::Response response{http::status::ok, request.version()};
-  response.set(boost::beast::http::field::content_type, "application/json");
+http::Response uncached_json_response(const http::Request& request, std::string body) {
+  auto response = http::json_response(request, std::move(body));
   response.set(boost::beast::http::field::cache_control, "no-store");
-  response.body() = std::move(body);
-  response.prepare_payload();
   return response;
 }
 
@@ -190,7 +188,7 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
   router.add(http::verb::get, admin_route,
              [&injector, authorized, refused](http::RequestContext& context) -> asio::awaitable<http::Response> {
                if (!authorized(context)) co_return refused(context);
-               co_return json_response(context.request, settings_to_json(injector));
+               co_return uncached_json_response(context.request, settings_to_json(injector));
              });
   router.add(http::verb::put, admin_route,
              [&injector, authorized, refused](http::RequestContext& context) -> asio::awaitable<http::Response> {
@@ -205,13 +203,13 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
                  co_return http::problem(http::status::bad_request, "Invalid fault settings: " + problem + ".",
                                          context.request.version());
                context.span.add_event("fault injection changed", {{"fault_injection.active", injector.active_names()}});
-               co_return json_response(context.request, settings_to_json(injector));
+               co_return uncached_json_response(context.request, settings_to_json(injector));
              });
   router.add(http::verb::delete_, admin_route,
              [&injector, authorized, refused](http::RequestContext& context) -> asio::awaitable<http::Response> {
                if (!authorized(context)) co_return refused(context);
                injector.apply(Settings{});
-               co_return json_response(context.request, settings_to_json(injector));
+               co_return uncached_json_response(context.request, settings_to_json(injector));
              });
 }
 

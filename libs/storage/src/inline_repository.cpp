@@ -1,5 +1,9 @@
 #include "storage/inline_repository.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <memory>
 #include <thread>
 
 namespace storage {
@@ -11,6 +15,7 @@ struct InlineRepository::Slot {
   std::thread::id thread;
   std::unique_ptr<pokedex::PokedexStore> store;
   std::atomic<bool> running{false};  // written by its thread, read by state()
+  bool reading = false;              // a shared read transaction is open
 };
 
 // Marks the slot's store busy for one call.
@@ -28,7 +33,8 @@ class InlineRepository::Running {
 
 std::atomic<std::uint64_t> InlineRepository::instances_{0};
 
-InlineRepository::InlineRepository(StoreFactory factory) : factory_(std::move(factory)), instance_(++instances_) {}
+InlineRepository::InlineRepository(StoreFactory factory, std::chrono::milliseconds read_transaction)
+    : factory_(std::move(factory)), read_transaction_(read_transaction), instance_(++instances_) {}
 
 InlineRepository::~InlineRepository() = default;
 
@@ -66,34 +72,50 @@ InlineRepository::Slot& InlineRepository::this_thread_slot() {
   return *slots_.back();
 }
 
+InlineRepository::Slot& InlineRepository::reading_slot(const boost::asio::any_io_executor& loop) {
+  Slot& slot = this_thread_slot();
+  if (read_transaction_.count() == 0 || slot.reading || !slot.store->begin_read_transaction()) return slot;
+  slot.reading = true;
+  // The wait runs on this thread, so no call is running when it ends the
+  // transaction. It keeps its timer; the slot lives as long as the
+  // repository, which outlives its event loops' runs.
+  auto end = std::make_shared<boost::asio::steady_timer>(loop, read_transaction_);
+  end->async_wait([&slot, end](const boost::system::error_code& error) {
+    if (error) return;
+    slot.reading = false;
+    slot.store->end_read_transaction();
+  });
+  return slot;
+}
+
 // Nothing below suspends between taking the store and giving it back: the
 // call runs to its end on this thread before the coroutine returns.
 boost::asio::awaitable<std::optional<pokedex::Pokemon>> InlineRepository::find_pokemon(int id, Language language) {
-  Running running(this_thread_slot());
+  Running running(reading_slot(co_await boost::asio::this_coro::executor));
   co_return running.store().find_pokemon(id, language);
 }
 
 boost::asio::awaitable<pokedex::Listing> InlineRepository::search_by_name(std::string name_prefix, Language language,
                                                                           Page page) {
-  Running running(this_thread_slot());
+  Running running(reading_slot(co_await boost::asio::this_coro::executor));
   co_return running.store().search_by_name(name_prefix, language, page);
 }
 
 boost::asio::awaitable<std::optional<pokedex::Listing>> InlineRepository::list_by_type(std::string type_slug,
                                                                                        Language language, Page page) {
-  Running running(this_thread_slot());
+  Running running(reading_slot(co_await boost::asio::this_coro::executor));
   co_return running.store().list_by_type(type_slug, language, page);
 }
 
 boost::asio::awaitable<std::optional<pokedex::Listing>> InlineRepository::list_by_generation(int generation,
                                                                                              Language language,
                                                                                              Page page) {
-  Running running(this_thread_slot());
+  Running running(reading_slot(co_await boost::asio::this_coro::executor));
   co_return running.store().list_by_generation(generation, language, page);
 }
 
 boost::asio::awaitable<int> InlineRepository::max_pokemon_id() {
-  Running running(this_thread_slot());
+  Running running(reading_slot(co_await boost::asio::this_coro::executor));
   co_return running.store().max_pokemon_id();
 }
 

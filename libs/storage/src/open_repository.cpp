@@ -23,7 +23,8 @@ std::unique_ptr<pokedex::Repository> open_sqlite(const DatabaseUrl& url, const S
   // never waits: cheaper run where the request is than handed to a worker
   // and back. A file database may wait for the disk, which would stall every
   // connection of the loop, so it gets worker threads unless asked otherwise.
-  if (execution == SqliteExecution::event_loop) return std::make_unique<InlineRepository>(std::move(factory));
+  if (execution == SqliteExecution::event_loop)
+    return std::make_unique<InlineRepository>(std::move(factory), options.sqlite_read_transaction);
   return std::make_unique<PooledRepository>(std::move(factory), options.pool);
 }
 

@@ -3,6 +3,8 @@
 // the environment variable named beside each flag, then defaults; --help and
 // --version print and exit 0; an invalid setting exits 2 with a message
 // naming it.
+#include "cli_settings/result.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -10,12 +12,6 @@
 #include <vector>
 
 namespace cli_settings {
-
-struct Outcome {
-  bool run = false;     // parsed and checked: the program should run
-  int exit_code = 0;    // otherwise: 0 after --help or --version, 2 for an invalid setting
-  std::string message;  // what to print then (help text, version, or the error naming the setting)
-};
 
 // Parses `arguments` (argv without the program's name) into `app`'s options,
 // then calls `finish()`, which completes the settings and throws

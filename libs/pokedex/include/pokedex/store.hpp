@@ -31,6 +31,13 @@ class PokedexStore {
   virtual int max_pokemon_id() = 0;
   // Throws StorageUnavailable unless a trivial round trip succeeds.
   virtual void ping() = 0;
+
+  // Opens a read transaction that the calls after it share until
+  // end_read_transaction(), so that each call skips starting and ending one
+  // of its own; they read one snapshot meanwhile. Returns whether one is open
+  // now. A store without such transactions keeps the defaults: none.
+  virtual bool begin_read_transaction() { return false; }
+  virtual void end_read_transaction() {}
 };
 
 }  // namespace pokedex

@@ -27,7 +27,8 @@ struct Settings {
 class SettingsOptions {
  public:
   // Adds --listen-address, --port, --threads, --max-connections,
-  // --idle-timeout-ms, --shutdown-grace-ms, --access-log, --log-level,
+  // --max-header-bytes, --max-body-bytes, --idle-timeout-ms, --io-timeout-ms,
+  // --max-unsent-bytes, --shutdown-grace-ms, --access-log, --log-level,
   // --log-flush-interval-ms, --log-buffer-bytes and the fault-injection
   // settings of the `supported` faults to `app`, each also
   // read from <env_prefix>_<NAME> (APIMON_PORT), defaulting to the values
@@ -42,6 +43,7 @@ class SettingsOptions {
  private:
   Settings* settings_ = nullptr;
   std::uint64_t idle_ms_ = 0;
+  std::uint64_t io_ms_ = 0;
   std::uint64_t grace_ms_ = 0;
   std::uint64_t log_flush_ms_ = 0;
   faults::FaultOptions faults_;

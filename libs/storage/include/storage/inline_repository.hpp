@@ -3,6 +3,7 @@
 #include <pokedex/store.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,7 +33,15 @@ class InlineRepository final : public pokedex::Repository {
   // `factory` is called on each thread's first call, on that thread. A store
   // that cannot be opened fails that call with StorageUnavailable; the next
   // call tries again.
-  explicit InlineRepository(StoreFactory factory);
+  //
+  // With a `read_transaction` above zero, a thread's calls share one read
+  // transaction of its store (PokedexStore::begin_read_transaction) that a
+  // timer on the thread's event loop ends that long after it began, busy or
+  // idle; the next call begins another. The calls then skip taking and
+  // releasing the database's read lock each time, and a writer of a file
+  // database waits at most about that long for a loop's reads to let go.
+  // Zero: each call reads in a transaction of its own.
+  explicit InlineRepository(StoreFactory factory, std::chrono::milliseconds read_transaction = {});
   ~InlineRepository() override;
   InlineRepository(const InlineRepository&) = delete;
   InlineRepository& operator=(const InlineRepository&) = delete;
@@ -55,8 +64,11 @@ class InlineRepository final : public pokedex::Repository {
   struct Slot;
   class Running;
   Slot& this_thread_slot();
+  // The slot of this thread, inside the read transaction it shares if there is one.
+  Slot& reading_slot(const boost::asio::any_io_executor& loop);
 
   StoreFactory factory_;
+  const std::chrono::milliseconds read_transaction_;
   static std::atomic<std::uint64_t> instances_;
   const std::uint64_t instance_;  // never reused, unlike an address
   mutable std::mutex mutex_;

@@ -26,6 +26,9 @@ struct StorageOptions {
   // event-loop thread (MySQL); SQLite on the event loops has one per loop.
   StorePoolOptions pool;
   SqliteExecution sqlite_execution = SqliteExecution::automatic;
+  // SQLite on the event loops: how long a loop's queries share one read
+  // transaction before it ends (InlineRepository); zero: one per query.
+  std::chrono::milliseconds sqlite_read_transaction{100};
   std::chrono::milliseconds query_timeout{2'000};    // MySQL: one query, from sending it to its last row
   std::chrono::milliseconds connect_timeout{2'000};  // MySQL: connecting and preparing the statements
   std::size_t max_lookup_batch = 64;                 // MySQL: lookups by id answered by one query; 1: none shared

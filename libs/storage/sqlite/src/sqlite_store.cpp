@@ -196,4 +196,16 @@ void SqliteStore::ping() {
   if (!statements_->ping.bind().next()) throw StorageUnavailable("sqlite database answered no row");
 }
 
+bool SqliteStore::begin_read_transaction() {
+  if (sqlite3_get_autocommit(db_) != 0) sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
+void SqliteStore::end_read_transaction() {
+  // Nothing was written, so COMMIT only lets go of the snapshot; should it
+  // fail, ROLLBACK does the same.
+  if (sqlite3_get_autocommit(db_) == 0 && sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 }  // namespace storage

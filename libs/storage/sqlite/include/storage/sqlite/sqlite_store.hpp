@@ -34,6 +34,10 @@ class SqliteStore final : public pokedex::PokedexStore {
                                                      pokedex::Page page) override;
   int max_pokemon_id() override;
   void ping() override;
+  // BEGIN and COMMIT: the queries between them neither take nor release the
+  // database's read lock (and, in a shared cache, its table locks) each time.
+  bool begin_read_transaction() override;
+  void end_read_transaction() override;
 
  private:
   class Statement;
