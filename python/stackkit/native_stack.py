@@ -11,6 +11,9 @@ moves by POKEDEX_STACK_PORT_OFFSET, so a second stack can run beside the first):
 
     mariadb          127.0.0.1:3306   Debian's mariadb-server, a private datadir
     jaeger           127.0.0.1:16686  query API; OTLP 4317/4318; own metrics 8888
+    otel-collector   127.0.0.1:13143  health check; OTLP 4327/4328 (the services send
+                                      there), own metrics 8898, span metrics 8899
+                                      (compose's 13133, 4317, 4318, 8888, 8889 are Jaeger's here)
     apimon           127.0.0.1:5000
     api-prometheus   127.0.0.1:8689
     pokeload         127.0.0.1:9464 (load on api-prometheus)
@@ -38,8 +41,10 @@ addresses the services call each other on are read from compose.yaml
 deploy/prometheus/prometheus.yml with each target's address replaced by its
 loopback one (its instance label keeps the compose name, so alerts and
 dashboards read the same) and without the jobs of container-only services;
-Jaeger reads deploy/jaeger/config.yaml with its listen addresses from the
-environment; Alertmanager's configuration is rendered by
+Jaeger reads deploy/jaeger/config.yaml and the OpenTelemetry Collector
+deploy/otelcol/config.yaml (with the vendor overlay none.yaml: no vendor
+natively, the key's path is the container's), each with its listen
+addresses from the environment; Alertmanager's configuration is rendered by
 deploy/alertmanager/render-config.sh and mysqld-exporter's credentials by
 deploy/mysqld-exporter/run.sh, as in the containers.
 
@@ -49,13 +54,18 @@ Settings (environment):
     APIMON_BIN, API_PROMETHEUS_BIN, POKELOAD_BIN
                                 the service binaries (default: build/release,
                                 built by `up` when missing)
-    JAEGER_BIN, PROMETHEUS_BIN, ALERTMANAGER_BIN, NODE_EXPORTER_BIN
+    JAEGER_BIN, OTELCOL_BIN, PROMETHEUS_BIN, ALERTMANAGER_BIN, NODE_EXPORTER_BIN
                                 other builds of the tools (default: the tool
                                 cache; `up` fails naming scripts/install-tools
                                 when one is missing)
     POKEDEX_LOAD_RATE_APIMON, POKEDEX_LOAD_RATE_API_PROMETHEUS
                                 pokeload's requests per second (default 5 and 2)
-    POKEDEX_TRACE_SAMPLE_RATIO  share of new traces kept (default 0.1)
+    POKEDEX_TRACE_SAMPLE_RATIO  share of new traces the services send to the
+                                Collector (default: compose's, 1)
+    OTELCOL_LATENCY_THRESHOLD_MS, OTELCOL_BASE_PERCENTAGE, OTELCOL_DECISION_WAIT,
+    OTELCOL_NUM_TRACES, OTELCOL_MEMORY_LIMIT_MIB, OTELCOL_MEMORY_SPIKE_LIMIT_MIB
+                                the Collector's settings, as in .env.example
+                                (default: compose's)
     TELEGRAM_BOT_TOKEN_FILE, TELEGRAM_CHAT_ID, TELEGRAM_API_URL,
     ALERTMANAGER_GROUP_WAIT, ALERTMANAGER_GROUP_INTERVAL
                                 as for render-config.sh; without a token and a
@@ -99,6 +109,15 @@ NATIVE_NAMES = {"db": "mariadb"}
 # both load generators listen on 9464, each in its own container; on one host
 # the second one moves.
 NATIVE_PORTS = {("pokeload-apimon", 9464): 9465}
+# The Collector's ports in compose are Jaeger's (OTLP, own metrics, health):
+# on one host it moves by 10 (and its span metrics port with them).
+NATIVE_PORTS.update((("otel-collector", port), port + 10) for port in (4317, 4318, 8888, 8889, 13133))
+# Components that listen on several ports, each a ${env:PREFIX_..._PORT:-port}
+# of the configuration file compose runs them with: component -> prefix.
+CONFIGURED_PORTS = {"jaeger": "JAEGER", "otel-collector": "OTELCOL"}
+# The port a component is known by where compose publishes none of its
+# several: the Collector's OTLP/HTTP intake, which the services call.
+MAIN_PORTS = {"otel-collector": 4318}
 # Compose flags that name a container's paths or addresses, and what each is
 # natively (None: left out). Every other flag is passed as compose.yaml has it.
 NATIVE_FLAGS = {
@@ -124,9 +143,13 @@ NATIVE_FLAGS = {
 # that a container is not restarted while its upstream is away; `up` waits,
 # and `status` asks, until they can serve.
 READY_PATHS = {"apimon": "/readyz", "api-prometheus": "/readyz"}
+# Compose's check of the Collector validates its configuration (its image has
+# no HTTP client); natively `up` and `status` ask its health_check extension.
+READY_ADDRESSES = {"otel-collector": (13133, "/")}
 # The programs compose's images run, natively.
 NATIVE_PROGRAMS = {
     "jaeger": lambda: tools.cached_binary("jaeger"),
+    "otel-collector": lambda: tools.cached_binary("otelcol"),
     "prometheus": lambda: tools.cached_binary("prometheus"),
     "alertmanager": lambda: tools.cached_binary("alertmanager"),
     "node-exporter": lambda: tools.cached_binary("node_exporter"),
@@ -184,7 +207,7 @@ class Stack:
         port container_port in compose (by default the one port it serves on)."""
         service = self.service(name)
         if container_port is None:
-            container_port = compose.service_port(self.services, service)
+            container_port = MAIN_PORTS.get(service) or compose.service_port(self.services, service)
         return NATIVE_PORTS.get((service, container_port), container_port) + self.offset
 
     def address(self, name, container_port=None):
@@ -197,18 +220,23 @@ class Stack:
         """{component: port} of every port the stack listens on; Jaeger's,
         which are several, under the variables of its configuration."""
         ports = {"mariadb": self.port("mariadb")}
-        ports.update((name, self.port(name)) for name in self.names() if name != "jaeger")
-        ports.update((variable, self.port("jaeger", port)) for variable, port in self.jaeger_ports().items())
+        ports.update((name, self.port(name)) for name in self.names() if name not in CONFIGURED_PORTS)
+        for name in CONFIGURED_PORTS:
+            ports.update((variable, self.port(name, port)) for variable, port in self.config_ports(name).items())
         return ports
 
-    def jaeger_ports(self):
-        """{variable: port} of the ports Jaeger's configuration (the file
-        compose runs it with) listens on, as ${env:JAEGER_..._PORT:-port}:
-        the defaults are the container's ports."""
-        service = self.services["jaeger"]
+    def config_ports(self, name):
+        """{variable: container port} of the ports the configuration file
+        compose runs component `name` with (its first --config) listens on,
+        as ${env:PREFIX_..._PORT:-port}: the defaults are the container's ports."""
+        service = self.services[name]
         config = compose.host_path(service, compose.flag_value(compose.command_list(service), "--config"))
+        pattern = r"\$\{env:(%s_[A-Z_]+_PORT):-(\d+)\}" % CONFIGURED_PORTS[name]
         with open(config, encoding="utf-8") as f:
-            return {name: int(port) for name, port in re.findall(r"\$\{env:(JAEGER_[A-Z_]+_PORT):-(\d+)\}", f.read())}
+            return {variable: int(port) for variable, port in re.findall(pattern, f.read())}
+
+    def jaeger_ports(self):
+        return self.config_ports("jaeger")
 
     def native_url(self, url):
         """A URL of compose's network (http://apimon:5000) with the native address of its host."""
@@ -223,7 +251,7 @@ class Stack:
 
     def ready_url(self, name):
         """What compose's healthcheck of the service asks, natively (READY_PATHS's path instead, if any)."""
-        port, path = compose.healthcheck_address(self.services[self.service(name)])
+        port, path = READY_ADDRESSES.get(name) or compose.healthcheck_address(self.services[self.service(name)])
         return self.url(name, port) + READY_PATHS.get(name, path)
 
     def path(self, *parts):
@@ -254,7 +282,8 @@ class Stack:
                     native.append("%s=%s" % (flag, replaced[flag]))
                 continue
             prefix, value = (flag + "=", arg.split("=", 1)[1]) if flag is not None and "=" in arg else ("", arg)
-            native.append(prefix + (compose.host_path(service, value) or compose.interpolation_default(value)))
+            value = compose.interpolation_default(value)
+            native.append(prefix + (compose.host_path(service, value) or value))
         given = {compose.flag_name(arg) for arg in args}
         native += ["%s=%s" % (flag, value) for flag, value in replaced.items()
                    if flag not in given and value is not None]
@@ -279,7 +308,8 @@ class Stack:
             return {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SERVICE_NAME": setting("OTEL_SERVICE_NAME"),
                     "OTEL_EXPORTER_OTLP_ENDPOINT": self.native_url(setting("OTEL_EXPORTER_OTLP_ENDPOINT")),
                     "OTEL_TRACES_SAMPLER": setting("OTEL_TRACES_SAMPLER"),
-                    "OTEL_TRACES_SAMPLER_ARG": os.environ.get("POKEDEX_TRACE_SAMPLE_RATIO", "0.1")}
+                    "OTEL_TRACES_SAMPLER_ARG": os.environ.get("POKEDEX_TRACE_SAMPLE_RATIO")
+                    or compose.interpolation_default(setting("OTEL_TRACES_SAMPLER_ARG"))}
         alertmanager_env = {k: v for k, v in os.environ.items()
                             if k.startswith(("TELEGRAM_", "ALERTMANAGER_GROUP_"))}
         alertmanager_env["ALERTMANAGER_CONFIG_OUT"] = self.path("alertmanager", "alertmanager.yml")
@@ -299,6 +329,13 @@ class Stack:
             "jaeger": lambda: Component("jaeger", self.native_command("jaeger"), {
                 "JAEGER_LISTEN_HOST": HOST,
                 **{variable: self.port("jaeger", port) for variable, port in self.jaeger_ports().items()}}),
+            "otel-collector": lambda: Component("otel-collector", self.native_command("otel-collector"), {
+                **self.collector_settings(),
+                "OTELCOL_LISTEN_HOST": HOST,
+                "OTELCOL_JAEGER_ENDPOINT": self.address("jaeger", 4317),
+                "OTELCOL_ENVIRONMENT": "native",
+                **{variable: self.port("otel-collector", port)
+                   for variable, port in self.config_ports("otel-collector").items()}}),
             "apimon": lambda: Component("apimon", [binaries["apimon"]], {
                 **tracing("apimon"),
                 "APIMON_LISTEN_ADDRESS": HOST, "APIMON_PORT": self.port("apimon"),
@@ -326,6 +363,13 @@ class Stack:
             raise StackError("compose.yaml runs %s, which the native stack has no way to run"
                              % ", ".join(unknown))
         return [builders[name]() for name in self.names()]
+
+    def collector_settings(self):
+        """The Collector's OTELCOL_* settings compose passes, from this
+        environment or else compose's defaults."""
+        settings = compose.environment(self.services["otel-collector"])
+        return {name: os.environ.get(name) or compose.interpolation_default(value)
+                for name, value in settings.items() if name.startswith("OTELCOL_")}
 
     def binaries(self):
         build = os.path.join(REPO, "build", "release", "services")
@@ -408,7 +452,8 @@ class Stack:
         if not os.access(program, os.X_OK):
             raise StackError("%s: %s is missing (run scripts/bootstrap)" % (component.name, program))
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("APIMON_", "APIPROM_", "POKELOAD_", "OTEL_", "JAEGER_", "MYSQLD_EXPORTER_"))}
+               if not k.startswith(("APIMON_", "APIPROM_", "POKELOAD_", "OTEL_", "OTELCOL_", "JAEGER_",
+                                          "MYSQLD_EXPORTER_"))}
         env.update({k: str(v) for k, v in component.env.items()})
         pid = processes.spawn_detached(component.argv, self.path("logs", component.name + ".log"),
                                        self.path("logs", component.name + ".err"), env)

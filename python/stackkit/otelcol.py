@@ -2,9 +2,12 @@
 """Private, throwaway OpenTelemetry Collector for tests.
 
 Runs the otelcol binary scripts/install-tools builds with the Collector
-builder (deploy/otelcol/builder.yaml) into the tool cache, with a
-configuration written here, listening on free 127.0.0.1 ports only. Every
-file (config, pid, logs, state.json) lives under the given state directory.
+builder (deploy/otelcol/builder.yaml) into the tool cache, with the stack's
+configuration, deploy/otelcol/config.yaml (the file compose.yaml and
+scripts/stack run), its ${env:...} placeholders filled in with the fixture's
+free 127.0.0.1 ports and settings. Every file (the rendered config, the
+vendor overlay if any, pid, logs, state.json) lives under the given state
+directory.
 
 What the configuration does with the traces it receives over OTLP (gRPC and
 HTTP):
@@ -64,6 +67,7 @@ DEFAULTS = {
     "memory_limit_mib": 256,
     "environment": "test",
 }
+VENDOR_CONFIG = "otelcol-vendor.yaml"
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # an HTTP token
 
 
@@ -72,8 +76,20 @@ def _q(value):
     return json.dumps(str(value))
 
 
-def _vendor_exporter(endpoint, header_files):
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The configuration compose.yaml and scripts/stack run too: the fixture fills
+# in its ${env:NAME:-default} placeholders with its own ports and settings.
+SHARED_CONFIG = os.path.join(REPO, "deploy", "otelcol", "config.yaml")
+_PLACEHOLDER = re.compile(r"\$\{env:([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+def _vendor_overlay(endpoint, header_files):
+    """A second configuration adding the vendor exporter, as the overlays of
+    deploy/otelcol/vendors do: lists are replaced when configurations are
+    merged, so it restates the traces/sampled pipeline's exporters."""
     lines = [
+        "# Written by python/stackkit/otelcol.py; rewritten on every start.",
+        "exporters:",
         "  otlp_http/vendor:",
         "    endpoint: %s" % _q(endpoint),
         "    retry_on_failure:",
@@ -85,7 +101,36 @@ def _vendor_exporter(endpoint, header_files):
         # ${file:...} reads the header's value from the file when the
         # collector starts, byte for byte (a string field keeps its text).
         lines += ["      %s: ${file:%s}" % (_q(name), path) for name, path in sorted(header_files.items())]
+    lines += [
+        "service:",
+        "  pipelines:",
+        "    traces/sampled:",
+        "      exporters: [otlp_grpc/jaeger, otlp_http/vendor]",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def config_variables(
+    ports, jaeger_otlp_grpc, latency_threshold_ms, base_percentage, decision_wait_ms, memory_limit_mib, environment
+):
+    """The values of deploy/otelcol/config.yaml's ${env:...} placeholders for these settings."""
+    return {
+        "OTELCOL_LISTEN_HOST": "127.0.0.1",
+        "OTELCOL_OTLP_GRPC_PORT": ports["otlp_grpc"],
+        "OTELCOL_OTLP_HTTP_PORT": ports["otlp_http"],
+        "OTELCOL_HEALTH_PORT": ports["health"],
+        "OTELCOL_METRICS_PORT": ports["metrics"],
+        "OTELCOL_SPANMETRICS_PORT": ports["spanmetrics"],
+        "OTELCOL_JAEGER_ENDPOINT": jaeger_otlp_grpc,
+        "OTELCOL_ENVIRONMENT": environment,
+        "OTELCOL_LATENCY_THRESHOLD_MS": latency_threshold_ms,
+        "OTELCOL_BASE_PERCENTAGE": base_percentage,
+        "OTELCOL_DECISION_WAIT": "%dms" % decision_wait_ms,
+        "OTELCOL_MEMORY_LIMIT_MIB": memory_limit_mib,
+        "OTELCOL_MEMORY_SPIKE_LIMIT_MIB": max(1, memory_limit_mib // 5),
+        # Tests read span metrics soon after the requests.
+        "OTELCOL_SPANMETRICS_FLUSH_INTERVAL": "1s",
+    }
 
 
 def render_config(
@@ -96,124 +141,27 @@ def render_config(
     decision_wait_ms,
     memory_limit_mib,
     environment,
-    vendor_endpoint=None,
-    vendor_header_files=None,
+    source=SHARED_CONFIG,
 ):
-    """The collector's YAML configuration."""
-    sampled_exporters = ["otlp_grpc/jaeger"] + (["otlp_http/vendor"] if vendor_endpoint else [])
-    config = """\
-# Written by python/stackkit/otelcol.py; rewritten on every start.
-extensions:
-  health_check:
-    endpoint: 127.0.0.1:{health}
-
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:{otlp_grpc}
-      http:
-        endpoint: 127.0.0.1:{otlp_http}
-
-processors:
-  memory_limiter:
-    check_interval: 1s
-    limit_mib: {memory_limit_mib}
-    spike_limit_mib: {spike_limit_mib}
-  resource:
-    attributes:
-      # Only where the service did not say: its own value wins.
-      - key: deployment.environment.name
-        value: {environment}
-        action: insert
-  tail_sampling:
-    decision_wait: {decision_wait_ms}ms
-    num_traces: 50000
-    expected_new_traces_per_sec: 1000
-    policies:
-      - name: errors
-        type: status_code
-        status_code:
-          status_codes: [ERROR]
-      - name: slow
-        type: latency
-        latency:
-          threshold_ms: {latency_threshold_ms}
-      - name: base-share
-        type: probabilistic
-        probabilistic:
-          sampling_percentage: {base_percentage}
-  batch:
-    timeout: 100ms
-
-connectors:
-  span_metrics:
-    # Every request's server span is counted: the calls counter of a route
-    # agrees with the service's own request counter.
-    dimensions:
-      - name: http.route
-      - name: http.response.status_code
-    metrics_flush_interval: 1s
-    histogram:
-      unit: s
-      explicit:
-        buckets: [5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2.5s, 5s]
-
-exporters:
-  otlp_grpc/jaeger:
-    endpoint: {jaeger}
-    tls:
-      insecure: true
-    retry_on_failure:
-      initial_interval: 100ms
-      max_interval: 1s
-{vendor}  prometheus:
-    endpoint: 127.0.0.1:{spanmetrics}
-
-service:
-  extensions: [health_check]
-  pipelines:
-    traces/sampled:
-      receivers: [otlp]
-      processors: [memory_limiter, resource, tail_sampling, batch]
-      exporters: [{sampled_exporters}]
-    traces/spanmetrics:
-      receivers: [otlp]
-      processors: [memory_limiter, resource]
-      exporters: [span_metrics]
-    metrics/spanmetrics:
-      receivers: [span_metrics]
-      processors: [batch]
-      exporters: [prometheus]
-  telemetry:
-    resource:
-      attributes:
-        - name: service.name
-          value: otelcol
-    metrics:
-      level: detailed
-      # Without explicit readers the collector serves its metrics on :8888.
-      readers:
-        - pull:
-            exporter:
-              prometheus:
-                host: 127.0.0.1
-                port: {metrics}
-    logs:
-      level: info
-""".format(
-        memory_limit_mib=memory_limit_mib,
-        spike_limit_mib=max(1, memory_limit_mib // 5),
-        environment=_q(environment),
-        decision_wait_ms=decision_wait_ms,
-        latency_threshold_ms=latency_threshold_ms,
-        base_percentage=base_percentage,
-        jaeger=_q(jaeger_otlp_grpc),
-        vendor=_vendor_exporter(vendor_endpoint, vendor_header_files or {}) if vendor_endpoint else "",
-        sampled_exporters=", ".join(sampled_exporters),
-        **ports,
+    """deploy/otelcol/config.yaml with the fixture's values in its placeholders
+    (the defaults of the others)."""
+    values = config_variables(
+        ports, jaeger_otlp_grpc, latency_threshold_ms, base_percentage, decision_wait_ms, memory_limit_mib, environment
     )
-    return config
+    with open(source, encoding="utf-8") as f:
+        text = f.read()
+
+    def fill(match):
+        name, default = match.group(1), match.group(2)
+        if name in values:
+            return str(values[name])
+        if default is None:
+            raise FixtureError("%s: ${env:%s} has no default and the fixture sets no value" % (source, name))
+        return default
+
+    return "# Rendered by python/stackkit/otelcol.py from %s; rewritten on every start.\n" % source + (
+        _PLACEHOLDER.sub(fill, text)
+    )
 
 
 def _check_settings(jaeger_otlp_grpc, settings, vendor_endpoint, vendor_header_files):
@@ -346,19 +294,18 @@ class Otelcol(server.ManagedServer):
             vendor_endpoint=vendor_endpoint,
             vendor_header_files=dict(vendor_header_files or {}),
         )
-        tmp = f.config + ".tmp"
-        with open(tmp, "w") as out:
-            out.write(
-                render_config(
-                    ports,
-                    jaeger_otlp_grpc,
-                    vendor_endpoint=vendor_endpoint,
-                    vendor_header_files=vendor_header_files,
-                    **settings,
-                )
-            )
-        os.replace(tmp, f.config)
-        return self.launch_and_save(f, [binary, "--config=" + f.config], state, ports=ports.values())
+        command = [binary, "--config=" + f.config]
+        configs = [(f.config, render_config(ports, jaeger_otlp_grpc, **settings))]
+        if vendor_endpoint:
+            configs.append((f.path(VENDOR_CONFIG), _vendor_overlay(vendor_endpoint, vendor_header_files or {})))
+            command.append("--config=" + f.path(VENDOR_CONFIG))
+        elif os.path.exists(f.path(VENDOR_CONFIG)):
+            os.remove(f.path(VENDOR_CONFIG))
+        for path, text in configs:
+            with open(path + ".tmp", "w") as out:
+                out.write(text)
+            os.replace(path + ".tmp", path)
+        return self.launch_and_save(f, command, state, ports=ports.values())
 
     def add_start_arguments(self, parser):
         parser.add_argument(

@@ -201,7 +201,8 @@ def test_every_target_is_up_and_every_rule_healthy(stack):
         return targets if targets and all(t["health"] == "up" for t in targets) else None
     targets = wait_until("every target up", all_up, timeout=120)
     assert {t["labels"]["job"] for t in targets} == {
-        "apimon", "api-prometheus", "pokeload", "node", "mysqld", "jaeger", "prometheus", "alertmanager", "cadvisor"}
+        "apimon", "api-prometheus", "pokeload", "node", "mysqld", "jaeger", "otel-collector",
+        "otel-collector-spanmetrics", "prometheus", "alertmanager", "cadvisor"}
     assert {"apimon:5000", "api-prometheus:8689", "cadvisor:8080"} <= {t["labels"]["instance"] for t in targets}
 
     def evaluated():
@@ -265,6 +266,24 @@ def test_a_trace_runs_from_pokeload_through_both_apis_to_the_database(stack):
         span = spans.get(parents[0]) if parents else None
     services_in_order = [s for i, s in enumerate(chain) if i == 0 or chain[i - 1] != s]
     assert services_in_order == ["apimon", "api-prometheus", "pokeload"], chain
+    stack_probe.assert_passed_through_the_collector(trace, "compose")
+
+
+def test_traces_reach_jaeger_through_the_collector_which_samples_and_counts_them(stack):
+    """The services send to the Collector only: apimon's traces in Jaeger
+    carry the resource attribute the Collector inserts. The Collector's own
+    metrics and apimon's span metrics are in Prometheus, and at the default
+    10 % base share tail sampling has dropped traces as well as kept some."""
+    def collector_trace():
+        traces = get_json(url("jaeger", "/api/traces?" + urllib.parse.urlencode(
+            {"service": "apimon", "limit": 20, "lookback": "1h"})))["data"] or []
+        return traces[0] if traces else None
+    trace = wait_until("an apimon trace in Jaeger", collector_trace, timeout=180, interval=5)
+    stack_probe.assert_passed_through_the_collector(trace, "compose")
+    stack_probe.check_collector_metrics(promql)
+    dropped = promql('sum(otelcol_processor_tail_sampling_global_count_traces_sampled'
+                     '{job="otel-collector", decision="not_sampled"})')
+    assert dropped and float(dropped[0]["value"][1]) > 0, "tail sampling dropped nothing at a 10 % base share"
 
 
 def test_an_error_fault_pages_through_telegram_and_resolves(stack):

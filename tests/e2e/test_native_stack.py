@@ -59,7 +59,11 @@ def stack(telegram, tmp_path_factory):
                TELEGRAM_API_URL=telegram.url,
                # Shorter than the committed 30s/5m, so the test sees notifications within seconds.
                ALERTMANAGER_GROUP_WAIT="5s", ALERTMANAGER_GROUP_INTERVAL="10s",
-               POKEDEX_TRACE_SAMPLE_RATIO="1", POKEDEX_LOAD_RATE_APIMON="10", POKEDEX_LOAD_RATE_API_PROMETHEUS="3")
+               POKEDEX_TRACE_SAMPLE_RATIO="1", POKEDEX_LOAD_RATE_APIMON="10", POKEDEX_LOAD_RATE_API_PROMETHEUS="3",
+               # The Collector keeps every trace, so that the trace behind any
+               # exemplar is in Jaeger; which traces tail sampling keeps at
+               # the committed 10 % is tests/e2e/test_otelcol.py's subject.
+               OTELCOL_BASE_PERCENTAGE="100")
     script = str(REPO / "scripts" / "stack")
     subprocess.run([script, "down", "--remove"], env=env, capture_output=True, timeout=120)
     up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=600)
@@ -82,7 +86,7 @@ def test_every_component_is_ready(stack):
     rows = json.loads(status.stdout)
     assert status.returncode == 0, rows
     assert {row["name"] for row in rows} == {
-        "mariadb", "jaeger", "apimon", "api-prometheus", "pokeload", "pokeload-apimon",
+        "mariadb", "jaeger", "otel-collector", "apimon", "api-prometheus", "pokeload", "pokeload-apimon",
         "node-exporter", "mysqld-exporter", "alertmanager", "prometheus"}
     assert all(row["ready"] and row["rss_mib"] > 0 for row in rows), rows
 
@@ -93,8 +97,8 @@ def test_every_prometheus_target_is_up(stack):
         return targets if targets and all(t["health"] == "up" for t in targets) else None
     targets = wait_until("every target up", all_up, timeout=60)
     jobs = {t["labels"]["job"] for t in targets}
-    assert jobs == {"apimon", "api-prometheus", "pokeload", "node", "mysqld", "jaeger", "prometheus",
-                    "alertmanager"}
+    assert jobs == {"apimon", "api-prometheus", "pokeload", "node", "mysqld", "jaeger", "otel-collector",
+                    "otel-collector-spanmetrics", "prometheus", "alertmanager"}
     # Instances keep their compose names, which alerts and dashboards show.
     assert {"apimon:5000", "api-prometheus:8689"} <= {t["labels"]["instance"] for t in targets}
     assert promql(stack, "mysql_up")[0]["value"][1] == "1"
@@ -113,6 +117,21 @@ def test_jaeger_finds_traces_across_services(stack):
     services_in_trace = max((len({trace["processes"][span["processID"]]["serviceName"] for span in trace["spans"]}),
                              trace["traceID"]) for trace in traces)
     assert services_in_trace[0] >= 3, "no trace runs pokeload → api-prometheus → apimon"
+
+
+def test_a_request_reaches_jaeger_through_the_collector_which_counts_it(stack):
+    """apimon sends its spans to the Collector only: the request's trace is
+    in Jaeger with the Collector's resource attribute, the Collector's own
+    metrics count spans in and out, and its span metrics count apimon's
+    requests per route."""
+    trace_id = os.urandom(16).hex()
+    status, _, _ = stack_probe.http_get(stack.url("apimon") + "/pokemon/25",
+                                        headers={"traceparent": "00-%s-00f067aa0ba902b7-01" % trace_id})
+    assert status == 200
+    trace = wait_until("the request's trace in Jaeger", lambda: stack_probe.jaeger_trace(stack.url("jaeger"), trace_id),
+                       timeout=90)
+    stack_probe.assert_passed_through_the_collector(trace, "native")
+    stack_probe.check_collector_metrics(lambda expr: promql(stack, expr))
 
 
 def test_load_generator_latency_is_a_native_histogram_with_the_exemplars(stack):

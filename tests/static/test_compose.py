@@ -45,7 +45,7 @@ import jsonschema
 import pytest
 import yaml
 
-from stackkit import compose
+from stackkit import compose, otelcol, tools
 from stackkit import prometheus as prometheus_fixture
 from stackkit.compose import (
     bind_mounts,
@@ -75,6 +75,7 @@ ACCOUNT_LIB = MARIADB_DIR / "account-lib.bash"
 EXPORTER_RUN = REPO / "deploy" / "mysqld-exporter" / "run.sh"
 PROMETHEUS_CONFIG = REPO / "deploy" / "prometheus" / "prometheus.yml"
 JAEGER_CONFIG = REPO / "deploy" / "jaeger" / "config.yaml"
+OTELCOL_CONFIG = REPO / "deploy" / "otelcol" / "config.yaml"
 ALERTMANAGER_DIR = REPO / "deploy" / "alertmanager"
 BOOTSTRAP = REPO / "scripts" / "bootstrap"
 
@@ -85,7 +86,7 @@ PINNED_TAG = re.compile(r"\d+\.\d+\.\d+|(?<!\d)20\d{6}(?!\d)")
 # The services of the stack and the host ports the issue lists for them.
 EXPECTED_SERVICES = {
     "db", "apimon", "api-prometheus", "pokeload", "pokeload-apimon", "prometheus", "alertmanager",
-    "grafana", "jaeger", "cadvisor", "node-exporter", "mysqld-exporter",
+    "grafana", "jaeger", "otel-collector", "cadvisor", "node-exporter", "mysqld-exporter",
 }
 PUBLISHED = {
     "apimon": 5000, "api-prometheus": 8689, "grafana": 3000, "prometheus": 9090,
@@ -110,7 +111,7 @@ NATIVE_IMAGES = {
 }
 
 # Secrets whose committed default is an empty file, meaning "not configured".
-EMPTY_BY_DEFAULT = {"telegram_bot_token", "fault_admin_token"}
+EMPTY_BY_DEFAULT = {"telegram_bot_token", "fault_admin_token", "otlp_vendor_key"}
 
 # The memory the stack may take on a 1 GiB host; docs/compose.md must not
 # document more, and the limits must add up to no more than it documents.
@@ -661,7 +662,9 @@ def test_dependencies_follow_the_call_graph():
                  ("pokeload", "api-prometheus"), ("pokeload-apimon", "apimon"), ("grafana", "prometheus")):
         assert edge in healthy, "%s must wait until %s is healthy" % edge
     for name in BUILT:
-        assert "jaeger" in (SERVICES[name].get("depends_on") or {}), "%s exports traces to jaeger" % name
+        assert "otel-collector" in (SERVICES[name].get("depends_on") or {}), \
+            "%s exports traces to the otel-collector" % name
+    assert "jaeger" in (SERVICES["otel-collector"].get("depends_on") or {}), "otel-collector exports to jaeger"
 
 
 def test_published_ports_are_the_issues():
@@ -761,14 +764,91 @@ def test_jaeger_wiring():
         assert ports[key] not in published_ports(jaeger).values(), "%s is published" % key
         assert ports[key] in listening_ports("jaeger"), "%s is not exposed" % key
     assert "${env:JAEGER_MAX_TRACES" in text and env.get("JAEGER_MAX_TRACES")
+    collector_config = yaml.safe_load(OTELCOL_CONFIG.read_text(encoding="utf-8"))
+    jaeger_endpoint = collector_config["exporters"]["otlp_grpc/jaeger"]["endpoint"]
+    assert interpolation_default(jaeger_endpoint.replace("${env:", "${")) == "jaeger:%d" % ports[
+        "JAEGER_OTLP_GRPC_PORT"], "the otel-collector must export to Jaeger's OTLP/gRPC port"
     for name in BUILT:
         service_env = env_dict(SERVICES[name])
         endpoint = service_env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        assert endpoint == "http://jaeger:%d" % ports["JAEGER_OTLP_HTTP_PORT"], "%s exports to %r" % (name, endpoint)
+        assert endpoint == "http://otel-collector:4318", "%s exports to %r" % (name, endpoint)
         assert service_env.get("OTEL_TRACES_SAMPLER") == "parentbased_traceidratio", name
         ratio = float(interpolation_default(service_env.get("OTEL_TRACES_SAMPLER_ARG") or "x"))
         assert 0 < ratio <= 1, name
         assert service_env.get("OTEL_SERVICE_NAME") == BUILT[name]["build"]["target"], name
+
+
+def test_otel_collector_wiring():
+    """The official contrib image's paths, the shared configuration, a vendor
+    overlay chosen by OTLP_VENDOR (none.yaml by default, which changes
+    nothing), the vendor key as a secret file, ports inside the network only,
+    every setting of the configuration overridable from .env."""
+    collector = SERVICES["otel-collector"]
+    assert collector["image"] == "otel/opentelemetry-collector-contrib:%s" % tool_versions()["OTELCOL_VERSION"]
+    args = command_list(collector)
+    configs = [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    assert configs == ["/etc/otelcol-contrib/config.yaml", "/etc/otelcol-contrib/vendors/${OTLP_VENDOR:-none}.yaml"]
+    assert host_path(collector, configs[0]) == OTELCOL_CONFIG.resolve()
+    vendors_dir = host_path(collector, "/etc/otelcol-contrib/vendors/none.yaml").parent
+    assert vendors_dir == OTELCOL_CONFIG.parent / "vendors"
+    assert yaml.safe_load((vendors_dir / "none.yaml").read_text(encoding="utf-8")) == {}
+    # The health check validates the same configurations the Collector runs.
+    assert collector["healthcheck"]["test"][1:3] == ["/otelcol-contrib", "validate"]
+    assert [a.split("=", 1)[1] for a in collector["healthcheck"]["test"] if a.startswith("--config=")] == configs
+    assert not published_ports(collector), "the Collector's ports stay inside the network"
+    assert {4317, 4318, 8888, 8889, 13133} <= listening_ports("otel-collector")
+    assert "otlp_vendor_key" in (collector.get("secrets") or [])
+    text = OTELCOL_CONFIG.read_text(encoding="utf-8")
+    settings = set(re.findall(r"\$\{env:(OTELCOL_[A-Z_]+)", text))
+    for name in ("OTELCOL_LATENCY_THRESHOLD_MS", "OTELCOL_BASE_PERCENTAGE", "OTELCOL_DECISION_WAIT",
+                 "OTELCOL_NUM_TRACES", "OTELCOL_MEMORY_LIMIT_MIB", "OTELCOL_MEMORY_SPIKE_LIMIT_MIB"):
+        assert name in settings, "deploy/otelcol/config.yaml does not read %s" % name
+        assert env_dict(collector).get(name) == "${%s:-%s}" % (
+            name, re.search(r"\$\{env:%s:-([^}]*)\}" % name, text).group(1)), \
+            "%s: compose's default must be the configuration's" % name
+    limit_mib = memory_limit(collector) // MIB
+    memory_limit_mib = int(interpolation_default(env_dict(collector)["OTELCOL_MEMORY_LIMIT_MIB"]))
+    assert memory_limit_mib < limit_mib, "memory_limiter's limit must be below the container's"
+    # Every overlay adds the vendor exporter and restates Jaeger (lists are replaced).
+    for overlay in sorted(vendors_dir.glob("*.yaml")):
+        if overlay.name == "none.yaml":
+            continue
+        config = yaml.safe_load(overlay.read_text(encoding="utf-8"))
+        assert config["service"]["pipelines"]["traces/sampled"]["exporters"] == [
+            "otlp_grpc/jaeger", "otlp_http/vendor"], overlay.name
+        headers = config["exporters"]["otlp_http/vendor"]["headers"]
+        assert any("${file:/run/secrets/otlp_vendor_key}" in str(v) for v in headers.values()), overlay.name
+    assert {p.stem for p in vendors_dir.glob("*.yaml")} == {"none", "newrelic", "dynatrace", "honeycomb",
+                                                             "grafana-cloud"}
+
+
+def test_otel_collector_configurations_are_valid_for_the_pinned_release(tmp_path):
+    """The pinned Collector build (the stand-in's binary) validates the shared
+    configuration alone, with each vendor overlay (the key read from a file,
+    as from the compose secret), and as the test fixture renders it; an
+    overlay that needs an endpoint refuses to load without one."""
+    binary = tools.cached_binary("otelcol")
+    key = tmp_path / "otlp_vendor_key"
+    key.write_bytes(b"not-a-real-key")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTELCOL_", "OTLP_VENDOR"))}
+
+    def validate(*configs, **extra):
+        return subprocess.run([binary, "validate", *("--config=%s" % c for c in configs)], env={**env, **extra},
+                              capture_output=True, text=True, timeout=60)
+    assert validate(OTELCOL_CONFIG).returncode == 0
+    for overlay in sorted((OTELCOL_CONFIG.parent / "vendors").glob("*.yaml")):
+        copy = tmp_path / overlay.name
+        copy.write_text(overlay.read_text(encoding="utf-8").replace("/run/secrets/otlp_vendor_key", str(key)))
+        result = validate(OTELCOL_CONFIG, copy, OTLP_VENDOR_ENDPOINT="https://otlp.example.com")
+        assert result.returncode == 0, (overlay.name, result.stderr[-2000:])
+        if overlay.stem in ("dynatrace", "grafana-cloud"):
+            refused = validate(OTELCOL_CONFIG, copy)
+            assert refused.returncode != 0 and "endpoint" in refused.stderr, overlay.name
+    ports = dict(zip(otelcol.PORT_NAMES, range(20001, 20006), strict=True))
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(otelcol.render_config(ports, "127.0.0.1:4317", 500, 10.0, 2000, 256, "test"))
+    assert "${env:" not in rendered.read_text()
+    assert validate(rendered).returncode == 0
 
 
 def test_secrets_are_files_with_committed_placeholders():

@@ -116,6 +116,19 @@ THIRD_PARTY = {
         "container_network_transmit_packets_dropped_total", "container_fs_reads_bytes_total",
         "container_fs_writes_bytes_total",
     }),
+    # Collector v0.161's own metrics carry no _total suffix (Jaeger 2.12's older Collector core adds one).
+    "OpenTelemetry Collector (deploy/otelcol), its own telemetry": ("otel-collector", {
+        "otelcol_receiver_accepted_spans", "otelcol_receiver_refused_spans", "otelcol_exporter_sent_spans",
+        "otelcol_processor_tail_sampling_count_traces_sampled",
+        "otelcol_processor_tail_sampling_global_count_traces_sampled",
+        "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+        "otelcol_processor_memory_limiter_refused_spans",
+    }),
+    "OpenTelemetry Collector's span metrics connector, through its prometheus exporter": (
+        "otel-collector-spanmetrics", {
+            "traces_span_metrics_calls_total", "traces_span_metrics_duration_seconds_bucket",
+            "traces_span_metrics_duration_seconds_count", "traces_span_metrics_duration_seconds_sum",
+        }),
     "Jaeger v2 (OpenTelemetry Collector's own telemetry)": ("jaeger", {
         "otelcol_receiver_accepted_spans_total", "otelcol_receiver_refused_spans_total",
         "otelcol_exporter_sent_spans_total", "otelcol_exporter_send_failed_spans_total",

@@ -34,7 +34,7 @@ def stack(tmp_path_factory):
 def components(stack):
     # Any executable stands in for the tool builds: nothing is started here.
     with pytest.MonkeyPatch.context() as patch:
-        for variable in ("JAEGER_BIN", "PROMETHEUS_BIN", "ALERTMANAGER_BIN", "NODE_EXPORTER_BIN"):
+        for variable in ("JAEGER_BIN", "OTELCOL_BIN", "PROMETHEUS_BIN", "ALERTMANAGER_BIN", "NODE_EXPORTER_BIN"):
             patch.setenv(variable, "/bin/true")
         return {c.name: c for c in stack.components(DATABASE)}
 
@@ -102,6 +102,26 @@ def test_jaeger_listens_on_its_configuration_ports_moved_by_the_offset(component
     assert env["JAEGER_LISTEN_HOST"] == "127.0.0.1"
 
 
+def test_the_collector_listens_on_its_configuration_ports_moved_apart_from_jaegers(stack, components):
+    text = (REPO / "deploy" / "otelcol" / "config.yaml").read_text()
+    defaults = {name: int(port) for name, port in re.findall(r"\$\{env:(OTELCOL_[A-Z_]+_PORT):-(\d+)\}", text)}
+    assert len(defaults) == 5, defaults
+    env = components["otel-collector"].env
+    assert {name: env[name] for name in defaults} == {
+        name: native.NATIVE_PORTS[("otel-collector", port)] + OFFSET for name, port in defaults.items()}
+    assert env["OTELCOL_LISTEN_HOST"] == "127.0.0.1"
+    assert env["OTELCOL_JAEGER_ENDPOINT"] == "127.0.0.1:%d" % components["jaeger"].env["JAEGER_OTLP_GRPC_PORT"]
+    # Both configurations compose passes, from the repository: the shared one and the no-vendor overlay.
+    configs = [arg.split("=", 1)[1] for arg in components["otel-collector"].argv if arg.startswith("--config=")]
+    assert configs == [str((REPO / "deploy/otelcol/config.yaml").resolve()),
+                       str((REPO / "deploy/otelcol/vendors/none.yaml").resolve())]
+    # The tail sampling and memory settings are compose's defaults.
+    for name, value in compose.environment(COMPOSE["otel-collector"]).items():
+        if name.startswith("OTELCOL_"):
+            assert env[name] == compose.interpolation_default(value), name
+    assert stack.ready_url("otel-collector") == "http://127.0.0.1:%d/" % env["OTELCOL_HEALTH_PORT"]
+
+
 def test_services_call_each_other_at_the_native_addresses(stack, components):
     """Every URL a component is given leads to where the component compose
     addresses by that URL listens natively."""
@@ -149,13 +169,16 @@ def flags(args):
     return {compose.flag_name(arg): arg.partition("=")[2] for arg in args if compose.flag_name(arg)}
 
 
-@pytest.mark.parametrize("name", ["prometheus", "alertmanager", "mysqld-exporter", "node-exporter", "jaeger"])
+@pytest.mark.parametrize("name", ["prometheus", "alertmanager", "mysqld-exporter", "node-exporter", "jaeger",
+                                  "otel-collector"])
 def test_servers_get_the_compose_flags(stack, components, name):
     """Each compose flag natively: the same value, the repository file compose
     mounts at that path, or (for the container's own paths and addresses)
     the native one; no flag compose does not pass but those."""
     service = COMPOSE[name]
-    container, running = flags(compose.command_list(service)), flags(components[name].argv)
+    container = {flag: compose.interpolation_default(value) for flag, value in
+                 flags(compose.command_list(service)).items()}
+    running = flags(components[name].argv)
     replaced = native.NATIVE_FLAGS.get(name, lambda s: {})(stack)
     for flag, value in container.items():
         if flag in replaced:
@@ -163,7 +186,7 @@ def test_servers_get_the_compose_flags(stack, components, name):
         elif compose.host_path(service, value):
             assert running[flag] == compose.host_path(service, value), flag
         else:
-            assert running[flag] == compose.interpolation_default(value), flag
+            assert running[flag] == value, flag
     assert set(running) - set(container) <= {flag for flag, value in replaced.items() if value is not None}
     listen = running.get("--web.listen-address")
     assert listen is None or listen == "127.0.0.1:%d" % stack.port(name)

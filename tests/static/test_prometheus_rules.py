@@ -47,6 +47,8 @@ EXPECTED_TARGETS = {
     "node": ["node-exporter:9100"],
     "mysqld": ["mysqld-exporter:9104"],
     "jaeger": ["jaeger:8888"],
+    "otel-collector": ["otel-collector:8888"],
+    "otel-collector-spanmetrics": ["otel-collector:8889"],
     "prometheus": ["prometheus:9090"],
     "alertmanager": ["alertmanager:9093"],
 }
