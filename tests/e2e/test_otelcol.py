@@ -8,6 +8,7 @@ server is started here, on free loopback ports."""
 import json
 import os
 import pathlib
+import socket
 import time
 
 import pytest
@@ -305,18 +306,38 @@ def test_prometheus_scrapes_the_collectors_own_metrics(start_apimon, start_colle
 
 def test_losing_the_collector_costs_spans_not_requests(start_apimon, start_collector, backend):
     collector = start_collector(base_percentage=100)
-    # One span per export, and a timeout that leaves room for retries.
+    # One span per export, and a timeout long enough to tell waiting for an export from serving.
     apimon = start_apimon(
         env=tracing_env(
             collector,
             OTEL_BSP_MAX_QUEUE_SIZE="32",
             OTEL_BSP_MAX_EXPORT_BATCH_SIZE="1",
-            OTEL_EXPORTER_OTLP_TIMEOUT="3000",
+            OTEL_EXPORTER_OTLP_TIMEOUT="10000",
         )
     )
     conn = apimon.connection()
     otelcol.stop(str(STATE / "otelcol"))
-    for i in range(100):
+    # First a collector that takes connections and never answers: every
+    # export waits its whole timeout (10 s). A request that waited for an
+    # export even once would take that long; none may take half of it.
+    port = int(collector["otlp_http_endpoint"].rsplit(":", 1)[1])
+    with socket.create_server(("127.0.0.1", port), backlog=64):
+        for i in range(50):
+            started = time.monotonic()
+            status, _, _ = apimon.get(f"/pokemon/{i + 1}", conn)
+            assert status == 200
+            assert time.monotonic() - started < 5, "a request waited for the span export"
+        wait_for_value(
+            lambda: exposition.total(
+                exposition.parse(apimon.get("/metrics", conn)[2].decode()), "otel_sdk_span_export_failures_total"
+            ),
+            lambda failures: failures > 0,
+            60,
+            0.2,
+            lambda _: "no export timed out against the silent collector",
+        )
+    # Then nothing listening at all: exports fail at once.
+    for i in range(50, 100):
         status, _, _ = apimon.get(f"/pokemon/{i + 1}", conn)
         assert status == 200
 
