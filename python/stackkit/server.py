@@ -49,6 +49,17 @@ def http_request(url, method=None, body=None, headers=None, timeout=10):
         return 0, b""
 
 
+def write_state(path, state):
+    """Writes a fixture's state as JSON to `path` atomically (a reader sees
+    the old file or the new one, never half of one); returns the state."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return state
+
+
 def wait_for_value(fetch, accept, timeout, interval, failure):
     """fetch() again every `interval` seconds until accept(value); that value.
     After `timeout` seconds, FixtureError(failure(the last value))."""
@@ -163,12 +174,7 @@ class ManagedServer:
             raise FixtureError("no fixture state in %s (run start first)" % files.dir) from None
 
     def save_state(self, files, state):
-        tmp = files.state + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, files.state)
-        return state
+        return write_state(files.state, state)
 
     def state_of(self, state):
         """The state dict itself, or loaded from a state directory."""
