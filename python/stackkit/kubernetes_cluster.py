@@ -35,7 +35,7 @@ CLI:
     kubernetes_cluster.py status --state-dir DIR     exit 0 if every component is ready
     kubernetes_cluster.py kubectl --state-dir DIR -- ARGS...
 
-API: binary_path, start, stop, is_ready, load_state, kubectl, kubectl_json,
+API: binary_path, start, stop, fresh, is_ready, load_state, kubectl, kubectl_json,
 create_namespace, create_node, wait_for_node_ready, create_host_path_volume
 (see docstrings). Every helper taking `state` accepts the state dict start()
 returns or a state dir.

@@ -5,14 +5,13 @@ import concurrent.futures
 import json
 import os
 import pathlib
-import signal
 import statistics
 import time
 
 import integration_helpers
 import pytest
 
-from stackkit import exposition, jaeger, mariadb, prometheus
+from stackkit import exposition, jaeger, mariadb, processes, prometheus
 
 STATE = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state"))
 PARENT_SPAN = "00f067aa0ba902b7"
@@ -308,15 +307,12 @@ def test_lookups_that_share_a_query_link_to_its_span(start_apimon, collector):
     traces = {path: os.urandom(16).hex() for path in ("/pokemon/4", "/pokemon/7")}
     pid = int(mariadb.load_state(str(STATE / "mariadb"))["pid"])
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        os.kill(pid, signal.SIGSTOP)
-        try:
+        with processes.frozen(pid):
             first = pool.submit(apimon.get, "/pokemon/1")
             wait_for_pool((1, 0))
             waiting = [pool.submit(apimon.get, path, None, {"traceparent": traceparent(trace_id)})
                        for path, trace_id in traces.items()]
             wait_for_pool((1, 2))
-        finally:
-            os.kill(pid, signal.SIGCONT)
         assert [f.result()[0] for f in [first, *waiting]] == [200, 200, 200]
 
     lookup_spans = ("GET /pokemon/{id}", "SELECT pokedex_entries")

@@ -5,14 +5,13 @@ import contextlib
 import json
 import os
 import pathlib
-import signal
 import threading
 import time
 
 import pytest
 from conftest import assert_problem
 
-from stackkit import exposition
+from stackkit import exposition, processes
 from stackkit import mariadb as fixture
 
 STATE_DIR = pathlib.Path(os.environ.get("POKEDEX_STATE_DIR", "/tmp/pokedex-test-state")) / "mariadb"
@@ -124,11 +123,8 @@ def database_frozen():
     """SIGSTOP the server: connections stay open but nothing answers, which
     is what a hung database looks like to its clients."""
     pid = int(fixture.load_state(str(STATE_DIR))["pid"])  # read now: a restart changes it
-    os.kill(pid, signal.SIGSTOP)
-    try:
+    with processes.frozen(pid):
         yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
 
 
 def pool_state(apimon):
