@@ -115,10 +115,12 @@ void ApiPrometheus::register_routes(http::Router& router) {
   router.get("/readyz", [this](Context& context) { return ready(context); });
   router.get("/metrics", http::metrics_endpoint(metrics_));
   router.get(http::openapi_route, http::openapi_endpoint(openapi_document()));
-  // Injected latency and errors reach the API routes only, as in apimon.
-  router.get("/pokemon/{id}", faults::with_faults(faults_, guarded(&ApiPrometheus::pokemon)));
-  router.get("/battle/{first}/{second}", faults::with_faults(faults_, guarded(&ApiPrometheus::battle)));
-  router.get("/team/{size}", faults::with_faults(faults_, guarded(&ApiPrometheus::team)));
+  // Injected latency and errors reach the API routes only, as in apimon;
+  // each names its route template, which the faults' route setting may pick.
+  router.get("/pokemon/{id}", faults::with_faults(faults_, "/pokemon/{id}", guarded(&ApiPrometheus::pokemon)));
+  router.get("/battle/{first}/{second}",
+             faults::with_faults(faults_, "/battle/{first}/{second}", guarded(&ApiPrometheus::battle)));
+  router.get("/team/{size}", faults::with_faults(faults_, "/team/{size}", guarded(&ApiPrometheus::team)));
 }
 
 http::Handler ApiPrometheus::guarded(asio::awaitable<Response> (ApiPrometheus::*handler)(Context&)) {

@@ -35,11 +35,17 @@ int main(int argc, char** argv) {
     // a handler's calls to apimon never leave its thread.
     http::Client client(server.executor(), config.upstream, telemetry->tracer(), &telemetry->metrics());
     faults::FaultInjector faults(api_prometheus::supported_faults, &telemetry->metrics());
-    faults.apply(config.faults);
     api_prometheus::Upstream upstream(client, config.apimon_host, config.apimon_port, config.retry_budget, &faults);
     api_prometheus::ApiPrometheus api(upstream, telemetry->metrics(), faults, config.max_team_size);
     http::Router router;
     api.register_routes(router);
+    // After the routes: --fault-route names one of them. The other fault
+    // settings were checked while parsing.
+    if (const auto problem = faults.validate(config.faults); !problem.empty()) {
+      std::cerr << "api-prometheus: invalid setting --fault-route: " << problem << '\n';
+      return 2;
+    }
+    faults.apply(config.faults);
     faults::add_admin_routes(router, faults, config.admin_token);
     server.set_router(std::move(router));
     spdlog::info("api-prometheus listening on {}:{}; apimon at {}; traces {}; fault admin API {}",

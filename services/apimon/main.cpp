@@ -45,12 +45,18 @@ int main(int argc, char** argv) {
     apimon::ResponseCache cache(config.cache);
     const auto database = describe(config.database);
     faults::FaultInjector faults(apimon::supported_faults, &telemetry->metrics());
-    faults.apply(config.faults);
     apimon::InstrumentedRepository instrumented(*repository, telemetry->metrics(), database, config.telemetry, &faults);
     apimon::register_service_metrics(telemetry->metrics(), *repository, cache, database, APIMON_VERSION);
     apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), faults, config.retry_after);
     http::Router router;
     api.register_routes(router);
+    // After the routes: --fault-route names one of them. The other fault
+    // settings were checked while parsing.
+    if (const auto problem = faults.validate(config.faults); !problem.empty()) {
+      std::cerr << "apimon: invalid setting --fault-route: " << problem << '\n';
+      return 2;
+    }
+    faults.apply(config.faults);
     faults::add_admin_routes(router, faults, config.admin_token);
 
     config.server.telemetry = {config.telemetry ? telemetry->tracer() : nullptr,

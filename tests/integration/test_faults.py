@@ -3,11 +3,12 @@ changes what it should in the metrics and the answers, and switches off
 cleanly; the admin API exists only with a token and refuses every call
 without the right one."""
 import json
+import os
 import subprocess
 import time
 
 import pytest
-from conftest import ApiPrometheus, apimon_binary, assert_problem
+from conftest import REPO, ApiPrometheus, apimon_binary, assert_problem
 
 from stackkit import exposition
 
@@ -231,13 +232,65 @@ def test_faults_can_be_set_from_the_environment_at_start(start_apimon):
 
 @pytest.mark.parametrize("variable, value", [
     ("APIMON_FAULT_ERROR_SHARE", "2"), ("APIMON_FAULT_LATENCY_MS", "-5"), ("APIMON_FAULT_ERROR_STATUS", "404"),
-    ("APIMON_FAULT_SLOW_QUERY_MS", "soon"), ("APIMON_ADMIN_TOKEN_FILE", "/nonexistent/token")])
+    ("APIMON_FAULT_SLOW_QUERY_MS", "soon"), ("APIMON_ADMIN_TOKEN_FILE", "/nonexistent/token"),
+    ("APIMON_FAULT_ROUTE", "/nope")])
 def test_invalid_fault_settings_at_start_exit_2(variable, value):
     result = subprocess.run([apimon_binary(), "--port", "0"], capture_output=True, text=True, timeout=20,
                             env={variable: value})
     assert result.returncode == 2, result
     option = "--" + variable.removeprefix("APIMON_").lower().replace("_", "-")
     assert option in result.stderr or variable in result.stderr, result.stderr
+
+
+def test_a_route_scoped_fault_reaches_that_route_only(apimon):
+    conn = apimon.connection()
+    state = set_faults(apimon, latency_ms=50, route="/pokemon/{id}")
+    assert state["route"] == "/pokemon/{id}" and state["active"] == ["latency"]
+    assert apimon.get("/pokemon/25", conn)[0] == 200
+    assert injected(apimon, "latency") == 1
+    for path in ("/pokemon/random", "/pokemon/search?name=pi", "/types/fire/pokemon"):
+        assert apimon.get(path, conn)[0] == 200
+    assert injected(apimon, "latency") == 1  # the other routes drew no delay
+    assert fault_gauges(apimon)["latency"] == 1
+
+    set_faults(apimon, error_share=1.0, error_status=503, route="/pokemon/random")
+    assert_problem(*apimon.get("/pokemon/random", conn), 503)
+    assert apimon.get("/pokemon/25", conn)[0] == 200
+    assert injected(apimon, "errors") == 1
+    status, _, body = admin(apimon, "GET")
+    assert status == 200 and json.loads(body)["route"] == "/pokemon/random"
+
+    # A route the service does not have, or that is no API route, is refused
+    # and changes nothing.
+    for route in ("/nope", "/pokemon/25", "/healthz", "/admin/faults"):
+        status, headers, body = admin(apimon, "PUT", {"error_share": 1.0, "route": route})
+        problem = assert_problem(status, headers, body, 400)
+        assert f"route '{route}' is not an API route of this service" in problem["detail"], problem
+        assert TOKEN not in problem["detail"]
+    status, headers, body = admin(apimon, "PUT", {"error_share": 1.0, "route": 5})
+    assert "route" in assert_problem(status, headers, body, 400)["detail"]
+    assert json.loads(admin(apimon, "GET")[2])["route"] == "/pokemon/random"
+
+    # A PUT replaces every setting: without a route, every API route again.
+    state = set_faults(apimon, error_share=1.0, error_status=503)
+    assert state["route"] == ""
+    assert_problem(*apimon.get("/pokemon/25", conn), 503)
+    admin(apimon, "DELETE")
+    assert json.loads(admin(apimon, "GET")[2])["route"] == ""
+
+
+def test_a_fault_route_can_be_set_from_the_environment_at_start(start_apimon):
+    service = start_apimon(env={"APIMON_FAULT_ERROR_SHARE": "1", "APIMON_FAULT_ROUTE": "/pokemon/random"})
+    assert_problem(*service.get("/pokemon/random"), 500)
+    assert service.get("/pokemon/25")[0] == 200
+
+
+def test_an_unknown_fault_route_stops_api_prometheus_at_start():
+    binary = os.environ.get("API_PROMETHEUS_BIN") or str(REPO / "build/ci/services/api-prometheus/api-prometheus")
+    result = subprocess.run([binary, "--port", "0", "--fault-route", "/nope"], capture_output=True, text=True,
+                            timeout=20, env={})
+    assert result.returncode == 2, result
+    assert "--fault-route" in result.stderr and "'/nope'" in result.stderr, result.stderr
 
 
 def test_admin_token_is_read_from_a_file(start_apimon, tmp_path):
@@ -295,5 +348,10 @@ def test_api_prometheus_injects_latency_and_errors_but_not_slow_queries(start_ap
         assert status == 200 and took >= 0.15
         status, headers, body = admin(proxy, "PUT", {"slow_query_ms": 100})
         assert "slow_queries" in assert_problem(status, headers, body, 400)["detail"]
+        set_faults(proxy, error_share=1, route="/battle/{first}/{second}")
+        assert_problem(*proxy.get("/battle/1/4"), 500)
+        assert proxy.get("/team/2")[0] == 200
+        status, headers, body = admin(proxy, "PUT", {"error_share": 1, "route": "/pokemon/random"})  # apimon's
+        assert "'/pokemon/random'" in assert_problem(status, headers, body, 400)["detail"]
     finally:
         assert proxy.stop() == 0, proxy.output()[-2000:]

@@ -103,3 +103,12 @@ TEST(Config, HttpLimitsAreFlagsAndVariables) {
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.message.find("--io-timeout-ms"), std::string::npos) << refused.message;
 }
+
+TEST(Config, TheFaultRouteIsAFlagAndAVariable) {
+  EXPECT_EQ(apimon::parse_config({}).config->faults.route, "");
+  ScopedEnv route("APIMON_FAULT_ROUTE", "/pokemon/{id}");
+  EXPECT_EQ(apimon::parse_config({}).config->faults.route, "/pokemon/{id}");
+  EXPECT_EQ(apimon::parse_config({"--fault-route", "/pokemon/random"}).config->faults.route, "/pokemon/random");
+  // Checked against the routes once they are registered: faults_test, test_faults.py.
+  EXPECT_NE(apimon::parse_config({"--help"}).message.find("APIMON_FAULT_ROUTE"), std::string::npos);
+}

@@ -1,12 +1,20 @@
 #include <faults/fault_injector.hpp>
 #include <faults/http_faults.hpp>
+#include <trace/sampler.hpp>
+#include <trace/tracer.hpp>
 
+#include "capturing_span_processor.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <exception>
 #include <stdexcept>
 #include <tuple>
+#include <vector>
 
 namespace {
 
@@ -15,14 +23,89 @@ using faults::FaultInjector;
 using faults::Settings;
 using namespace std::chrono_literals;
 
-double gauge(const metrics::MetricsRegistry& metrics, std::string_view fault) {
+// The value of `family`'s series for `fault`, or -1 when there is none.
+double fault_series(const metrics::MetricsRegistry& metrics, std::string_view family_name, std::string_view fault) {
   for (const auto& family : metrics.collect()) {
-    if (family.name != "fault_injection_active") continue;
+    if (family.name != family_name) continue;
     for (const auto& metric : family.metric)
-      if (metric.label.size() == 1 && metric.label[0].value == fault) return metric.gauge.value;
+      if (metric.label.size() == 1 && metric.label[0].value == fault)
+        return family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
   }
   return -1;
 }
+
+double gauge(const metrics::MetricsRegistry& metrics, std::string_view fault) {
+  return fault_series(metrics, "fault_injection_active", fault);
+}
+
+double injected(const metrics::MetricsRegistry& metrics, std::string_view fault) {
+  return fault_series(metrics, "fault_injection_injected_total", fault);
+}
+
+// What one request through `handler` got: its status, whether the route's
+// own handler ran, and its span's fault_injection attributes ("-": none).
+struct Outcome {
+  unsigned status = 0;
+  bool handled = false;
+  std::string active = "-";
+  std::string injected = "-";
+};
+
+Outcome serve(const http::Handler& handler, const bool& handled) {
+  const http::Request request{http::verb::get, "/", 11};
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  Outcome outcome;
+  {
+    auto span = tracer.start_span("request", trace::SpanKind::server);
+    http::RequestContext context{request, "/", "", "", {}, span, &tracer};
+    boost::asio::io_context io;
+    boost::asio::co_spawn(io, handler(context), [&](std::exception_ptr error, http::Response response) {
+      if (error) std::rethrow_exception(error);
+      outcome.status = response.result_int();
+    });
+    io.run();
+  }
+  outcome.handled = handled;
+  for (const auto& span : finished) {
+    if (span.name != "request") continue;
+    for (const auto attribute : span.attributes) {
+      const auto* text = std::get_if<std::string_view>(&attribute.value);
+      if (!text) continue;
+      if (attribute.key == "fault_injection.active") outcome.active = *text;
+      if (attribute.key == "fault_injection.injected") outcome.injected = *text;
+    }
+  }
+  return outcome;
+}
+
+// Two routes of one service, each with its own handler, wrapped as a
+// service wraps its API routes.
+struct TwoRoutes {
+  explicit TwoRoutes(FaultInjector& injector)
+      : pokemon(faults::with_faults(injector, "/pokemon/{id}", handler(pokemon_handled))),
+        random(faults::with_faults(injector, "/pokemon/random", handler(random_handled))) {}
+
+  Outcome get_pokemon() { return reset_and_serve(pokemon, pokemon_handled); }
+  Outcome get_random() { return reset_and_serve(random, random_handled); }
+
+  bool pokemon_handled = false;
+  bool random_handled = false;
+  http::Handler pokemon;
+  http::Handler random;
+
+ private:
+  static http::Handler handler(bool& handled) {
+    return [&handled](http::RequestContext&) -> boost::asio::awaitable<http::Response> {
+      handled = true;
+      co_return http::Response{http::status::ok, 11};
+    };
+  }
+  static Outcome reset_and_serve(const http::Handler& handler, bool& handled) {
+    handled = false;
+    return serve(handler, handled);
+  }
+};
 
 TEST(FaultInjector, NothingIsActiveByDefault) {
   FaultInjector injector({Fault::latency, Fault::errors}, nullptr);
@@ -172,6 +255,199 @@ TEST(FaultSettingsJson, RoundTripsThroughTheAdminRepresentation) {
   Settings again = faults::settings_from_json(
       R"({"latency_ms":25,"latency_jitter_ms":0,"latency_share":0.75,"error_share":0,"error_status":500,"upstream_unreachable":true})");
   EXPECT_EQ(again, settings);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(FaultInjector, ARouteIsRegisteredOnceAndScopesLatencyAndErrorsOnly) {
+  FaultInjector injector({Fault::latency, Fault::errors, Fault::slow_queries}, nullptr);
+  const auto pokemon = injector.register_route("/pokemon/{id}");
+  const auto random = injector.register_route("/pokemon/random");
+  EXPECT_NE(pokemon, random);
+  EXPECT_EQ(injector.register_route("/pokemon/{id}"), pokemon);
+  EXPECT_TRUE(injector.targets(pokemon) && injector.targets(random));  // no route set: every route
+
+  Settings settings;
+  settings.latency = 10ms;
+  settings.error_share = 0.5;
+  settings.route = "/pokemon/random";
+  injector.apply(settings);
+  EXPECT_EQ(injector.settings(), settings);
+  EXPECT_FALSE(injector.targets(pokemon));
+  EXPECT_TRUE(injector.targets(random));
+  EXPECT_FALSE(injector.unscoped_active());
+  EXPECT_EQ(injector.active_names(pokemon), "");
+  EXPECT_EQ(injector.active_names(random), "latency,errors");
+  EXPECT_EQ(injector.active_names(), "latency,errors");
+
+  settings.slow_query = 5ms;  // reaches every route whatever the route setting
+  injector.apply(settings);
+  EXPECT_TRUE(injector.unscoped_active());
+  EXPECT_EQ(injector.active_names(pokemon), "slow_queries");
+  EXPECT_EQ(injector.active_names(random), "latency,errors,slow_queries");
+
+  settings.route.clear();
+  injector.apply(settings);
+  EXPECT_TRUE(injector.targets(pokemon));
+  EXPECT_EQ(injector.settings().route, "");
+}
+
+TEST(FaultInjector, AnUnknownRouteIsRefusedAndChangesNothing) {
+  FaultInjector injector({Fault::latency, Fault::errors}, nullptr);
+  injector.register_route("/pokemon/{id}");
+  Settings good;
+  good.latency = 10ms;
+  good.route = "/pokemon/{id}";
+  injector.apply(good);
+  for (const char* route : {"/nope", "/pokemon/25", "/pokemon/{id}/", "/pokemon/{ID}"}) {
+    Settings settings;
+    settings.error_share = 1;
+    settings.route = route;
+    EXPECT_EQ(injector.validate(settings), "route '" + std::string(route) + "' is not an API route of this service");
+    EXPECT_THROW(injector.apply(settings), std::invalid_argument);
+    EXPECT_EQ(injector.settings(), good);
+  }
+}
+
+TEST(WithFaults, AScopedLatencyFaultDelaysTheTargetedRouteOnly) {
+  metrics::MetricsRegistry metrics;
+  FaultInjector injector({Fault::latency, Fault::errors}, &metrics);
+  TwoRoutes routes(injector);
+  Settings settings;
+  settings.latency = 1ms;
+  settings.route = "/pokemon/{id}";
+  injector.apply(settings);
+
+  const Outcome targeted = routes.get_pokemon();
+  EXPECT_EQ(targeted.status, 200u);
+  EXPECT_TRUE(targeted.handled);
+  EXPECT_EQ(targeted.active, "latency");
+  EXPECT_EQ(targeted.injected, "latency");
+  EXPECT_EQ(injected(metrics, "latency"), 1);
+
+  // Untouched: straight to its handler, no delay drawn, no fault attributes.
+  const Outcome other = routes.get_random();
+  EXPECT_EQ(other.status, 200u);
+  EXPECT_TRUE(other.handled);
+  EXPECT_EQ(other.active, "-");
+  EXPECT_EQ(other.injected, "-");
+  EXPECT_EQ(injected(metrics, "latency"), 1);
+
+  // Without a route, every route again.
+  settings.route.clear();
+  injector.apply(settings);
+  EXPECT_EQ(routes.get_random().injected, "latency");
+  EXPECT_EQ(injected(metrics, "latency"), 2);
+}
+
+TEST(WithFaults, AScopedErrorFaultFailsTheTargetedRouteOnly) {
+  metrics::MetricsRegistry metrics;
+  FaultInjector injector({Fault::latency, Fault::errors}, &metrics);
+  TwoRoutes routes(injector);
+  Settings settings;
+  settings.error_share = 1;
+  settings.error_status = 503;
+  settings.route = "/pokemon/random";
+  injector.apply(settings);
+
+  const Outcome targeted = routes.get_random();
+  EXPECT_EQ(targeted.status, 503u);
+  EXPECT_FALSE(targeted.handled);
+  EXPECT_EQ(targeted.injected, "errors");
+  const Outcome other = routes.get_pokemon();
+  EXPECT_EQ(other.status, 200u);
+  EXPECT_TRUE(other.handled);
+  EXPECT_EQ(other.active, "-");
+  EXPECT_EQ(injected(metrics, "errors"), 1);
+
+  settings.route.clear();
+  injector.apply(settings);
+  EXPECT_EQ(routes.get_pokemon().status, 503u);
+  EXPECT_EQ(injected(metrics, "errors"), 2);
+}
+
+TEST(WithFaults, AnUntargetedRouteStillShowsTheFaultsThatReachEveryRoute) {
+  FaultInjector injector({Fault::latency, Fault::errors, Fault::slow_queries}, nullptr);
+  TwoRoutes routes(injector);
+  Settings settings;
+  settings.error_share = 1;
+  settings.slow_query = 5ms;
+  settings.route = "/pokemon/random";
+  injector.apply(settings);
+  const Outcome other = routes.get_pokemon();
+  EXPECT_EQ(other.status, 200u);
+  EXPECT_EQ(other.active, "slow_queries");
+  EXPECT_EQ(other.injected, "-");
+  EXPECT_EQ(routes.get_random().active, "errors,slow_queries");
+}
+
+TEST(FaultSettingsJson, ReadsAndShowsTheRoute) {
+  FaultInjector injector({Fault::latency, Fault::errors, Fault::upstream_unreachable}, nullptr);
+  injector.register_route("/team/{size}");
+  EXPECT_THAT(faults::settings_to_json(injector), testing::HasSubstr(R"("route":"")"));
+  const Settings settings = faults::settings_from_json(R"({"latency_ms": 100, "route": "/team/{size}"})", injector);
+  EXPECT_EQ(settings.route, "/team/{size}");
+  injector.apply(settings);
+  EXPECT_THAT(faults::settings_to_json(injector), testing::HasSubstr(R"("route":"/team/{size}")"));
+  // Every setting at once: a body without the route means every route.
+  injector.apply(faults::settings_from_json(R"({"latency_ms": 100})", injector));
+  EXPECT_THAT(faults::settings_to_json(injector), testing::HasSubstr(R"("route":"")"));
+  for (const char* body : {R"({"route": 1})", R"({"route": null})", R"({"route": ["/team/{size}"]})"}) {
+    try {
+      faults::settings_from_json(body, injector);
+      ADD_FAILURE() << body << " was accepted";
+    } catch (const std::invalid_argument& error) {
+      EXPECT_THAT(error.what(), testing::HasSubstr("route must be a string"));
+    }
+  }
+}
+
+// The admin API as a service registers it: PUT, GET and a PUT without route.
+TEST(FaultAdminApi, RefusesAnUnknownRouteAndClearsTheRouteWithAPutWithoutIt) {
+  FaultInjector injector({Fault::latency, Fault::errors}, nullptr);
+  TwoRoutes routes(injector);
+  http::Router router;
+  faults::add_admin_routes(router, injector, "token");
+  const auto call = [&](http::verb method, std::string body) {
+    http::PathParams params;
+    const auto lookup = router.find(method, faults::admin_route, params);
+    EXPECT_EQ(lookup.outcome, http::RouteLookup::Outcome::found);
+    http::Request request{method, faults::admin_route, 11};
+    request.set(boost::beast::http::field::authorization, "Bearer token");
+    request.body() = std::move(body);
+    trace::Span span;
+    http::RequestContext context{request, faults::admin_route, "", faults::admin_route, {}, span, nullptr};
+    std::pair<unsigned, std::string> answer;
+    boost::asio::io_context io;
+    boost::asio::co_spawn(io, (*lookup.handler)(context), [&](std::exception_ptr error, http::Response response) {
+      if (error) std::rethrow_exception(error);
+      answer = {response.result_int(), response.body()};
+    });
+    io.run();
+    return answer;
+  };
+
+  auto [status, body] = call(http::verb::put, R"({"error_share": 1, "route": "/pokemon/{id}"})");
+  EXPECT_EQ(status, 200u) << body;
+  EXPECT_THAT(body, testing::HasSubstr(R"("route":"/pokemon/{id}")"));
+  std::tie(status, body) = call(http::verb::get, "");
+  EXPECT_EQ(status, 200u);
+  EXPECT_THAT(body, testing::HasSubstr(R"("route":"/pokemon/{id}")"));
+  EXPECT_EQ(routes.get_pokemon().status, 500u);
+  EXPECT_EQ(routes.get_random().status, 200u);
+
+  std::tie(status, body) = call(http::verb::put, R"({"error_share": 1, "route": "/nope"})");
+  EXPECT_EQ(status, 400u);
+  EXPECT_THAT(body, testing::HasSubstr("route '/nope' is not an API route of this service"));
+  EXPECT_THAT(body, testing::Not(testing::HasSubstr("token")));
+  EXPECT_EQ(injector.settings().route, "/pokemon/{id}");  // unchanged
+
+  std::tie(status, body) = call(http::verb::put, R"({"error_share": 1})");
+  EXPECT_EQ(status, 200u);
+  EXPECT_THAT(body, testing::HasSubstr(R"("route":"")"));
+  EXPECT_EQ(routes.get_random().status, 500u);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <trace/trace_context.hpp>
 #include <trace/tracer.hpp>
 
+#include "capturing_span_processor.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -229,18 +231,6 @@ TEST(Tracer, CountsStartedAndSampledSpansFromManyThreads) {
   EXPECT_EQ(tracer.stats().started(), 12000u);
   EXPECT_EQ(tracer.stats().sampled(), 4000u);
 }
-
-// Keeps finished spans in memory, synchronously.
-class CapturingProcessor final : public trace::SpanProcessor {
- public:
-  explicit CapturingProcessor(std::vector<trace::SpanData>& into) : into_(into) {}
-  void on_end(std::unique_ptr<trace::SpanData> span) override { into_.push_back(std::move(*span)); }
-  bool force_flush(std::chrono::milliseconds) override { return true; }
-  bool shutdown(std::chrono::milliseconds) override { return true; }
-
- private:
-  std::vector<trace::SpanData>& into_;
-};
 
 TEST(Span, LimitsAttributesAndEvents) {
   std::vector<trace::SpanData> finished;

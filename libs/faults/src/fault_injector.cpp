@@ -2,6 +2,7 @@
 
 #include <prometheus/collectable.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -101,14 +102,33 @@ std::string FaultInjector::validate(const Settings& settings) const {
   if (settings.error_status < 500 || settings.error_status > 599) return "error_status must be from 500 to 599";
   if (!delay_ok(settings.slow_query)) return "slow_query_ms must be from 0 to " + max_delay;
   if (!share_ok(settings.slow_query_share)) return "slow_query_share must be from 0 to 1";
+  if (!settings.route.empty()) {
+    const std::scoped_lock lock(routes_mutex_);
+    if (std::find(routes_.begin(), routes_.end(), settings.route) == routes_.end())
+      return "route '" + settings.route + "' is not an API route of this service";
+  }
   for (std::size_t i = 0; i < fault_count; ++i)
     if (!supported_[i] && settings.active(static_cast<Fault>(i)))
       return "this service cannot inject " + std::string(fault_names[i]);
   return {};
 }
 
+RouteId FaultInjector::register_route(std::string_view route) {
+  const std::scoped_lock lock(routes_mutex_);
+  const auto found = std::find(routes_.begin(), routes_.end(), route);
+  if (found != routes_.end()) return static_cast<RouteId>(found - routes_.begin());
+  if (routes_.size() >= all_routes) throw std::length_error("too many routes for fault injection");
+  routes_.emplace_back(route);
+  return static_cast<RouteId>(routes_.size() - 1);
+}
+
 void FaultInjector::apply(const Settings& settings) {
   if (auto problem = validate(settings); !problem.empty()) throw std::invalid_argument(problem);
+  RouteId route = all_routes;
+  if (!settings.route.empty()) {
+    const std::scoped_lock lock(routes_mutex_);  // validate() found it; routes are never removed
+    route = static_cast<RouteId>(std::find(routes_.begin(), routes_.end(), settings.route) - routes_.begin());
+  }
   State& state = *state_;
   state.latency_ms.store(settings.latency.count(), std::memory_order_relaxed);
   state.latency_jitter_ms.store(settings.latency_jitter.count(), std::memory_order_relaxed);
@@ -118,19 +138,36 @@ void FaultInjector::apply(const Settings& settings) {
   state.slow_query_ms.store(settings.slow_query.count(), std::memory_order_relaxed);
   state.slow_query_share.store(settings.slow_query_share, std::memory_order_relaxed);
   state.upstream_unreachable.store(settings.upstream_unreachable, std::memory_order_relaxed);
+  state.route.store(route, std::memory_order_relaxed);
+  state.unscoped_active.store(settings.active(Fault::slow_queries) || settings.active(Fault::upstream_unreachable),
+                              std::memory_order_relaxed);
   bool any = false;
   for (std::size_t i = 0; i < fault_count; ++i) any = any || settings.active(static_cast<Fault>(i));
   state.any_active.store(any, std::memory_order_release);
 }
 
-Settings FaultInjector::settings() const { return state_->load(); }
+Settings FaultInjector::settings() const {
+  Settings settings = state_->load();
+  const RouteId route = state_->route.load(std::memory_order_relaxed);
+  if (route != all_routes) {
+    const std::scoped_lock lock(routes_mutex_);
+    settings.route = routes_.at(route);
+  }
+  return settings;
+}
 
-std::string FaultInjector::active_names() const {
+std::string FaultInjector::active_names() const { return names_of_active(true); }
+
+std::string FaultInjector::active_names(RouteId route) const { return names_of_active(targets(route)); }
+
+std::string FaultInjector::names_of_active(bool with_scoped_faults) const {
   std::string names;
   if (!any_active()) return names;
   const Settings settings = state_->load();
   for (std::size_t i = 0; i < fault_count; ++i) {
-    if (!settings.active(static_cast<Fault>(i))) continue;
+    const auto fault = static_cast<Fault>(i);
+    if (!with_scoped_faults && (fault == Fault::latency || fault == Fault::errors)) continue;
+    if (!settings.active(fault)) continue;
     if (!names.empty()) names.push_back(',');
     names.append(fault_names[i]);
   }

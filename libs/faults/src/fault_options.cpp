@@ -40,6 +40,14 @@ void FaultOptions::add_to(CLI::App& app, const std::string& env_prefix, std::ini
         ->check(CLI::Range(500U, 599U))
         ->group(group);
   }
+  if (supports(Fault::latency) || supports(Fault::errors)) {
+    // Checked against the service's routes once they are registered.
+    app.add_option("--fault-route", route_,
+                   "Route template the latency and error faults reach, exactly as the service registers it "
+                   "(e.g. /pokemon/{id}); empty: every API route")
+        ->envname(env("FAULT_ROUTE"))
+        ->group(group);
+  }
   if (supports(Fault::slow_queries)) {
     app.add_option("--fault-slow-query-ms", slow_query_ms_, "Delay added to database queries")
         ->envname(env("FAULT_SLOW_QUERY_MS"))
@@ -76,6 +84,7 @@ Settings FaultOptions::settings() const {
   settings.slow_query = std::chrono::milliseconds(slow_query_ms_);
   settings.slow_query_share = slow_query_share_;
   settings.upstream_unreachable = upstream_unreachable_;
+  settings.route = route_;
   return settings;
 }
 

@@ -19,9 +19,10 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-asio::awaitable<http::Response> injected(FaultInjector& injector, const http::Handler& handler,
+asio::awaitable<http::Response> injected(FaultInjector& injector, RouteId route, const http::Handler& handler,
                                          http::RequestContext& context) {
-  context.span.set_attribute("fault_injection.active", injector.active_names());
+  context.span.set_attribute("fault_injection.active", injector.active_names(route));
+  if (!injector.targets(route)) co_return co_await handler(context);  // latency and errors are elsewhere
   std::string applied;
   if (const auto delay = injector.draw_latency(); delay.count() > 0) {
     applied = "latency";
@@ -55,12 +56,41 @@ double share_field(const json::value& value, std::string_view name) {
   throw std::invalid_argument(std::string(name) + " must be a number from 0 to 1");
 }
 
-// The fault a setting belongs to.
+// The fault a setting belongs to ("route" belongs to none).
 Fault fault_of(std::string_view key) {
   if (key.starts_with("latency_")) return Fault::latency;
   if (key.starts_with("error_")) return Fault::errors;
   if (key.starts_with("slow_query_")) return Fault::slow_queries;
   return Fault::upstream_unreachable;
+}
+
+// Sets the field `key` of the admin API's JSON in `settings`.
+void read_field(Settings& settings, std::string_view key, const json::value& value) {
+  if (key == "latency_ms") {
+    settings.latency = std::chrono::milliseconds(whole_number_field(value, key));
+  } else if (key == "latency_jitter_ms") {
+    settings.latency_jitter = std::chrono::milliseconds(whole_number_field(value, key));
+  } else if (key == "latency_share") {
+    settings.latency_share = share_field(value, key);
+  } else if (key == "error_share") {
+    settings.error_share = share_field(value, key);
+  } else if (key == "error_status") {
+    const auto status = whole_number_field(value, key);
+    if (status < 0 || status > 999) throw std::invalid_argument("error_status must be from 500 to 599");
+    settings.error_status = static_cast<unsigned>(status);
+  } else if (key == "slow_query_ms") {
+    settings.slow_query = std::chrono::milliseconds(whole_number_field(value, key));
+  } else if (key == "slow_query_share") {
+    settings.slow_query_share = share_field(value, key);
+  } else if (key == "upstream_unreachable") {
+    if (!value.is_bool()) throw std::invalid_argument("upstream_unreachable must be true or false");
+    settings.upstream_unreachable = value.get_bool();
+  } else if (key == "route") {
+    if (!value.is_string()) throw std::invalid_argument("route must be a string");
+    settings.route = std::string(value.get_string());
+  } else {
+    throw std::invalid_argument("unknown setting '" + std::string(key) + "'");
+  }
 }
 
 // `injector` (may be null): when given, a setting of a fault it cannot
@@ -75,29 +105,9 @@ Settings read_settings(std::string_view body, const FaultInjector* injector) {
   if (!document.is_object()) throw std::invalid_argument("the body must be a JSON object");
   Settings settings;
   for (const auto& [key, value] : document.as_object()) {
-    if (key == "latency_ms") {
-      settings.latency = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "latency_jitter_ms") {
-      settings.latency_jitter = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "latency_share") {
-      settings.latency_share = share_field(value, key);
-    } else if (key == "error_share") {
-      settings.error_share = share_field(value, key);
-    } else if (key == "error_status") {
-      const auto status = whole_number_field(value, key);
-      if (status < 0 || status > 999) throw std::invalid_argument("error_status must be from 500 to 599");
-      settings.error_status = static_cast<unsigned>(status);
-    } else if (key == "slow_query_ms") {
-      settings.slow_query = std::chrono::milliseconds(whole_number_field(value, key));
-    } else if (key == "slow_query_share") {
-      settings.slow_query_share = share_field(value, key);
-    } else if (key == "upstream_unreachable") {
-      if (!value.is_bool()) throw std::invalid_argument("upstream_unreachable must be true or false");
-      settings.upstream_unreachable = value.get_bool();
-    } else {
-      throw std::invalid_argument("unknown setting '" + std::string(key) + "'");
-    }
-    if (injector && !injector->supports(fault_of(key)))
+    read_field(settings, key, value);
+    // The route scopes the latency and error faults and is no fault of its own.
+    if (injector && key != "route" && !injector->supports(fault_of(key)))
       throw std::invalid_argument("'" + std::string(key) + "' sets " + std::string(name(fault_of(key))) +
                                   ", which this service cannot inject");
   }
@@ -126,11 +136,15 @@ http::Response uncached_json_response(const http::Request& request, std::string 
 
 }  // namespace
 
-http::Handler with_faults(FaultInjector& injector, http::Handler handler) {
-  return [&injector, handler = std::move(handler)](http::RequestContext& context) -> asio::awaitable<http::Response> {
-    if (!injector.any_active()) return handler(context);
-    return injected(injector, handler, context);
-  };
+http::Handler with_faults(FaultInjector& injector, std::string_view route, http::Handler handler) {
+  const RouteId id = injector.register_route(route);
+  return
+      [&injector, id, handler = std::move(handler)](http::RequestContext& context) -> asio::awaitable<http::Response> {
+        if (!injector.any_active()) return handler(context);
+        // Neither latency nor errors for this route, and nothing else on: untouched.
+        if (!injector.targets(id) && !injector.unscoped_active()) return handler(context);
+        return injected(injector, id, handler, context);
+      };
 }
 
 Settings settings_from_json(std::string_view body) { return read_settings(body, nullptr); }
@@ -161,6 +175,7 @@ std::string settings_to_json(const FaultInjector& injector) {
     out["error_share"] = settings.error_share;
     out["error_status"] = settings.error_status;
   }
+  if (injector.supports(Fault::latency) || injector.supports(Fault::errors)) out["route"] = settings.route;
   if (injector.supports(Fault::slow_queries)) {
     out["slow_query_ms"] = settings.slow_query.count();
     out["slow_query_share"] = settings.slow_query_share;

@@ -14,9 +14,12 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace faults {
 
@@ -37,6 +40,10 @@ struct Settings {
   std::chrono::milliseconds slow_query{0};      // added to each database query
   double slow_query_share = 1.0;                // of queries slowed, 0 to 1
   bool upstream_unreachable = false;            // calls to the upstream service are refused
+  // The route template (as registered, e.g. "/pokemon/{id}") whose requests
+  // the latency and error faults reach; empty: every API route. Slow queries
+  // and upstream_unreachable ignore it.
+  std::string route;
 
   bool active(Fault fault) const;
   bool operator==(const Settings&) const = default;
@@ -45,6 +52,9 @@ struct Settings {
 struct Limits {
   std::chrono::milliseconds max_delay{60'000};  // for latency, jitter and slow queries
 };
+
+// A route registered with FaultInjector::register_route.
+using RouteId = std::uint32_t;
 
 class FaultInjector {
  public:
@@ -60,10 +70,27 @@ class FaultInjector {
   Settings settings() const;
   bool supports(Fault fault) const { return supported_[static_cast<std::size_t>(fault)]; }
 
+  // Makes `route` (a route template) one that Settings::route may name; the
+  // same template always gets the same id. Done when a route is wrapped
+  // (with_faults), before the service serves.
+  RouteId register_route(std::string_view route);
+  // Whether the latency and error faults reach requests of `route`: every
+  // route when no route is set. One relaxed load, no lock.
+  bool targets(RouteId route) const {
+    const RouteId scope = state_->route.load(std::memory_order_relaxed);
+    return scope == all_routes || scope == route;
+  }
+  // Whether a fault that reaches every route whatever Settings::route says
+  // (slow queries, upstream_unreachable) is on.
+  bool unscoped_active() const { return state_->unscoped_active.load(std::memory_order_relaxed); }
+
   // One relaxed load: the whole cost of fault injection while nothing is on.
   bool any_active() const { return state_->any_active.load(std::memory_order_relaxed); }
   // The active faults' names, comma separated: the span attribute.
   std::string active_names() const;
+  // Those that reach a request of `route`: without latency and errors when
+  // the route is not targeted.
+  std::string active_names(RouteId route) const;
 
   // Decisions for one request or query; each counts what it injects.
   std::chrono::milliseconds draw_latency();     // zero: not delayed
@@ -73,6 +100,9 @@ class FaultInjector {
 
  private:
   void count(Fault fault);
+  std::string names_of_active(bool with_scoped_faults) const;
+
+  static constexpr RouteId all_routes = std::numeric_limits<RouteId>::max();
 
   // Each setting is its own atomic: a request reads a few of them without a
   // lock; during a change it may see the old value of one and the new value
@@ -87,9 +117,11 @@ class FaultInjector {
     std::atomic<std::int64_t> slow_query_ms{0};
     std::atomic<double> slow_query_share{1.0};
     std::atomic<bool> upstream_unreachable{false};
+    std::atomic<RouteId> route{all_routes};  // the scope of latency and errors
+    std::atomic<bool> unscoped_active{false};
     std::array<bool, fault_count> supported{};
 
-    Settings load() const;
+    Settings load() const;  // without the route
   };
   class ActiveGauge;
 
@@ -101,6 +133,10 @@ class FaultInjector {
   // How many requests or queries each fault touched: how much of what the
   // dashboards show was made on purpose.
   std::array<prometheus::Counter*, fault_count> injected_{};
+  // The registered route templates, by RouteId. Read and changed by the
+  // admin API and at start, never by a request.
+  mutable std::mutex routes_mutex_;
+  std::vector<std::string> routes_;
 };
 
 }  // namespace faults

@@ -31,6 +31,7 @@ class FaultOptions {
   std::uint64_t slow_query_ms_ = 0;
   double slow_query_share_ = 1.0;
   bool upstream_unreachable_ = false;
+  std::string route_;
   std::string admin_token_;
   std::string admin_token_file_;
 };

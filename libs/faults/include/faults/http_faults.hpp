@@ -10,11 +10,16 @@
 
 namespace faults {
 
-// `handler` with the latency and error faults applied before it runs. While
-// no fault is on it is called directly: no extra coroutine, one atomic load.
-// While any is on, the request's span carries fault_injection.active (the
-// faults on) and fault_injection.injected (what this request got).
-http::Handler with_faults(FaultInjector& injector, http::Handler handler);
+// `handler`, the handler of the route template `route` (exactly as the
+// router has it, e.g. "/pokemon/{id}"), with the latency and error faults
+// applied before it runs; registers `route` with `injector`, so the admin API
+// and --fault-route accept it. While no fault is on the handler is called
+// directly: no extra coroutine, one atomic load. While latency or errors are
+// set for another route only, and no fault that reaches every route (slow
+// queries, upstream_unreachable) is on, it is called directly too. Otherwise
+// the request's span carries fault_injection.active (the faults on that reach
+// this route) and fault_injection.injected (what this request got).
+http::Handler with_faults(FaultInjector& injector, std::string_view route, http::Handler handler);
 
 // The admin API, only when `token` is not empty (the routes do not exist
 // otherwise): every call needs "Authorization: Bearer <token>" (401
@@ -26,7 +31,8 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
 
 // The admin API's JSON: {"latency_ms": 200, "latency_jitter_ms": 50,
 // "latency_share": 0.5, "error_share": 0.1, "error_status": 503,
-// "slow_query_ms": 300, "slow_query_share": 1, "upstream_unreachable": true}.
+// "slow_query_ms": 300, "slow_query_share": 1, "upstream_unreachable": true,
+// "route": "/pokemon/{id}"}.
 // Throws std::invalid_argument naming the field for unknown fields, wrong
 // types and malformed JSON; ranges are checked by FaultInjector::validate.
 Settings settings_from_json(std::string_view body);
