@@ -5,6 +5,8 @@ processes on one Debian host, on loopback, with the same configuration files.
     scripts/stack up        start what is not running, wait until all is ready
     scripts/stack down      stop everything (add --remove to delete the state)
     scripts/stack status    each component: pid, ready or not, address, memory
+    scripts/stack stop NAME...
+                            stop some components only; `up` starts them again
 
 Components and their default addresses, compose.yaml's ports (every port
 moves by POKEDEX_STACK_PORT_OFFSET, so a second stack can run beside the first):
@@ -501,6 +503,23 @@ class Stack:
             shutil.rmtree(self.dir)
         print("stack: down", flush=True)
 
+    def stop(self, names):
+        """Stops the named components only (`up` starts them again): to
+        watch the stack lose one, as `docker compose stop` does."""
+        known = ["mariadb"] + self.names()
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise StackError("no component %s; the components are %s" % (", ".join(unknown), ", ".join(known)))
+        for name in names:
+            if name == "mariadb":
+                if os.path.isdir(self.path("mariadb")):
+                    mariadb.stop(self.path("mariadb"), remove=False)
+            else:
+                pid = self.pid(name)
+                if pid is not None:
+                    processes.terminate(pid, STOP_GRACE)
+            print("stack: stopped %s" % name, flush=True)
+
     def status(self):
         """[(name, pid or None, ready, address, rss MiB or None)] for every component."""
         rows = []
@@ -552,6 +571,8 @@ def main(argv=None):
     sub.add_parser("up", help="start the stack and wait until every component is ready")
     down = sub.add_parser("down", help="stop the stack")
     down.add_argument("--remove", action="store_true", help="also delete its data and logs")
+    stop = sub.add_parser("stop", help="stop some components only (up starts them again)")
+    stop.add_argument("names", nargs="+", metavar="NAME", help="a component, as status names it")
     status = sub.add_parser("status", help="show each component; exit 1 unless all are ready")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
@@ -561,6 +582,8 @@ def main(argv=None):
             stack.up()
         elif args.verb == "down":
             stack.down(remove=args.remove)
+        elif args.verb == "stop":
+            stack.stop(args.names)
         else:
             rows = stack.status()
             if args.json:

@@ -218,3 +218,17 @@ def test_same_configuration_files_as_the_containers(stack, components):
     assert str((REPO / "deploy/prometheus").resolve()) in prometheus_mounts, prometheus_mounts
     assert compose.flag_value(components["prometheus"].argv, "--config.file") == \
         stack.path("prometheus", "prometheus.yml")
+
+
+def test_stop_refuses_a_name_it_does_not_know_and_names_the_components(stack, capsys):
+    with pytest.raises(native.StackError) as refused:
+        stack.stop(["mariadb", "grafana"])
+    assert "no component grafana" in str(refused.value)
+    assert "mariadb, jaeger" in str(refused.value) and "prometheus" in str(refused.value)
+    assert capsys.readouterr().out == ""  # refused before stopping anything, mariadb included
+
+
+def test_stop_of_components_that_do_not_run_leaves_nothing_behind(stack, capsys):
+    stack.stop(["apimon", "mariadb"])
+    assert capsys.readouterr().out == "stack: stopped apimon\nstack: stopped mariadb\n"
+    assert stack.pid("apimon") is None
