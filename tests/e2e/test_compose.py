@@ -403,3 +403,17 @@ def test_memory_and_cpu_stay_within_the_limits_and_the_budget(stack):
     assert promql('ALERTS{alertname="ContainerCpuThrottled"}') == []
     # Nothing restarted during the whole run (the database was stopped on purpose, not restarted).
     assert all(c["RestartCount"] == 0 for c in stack.containers().values())
+
+
+def test_lab_2_sees_the_container_throttled_at_its_limit(stack):
+    """Lab 2 of docs/labs on this stack, every step, the container one
+    included (the native stack has no containers): under the lab's load,
+    apimon's container is throttled at its CPU limit. Last, since the
+    throttling would otherwise show in the test above."""
+    result = subprocess.run([str(REPO / "scripts" / "lab"), "run", "2", "--stack", "compose"], env=stack.env,
+                            capture_output=True, text=True, timeout=900)
+    print(result.stdout, result.stderr)
+    steps = [line for line in result.stdout.splitlines() if line.startswith("  ")]
+    # Every step passed: none skipped, none failed (the verdict follows the title, padded to 34).
+    assert len(steps) == 7 and all(re.match(r"^ +\d+\. .{34} pass ", line) for line in steps), result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr

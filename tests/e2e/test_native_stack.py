@@ -9,6 +9,7 @@ directory, and is stopped and removed at the end."""
 import json
 import os
 import pathlib
+import re
 import subprocess
 import time
 import urllib.error
@@ -16,9 +17,9 @@ import urllib.parse
 
 import pytest
 
-from stackkit import dashboards, processes, stack_probe
+from stackkit import dashboards, labs, processes, stack_probe
 from stackkit import native_stack as native
-from stackkit.stack_probe import get_json, put_faults, wait_until
+from stackkit.stack_probe import get_json, wait_until
 from stackkit.telegram_capture import TelegramCapture
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
@@ -104,6 +105,53 @@ def test_every_prometheus_target_is_up(stack):
     assert promql(stack, "mysql_up")[0]["value"][1] == "1"
 
 
+def run_lab(stack, number):
+    """`scripts/lab run N` on this stack: its exit status and its step lines."""
+    result = subprocess.run([str(REPO / "scripts" / "lab"), "run", str(number), "--port-offset", str(stack.offset)],
+                            env=stack.env, capture_output=True, text=True, timeout=1800)
+    print(result.stdout, result.stderr)
+    steps = [line for line in result.stdout.splitlines() if line.startswith("  ")]
+    return result.returncode, steps
+
+
+STEP_LINE = re.compile(r"^ +(\d+)\. .{34} (pass|FAIL|skip|not run) ")
+
+
+def verdicts(lines):
+    """{step number: verdict} of the runner's step lines, whose title is
+    padded to 34 characters ("   3. Title    pass     12s  observed")."""
+    found = {}
+    for line in lines:
+        match = STEP_LINE.match(line)
+        assert match, line
+        found[int(match.group(1))] = match.group(2)
+    return found
+
+
+# The labs of docs/labs. Lab 4 runs first, on a young stack: its page fires
+# once the one-hour window is about half incident, which on a stack up for
+# an hour takes 29 minutes (its page says so). Labs 1 and 3 start from a
+# healthy baseline and run last, when the other labs' faults have left their
+# five-minute windows. Lab 2's last step is for the compose stack only
+# (container CPU throttling); e2e.compose runs it there.
+COMPOSE_ONLY_STEPS = {2: {7}}
+
+
+def test_lab_4_pages_through_telegram_and_resolves(stack, telegram):
+    """Lab 4 runs green, and the page it makes fire reached Telegram with its
+    runbook, then its resolution (the runner sees Prometheus's side only)."""
+    started = len(telegram.messages())
+    status, steps = run_lab(stack, 4)
+    assert status == 0 and set(verdicts(steps).values()) == {"pass"}, steps
+    messages = telegram.messages()[started:]
+    pages = [m for m in messages if stack_probe.is_fast_burn_page(m["plain_text"])]
+    assert pages, [m["plain_text"][:80] for m in messages]
+    assert pages[0]["chat_id"] == CHAT_ID and "severity page" in pages[0]["plain_text"]
+    assert "AvailabilityErrorBudgetBurn.md" in pages[0]["text"]  # the runbook link
+    telegram.wait_for_messages(1, lambda m: stack_probe.is_fast_burn_resolved(m["plain_text"]), timeout=120)
+    assert promql(stack, 'fault_injection_active{job="apimon"} == 1') == []
+
+
 def test_jaeger_finds_traces_across_services(stack):
     """What Grafana's Jaeger datasource asks: the services, then traces of one."""
     api = stack.url("jaeger") + "/api"
@@ -183,30 +231,6 @@ def test_load_generator_latency_is_a_native_histogram_with_the_exemplars(stack):
     assert wait_until("the exemplar's trace in Jaeger", trace, timeout=60)["traceID"] == trace_id
 
 
-def test_an_error_fault_fires_the_burn_rate_alert_in_telegram_and_resolves(stack, telegram):
-    token = stack.admin_token()
-    put_faults(stack.url("apimon"), token, {"error_share": stack_probe.PAGING_ERROR_SHARE})
-    try:
-        wait_until("fault_injection_active in Prometheus",
-                   lambda: promql(stack, 'fault_injection_active{job="apimon",fault="errors"} == 1'), timeout=60)
-
-        def fired(call):
-            return stack_probe.is_fast_burn_page(call["plain_text"])
-        message = telegram.wait_for_messages(1, fired, timeout=240)[0]
-        assert message["chat_id"] == CHAT_ID
-        assert "severity page" in message["plain_text"]
-        assert "AvailabilityErrorBudgetBurn.md" in message["text"]  # the runbook link
-    finally:
-        put_faults(stack.url("apimon"), token, {})
-    off_at = time.monotonic()
-
-    def resolved(call):
-        return stack_probe.is_fast_burn_resolved(call["plain_text"])
-    telegram.wait_for_messages(1, resolved, timeout=420)
-    assert time.monotonic() - off_at < 420
-    assert promql(stack, 'fault_injection_active{job="apimon"} == 1') == []
-
-
 def test_every_dashboard_panel_has_data(stack):
     """Every panel's query, as Grafana would send it, returns series, except
     the panels only a container runtime can feed (cAdvisor)."""
@@ -228,3 +252,35 @@ def test_every_dashboard_panel_has_data(stack):
     container_only = {(uid, title) for uid, title, _, _ in dashboards.rendered_queries(dashboards.load_dashboards())
                       if (uid, title) in dashboards.CONTAINER_RUNTIME_ONLY}
     assert container_only == set(dashboards.CONTAINER_RUNTIME_ONLY), "the exceptions name panels that do not exist"
+
+
+def test_lab_6_pages_for_the_database(stack, telegram):
+    """Lab 6 runs green, every step (Telegram is configured here), and the
+    database's page reaches Telegram. That the burn alerts are muted is the
+    runner's check, on Alertmanager's side: on this young stack (its windows
+    hold minutes, not hours) a burn alert may fire before DatabaseDown has
+    waited its minute and be sent before the inhibition begins, as the lab's
+    page says."""
+    started = len(telegram.messages())
+    status, steps = run_lab(stack, 6)
+    assert status == 0 and set(verdicts(steps).values()) == {"pass"}, steps
+    firing = [m["plain_text"] for m in telegram.messages()[started:] if m["plain_text"].startswith("FIRING")]
+    assert any(text.startswith("FIRING: DatabaseDown") for text in firing), "\n----\n".join(firing)
+    silences = get_json(stack.url("alertmanager") + "/api/v2/silences")
+    assert [s["status"]["state"] for s in silences if s["createdBy"] == "lab 6"] == ["expired"]
+
+
+LABS_RUN_LAST = [5, 2, 1, 3]
+
+
+def test_every_lab_is_run_here():
+    assert sorted([4, 6] + LABS_RUN_LAST) == [lab["number"] for lab in labs.load()["labs"]]
+
+
+@pytest.mark.parametrize("number", LABS_RUN_LAST)
+def test_lab_runs_green(stack, number):
+    status, steps = run_lab(stack, number)
+    expected = {n: "skip" if n in COMPOSE_ONLY_STEPS.get(number, ()) else "pass"
+                for n in range(1, len(steps) + 1)}
+    assert verdicts(steps) == expected and status == 0
+    assert len(steps) == len(labs.lab_by_number(labs.load(), number)["steps"])

@@ -21,7 +21,8 @@ PT_DOCS = DOCS / "pt-BR"
 
 # English pages that must have a translation.
 REQUIRED = ["README.md", "docs/compose.md", "docs/aws.md", "docs/kubernetes.md"] + [
-    str(path.relative_to(REPO)) for path in sorted((DOCS / "runbooks").glob("*.md"))]
+    str(path.relative_to(REPO)) for path in sorted((DOCS / "runbooks").glob("*.md"))] + [
+    str(path.relative_to(REPO)) for path in sorted((DOCS / "labs").glob("*.md"))]
 
 FENCE = re.compile(r"^(```+|~~~+)")
 HEADING = re.compile(r"^(#{1,6})\s+\S")
