@@ -108,11 +108,7 @@ def stated_values(step):
             values.append(expectation["state"])
         if "alerts_at_least" in expectation:
             values.append(str(expectation["alerts_at_least"]))
-    seen = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
+    return list(dict.fromkeys(values))  # each once, in order
 
 
 class Stack:
@@ -226,6 +222,10 @@ def _matches(labels, wanted):
     return all(labels.get(k) == str(v) for k, v in wanted.items())
 
 
+def _labels_text(labels):
+    return ",".join("%s=%s" % kv for kv in labels.items())
+
+
 def _fmt(value):
     return "%.4g" % value if isinstance(value, float) else str(value)
 
@@ -236,7 +236,7 @@ def judge_vector(result, expectation, baseline=None):
     series = [r for r in result if _matches(r["metric"], wanted)]
     # Without a label to pick by, the series found name themselves.
     shown = wanted or (series[0]["metric"] if series else {})
-    where = ",".join("%s=%s" % kv for kv in shown.items()) or "result"
+    where = _labels_text(shown) or "result"
     if expectation.get("absent"):
         return not series, "%s: %d series" % (where, len(series))
     if not series:
@@ -310,13 +310,13 @@ class Runner:
             return not found, "%s: %s" % (name, ",".join(a["state"] for a in found) or "inactive")
         states = [a["state"] for a in found]
         return expectation["state"] in states, "%s %s: %s" % (
-            name, ",".join("%s=%s" % kv for kv in expectation["labels"].items() if kv[0] != "alertname"),
+            name, _labels_text({k: v for k, v in expectation["labels"].items() if k != "alertname"}),
             ",".join(states) or "not active")
 
     @staticmethod
     def judge_alertmanager(alerts, expectation):
         found = [a for a in alerts if _matches(a["labels"], expectation["labels"])]
-        where = ",".join("%s=%s" % kv for kv in expectation["labels"].items())
+        where = _labels_text(expectation["labels"])
         if not found:
             return False, "%s: no alert" % where
 
@@ -334,7 +334,7 @@ class Runner:
         found = [g for g in groups if g["labels"] == {k: str(v) for k, v in expectation["labels"].items()}]
         count = max((len(g["alerts"]) for g in found), default=0)
         return count >= expectation["alerts_at_least"], "group %s: %d alerts" % (
-            ",".join("%s=%s" % kv for kv in expectation["labels"].items()), count)
+            _labels_text(expectation["labels"]), count)
 
     def judge_exemplar_trace(self, step):
         now = time.time()
@@ -353,14 +353,13 @@ class Runner:
                 problems.append("%s not in Jaeger yet" % trace_id)
                 continue
             services = {trace["processes"][span["processID"]]["serviceName"] for span in trace["spans"]}
+            wanted = set(step["span_tag"].items())
             tagged = [span for span in trace["spans"]
-                      if all({"key": k, "value": v} in [{"key": t["key"], "value": t["value"]}
-                                                         for t in span.get("tags", [])]
-                             for k, v in step["span_tag"].items())]
+                      if wanted <= {(tag["key"], tag["value"]) for tag in span.get("tags", [])}]
             missing = [s for s in step["services"] if s not in services]
             observed = "exemplar %.3gs, trace %s: %s; %d span(s) with %s" % (
                 float(exemplar["value"]), trace_id, ",".join(sorted(services)), len(tagged),
-                ",".join("%s=%s" % kv for kv in step["span_tag"].items()))
+                _labels_text(step["span_tag"]))
             if not missing and tagged:
                 return True, observed + ", the slowest %d ms" % (max(s["duration"] for s in tagged) // 1000)
             problems.append(observed)

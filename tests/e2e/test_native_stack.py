@@ -131,7 +131,7 @@ def verdicts(lines):
 # The labs of docs/labs. Lab 4 runs first, on a young stack: its page fires
 # once the one-hour window is about half incident, which on a stack up for
 # an hour takes 29 minutes (its page says so). Labs 1 and 3 start from a
-# healthy baseline and run last, when the other labs' faults have left their
+# healthy baseline and run late, when the other labs' faults have left their
 # five-minute windows. Lab 2's last step is for the compose stack only
 # (container CPU throttling); e2e.compose runs it there.
 COMPOSE_ONLY_STEPS = {2: {7}}
@@ -270,7 +270,9 @@ def test_lab_6_pages_for_the_database(stack, telegram):
     assert [s["status"]["state"] for s in silences if s["createdBy"] == "lab 6"] == ["expired"]
 
 
-LABS_RUN_LAST = [5, 2, 1, 3]
+# Lab 2's burst of load stays in the five-minute windows lab 1's dashboard
+# step reads for five minutes, so it runs after labs 1 and 3.
+LABS_RUN_LAST = [5, 1, 3, 2]
 
 
 def test_every_lab_is_run_here():
