@@ -44,7 +44,7 @@ LABS_FILE = os.path.join(REPO, "docs", "labs", "labs.yaml")
 PORTS = {"apimon": 5000, "api-prometheus": 8689, "prometheus": 9090, "alertmanager": 9093, "jaeger": 16686,
          "cadvisor": 8080}
 POLL_INTERVAL = 5
-SHELL_TIMEOUT = 120
+SHELL_TIMEOUT = 240
 
 
 class LabError(Exception):
@@ -374,7 +374,9 @@ class Runner:
             return True, "started in the background"
         status, output = shell.run(command)
         missing = [text for text in step.get("output", []) if text not in output]
-        summary = " ".join(output.split())[:160]
+        summary = " ".join(output.split())
+        if len(summary) > 160:  # the end of a long output says most: where a loop stopped, say
+            summary = "..." + summary[-157:]
         if status != 0:
             return False, "exit status %d: %s" % (status, summary)
         if missing:
