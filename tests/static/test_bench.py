@@ -18,10 +18,24 @@ from pathlib import Path
 import pytest
 
 from stackkit import exposition
-from stackkit.bench import apimon, comparisons, launch, paired, parse, peer, pinning, procfs, report, soak, stats
+from stackkit.bench import (
+    apimon,
+    comparisons,
+    launch,
+    paired,
+    parse,
+    peer,
+    pinning,
+    procfs,
+    report,
+    soak,
+    span_sink,
+    stats,
+)
 from stackkit.bench.results import Results
 from stackkit.bench.settings import CASES, UsageError
 from stackkit.bench.settings import parse as parse_settings
+from stackkit.server import http_request
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "scripts" / "bench"
@@ -332,7 +346,7 @@ def test_help():
     text = "".join(result.stdout.split())  # as argparse wraps it, at hyphens too
     for words in ("--only", "BENCH_DURATION", "BENCH_TELEMETRY_PAIRS", "BENCH_MARIADB_CPUS", "docs/performance.md",
                   "--soak-duration", "BENCH_SOAK_RATE", "POKELOAD_BIN", "--seed-workers", "BENCH_SEED_WORKERS",
-                  "nginx,nginx-log,sqlite", "access-log,always-on,configured,seed"):
+                  "nginx,nginx-log,sqlite", "access-log,always-on,always-on-jaeger,configured,seed"):
         assert words in text
 
 
@@ -402,7 +416,7 @@ def test_results_json_and_markdown():
     assert list(doc["cases"]) == ["sqlite", "sysbench", "spans"]
     assert list(doc["cases"]["sqlite"]) == [
         "description", "status", "requests_per_sec", "requests", "latency_p50_ms", "latency_p99_ms", "errors",
-        "socket_errors", "rss_mib", "server_cpu_pct", "mariadbd_cpu_pct", "jaeger_cpu_pct",
+        "socket_errors", "rss_mib", "server_cpu_pct", "mariadbd_cpu_pct", "span_backend_cpu_pct",
         "other_load_on_server_cpu_pct"]
     assert doc["cases"]["sysbench"]["note"] == "the MariaDB fixture did not start"
     assert doc["cases"]["spans"]["span_sampled_out_cpu_ns"] == 16.1
@@ -432,12 +446,12 @@ def test_results_json_and_markdown():
 
 def test_the_report_rows_put_each_comparisons_other_side_before_its_case():
     assert comparisons.rows(("nginx", "nginx-log", "telemetry-off", "telemetry-on", "access-log", "always-on",
-                             "configured", "seed")) == [
+                             "always-on-jaeger", "configured", "seed")) == [
         "nginx", "nginx-log-off", "nginx-log", "telemetry-off", "telemetry-on", "access-log-off", "access-log",
-        "always-on-off", "always-on", "configured", "seed-apimon", "seed"]
+        "always-on-off", "always-on", "always-on-jaeger-off", "always-on-jaeger", "configured", "seed-apimon", "seed"]
     assert comparisons.rows(("telemetry-on",)) == ["telemetry-on"]  # telemetry's sides are cases of their own
     assert set(comparisons.BY_CASE) == {"telemetry-off", "telemetry-on", "nginx-log", "access-log", "always-on",
-                                        "seed"}
+                                        "always-on-jaeger", "seed"}
     assert set(comparisons.BY_CASE) < set(CASES)
 
 
@@ -479,7 +493,8 @@ def test_pair_values_overhead_ratio_and_cpu_cost():
 
 
 def test_the_new_targets_judge_their_pairs():
-    settings = measured_settings("nginx", "nginx-log", "sqlite", "access-log", "always-on", "configured", "seed")
+    settings = measured_settings("nginx", "nginx-log", "sqlite", "access-log", "always-on", "always-on-jaeger",
+                                 "configured", "seed")
     results = Results()
     ok(results, "nginx", requests_per_sec=150000.0)
     ok(results, "sqlite", requests_per_sec=119000.0)
@@ -488,7 +503,9 @@ def test_the_new_targets_judge_their_pairs():
                 cpu=[(5.0, 5.2), (5.0, 5.1)])
     paired_runs(results, comparisons.ACCESS_LOG, [(80000.0, 76400.0), (80000.0, 75120.0)],
                 cpu=[(12.5, 13.0), (12.5, 13.25)])
-    paired_runs(results, comparisons.ALWAYS_ON, [(80000.0, 68000.0), (80000.0, 67200.0)])
+    paired_runs(results, comparisons.ALWAYS_ON, [(80000.0, 68000.0), (80000.0, 67200.0)],
+                cpu=[(12.5, 14.5), (12.5, 14.75)])
+    paired_runs(results, comparisons.ALWAYS_ON_JAEGER, [(80000.0, 44000.0), (80000.0, 40000.0)])
     paired_runs(results, comparisons.SEED, [(700.0, 21000.0), (800.0, 20000.0)], cpu=[(1000.0, 50.0), (990.0, 45.0)])
     checks = report.judge(settings, results)
     summary = {key: (c["value"], c["target"], c["result"]) for key, c in checks.items()
@@ -500,6 +517,8 @@ def test_the_new_targets_judge_their_pairs():
         "access_log_overhead": (5.3, "<= 5", "MISS"),
         "access_log_cpu_cost": (5.0, "-", "reported"),
         "always_on_overhead": (15.5, "<= 15", "MISS"),
+        "always_on_cpu_cost": (17.0, "-", "reported"),
+        "always_on_jaeger_overhead": (47.5, "-", "reported"),
         "configured_vs_nginx": (0.4, "-", "reported"),
         "apimon_vs_seed": (27.5, ">= 30", "MISS"),
         "seed_cpu_vs_apimon": (21.0, "-", "reported")}
@@ -516,6 +535,76 @@ def test_the_new_targets_judge_their_pairs():
                                               "apimon_vs_seed")] == ["PASS"] * 4
 
 
+class SinkBench:
+    """What span_sink needs of a bench: a temporary directory, the settings'
+    client CPU, and start(), whose processes close() stops."""
+
+    def __init__(self, tmp):
+        self.tmp, self.processes = str(tmp), []
+        self.settings = measured_settings("always-on")
+
+    def start(self, argv, output, cpus, env=None):
+        process = launch.start(argv, output, cpus, env)
+        self.processes.append(process)
+        return process
+
+    def close(self):
+        for process in self.processes:
+            launch.stop(process)
+
+
+def test_the_span_sink_accepts_otlp_exports_and_counts_them(tmp_path):
+    """A real nginx: an export of 300 KiB answered 200 with an empty body (an
+    empty ExportTraceServiceResponse), anything else refused and counted so,
+    and the counts read from its log once it has stopped."""
+    bench = SinkBench(tmp_path)
+    try:
+        sink = span_sink.start(bench)
+        assert sink is not None
+        body = bytes(300 * 1024)
+        for _ in range(3):
+            status, answer = http_request(sink.otlp_http_endpoint + "/v1/traces", method="POST", body=body,
+                                          headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+            assert (status, answer) == (200, b"")
+        assert http_request(sink.otlp_http_endpoint + "/v1/metrics", method="POST", body=b"x", timeout=10)[0] == 404
+        received = span_sink.stop(sink)
+    finally:
+        bench.close()
+    assert (received.exports, received.refused) == (3, 1)
+    assert received.bytes == 3 * len(body)
+
+
+def test_the_span_sink_log_is_read_line_by_line(tmp_path):
+    log = tmp_path / "exports.log"
+    log.write_text("POST /v1/traces 200 1000\nPOST /v1/traces 200 24\nGET /healthz 200 80\n"
+                   "POST /v1/traces 413 999\nPOST /v1/logs 404 10\ngarbage\n")
+    assert span_sink.received(str(log)) == span_sink.Received(exports=2, refused=3, bytes=1024)
+    assert span_sink.received(str(tmp_path / "none")) == span_sink.Received()
+
+
+@pytest.mark.parametrize("exports, exported, dropped, refused, failure", [
+    (40, 20000, 0, 0, None),
+    (40, 20000, 20, 0, None),  # 0.1 % of 20,000 dropped: still the whole cost
+    (40, 20000, 21, 0, "the sink did not keep up"),
+    (0, 0, 0, 0, "nothing was traced"),
+    (40, 20000, 0, 2, "refused 2 requests"),
+])
+def test_always_on_against_the_sink_fails_unless_every_span_got_there(exports, exported, dropped, refused, failure):
+    settings = measured_settings("always-on")
+    results = Results()
+    paired_runs(results, comparisons.ALWAYS_ON, [(80000.0, 68000.0), (80000.0, 67200.0)])
+    bench = dataclasses.make_dataclass("B", ["settings", "results"])(settings, results)
+    totals = paired.SpanTotals(counts=parse.SpanCounts(sampled=20000, exported=exported, dropped=dropped))
+    received = span_sink.Received(exports=exports, refused=refused, bytes=exports * 100000)
+    paired.check_sink(bench, received, totals, comparisons.ALWAYS_ON)
+    extra = results["always-on"].extra
+    assert (extra["sink_exports"], extra["spans_dropped"]) == (exports, dropped)
+    if failure is None:
+        assert results.ok("always-on")
+    else:
+        assert not results.ok("always-on") and failure in results.note("always-on")
+
+
 def test_the_unchanged_and_changed_limits():
     limits = {target.key: target.limit for target in report.TARGETS}
     assert limits["sqlite_vs_nginx"] == ">= 0.8" and limits["mariadb_vs_sysbench"] == ">= 0.8"
@@ -523,6 +612,7 @@ def test_the_unchanged_and_changed_limits():
     assert limits["telemetry_overhead"] == "<= 5" and limits["access_log_overhead"] == "<= 5"
     assert limits["always_on_overhead"] == "<= 15" and limits["apimon_vs_seed"] == ">= 30"
     assert limits["configured_vs_nginx"] is None and limits["nginx_log_cost"] is None
+    assert limits["always_on_jaeger_overhead"] is None  # reported: Jaeger's CPU is wrk's on two cores
 
 
 def test_the_report_has_both_sides_of_each_pair():
@@ -777,7 +867,7 @@ def test_a_bounded_run_ends_by_itself(tmp_path):
 
 def short_run_cases():
     cases = ["nginx", "nginx-log", "sqlite", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on",
-             "access-log", "always-on", "configured", "seed"]
+             "access-log", "always-on", "always-on-jaeger", "configured", "seed"]
     if os.environ.get("TELEMETRY_BENCH_BIN"):
         cases.append("spans")
     return cases
@@ -807,18 +897,21 @@ def test_a_short_real_run_measures_every_case_and_leaves_nothing_behind(tmp_path
     for name, case in doc["cases"].items():
         assert case["status"] == "ok", (name, case)
     for name in ("nginx", "sqlite", "mariadb", "sysbench", "telemetry-off", "telemetry-on", "nginx-log-off",
-                 "nginx-log", "access-log-off", "access-log", "always-on-off", "always-on", "configured", "seed",
-                 "seed-apimon"):
+                 "nginx-log", "access-log-off", "access-log", "always-on-off", "always-on", "always-on-jaeger-off",
+                 "always-on-jaeger", "configured", "seed", "seed-apimon"):
         assert doc["cases"][name]["requests"] > 0 and doc["cases"][name]["errors"] == 0, name
     # The new cases did what they say: logged, traced every request, ran the peer.
     assert doc["cases"]["access-log"]["access_log_lines"] >= doc["cases"]["access-log"]["requests"]
     assert doc["cases"]["configured"]["access_log_lines"] >= doc["cases"]["configured"]["requests"]
     assert doc["cases"]["always-on"]["spans_not_sampled"] == 0 and doc["cases"]["always-on"]["spans_sampled"] > 0
+    assert doc["cases"]["always-on"]["sink_exports"] > 0 and doc["cases"]["always-on"]["sink_refused"] == 0
+    assert doc["cases"]["always-on-jaeger"]["jaeger_traces_found"] > 0
     assert doc["cases"]["seed"]["jaeger_traces_found"] > 0 and doc["cases"]["seed"]["spans_not_sampled"] == 0
     assert doc["cases"]["seed"]["cpu_us_per_request"] > 0
     for key in ("access_log_overhead", "always_on_overhead", "apimon_vs_seed", "sqlite_vs_nginx"):
         assert doc["checks"][key]["result"] in ("PASS", "MISS"), key
-    for key in ("nginx_log_cost", "access_log_cpu_cost", "seed_cpu_vs_apimon"):
+    for key in ("nginx_log_cost", "access_log_cpu_cost", "seed_cpu_vs_apimon", "always_on_cpu_cost",
+                "always_on_jaeger_overhead"):
         assert doc["checks"][key]["result"] == "reported", key
     assert doc["checks"]["configured_vs_nginx"]["value"] > 0
     for artefact in ("nginx.wrk.txt", "sqlite.wrk.txt", "mariadb.wrk.txt", "telemetry-on.r1.p1.wrk.txt",

@@ -5,7 +5,8 @@ project's design, every case in one run.
     settings    the cases, the options (flags and environment variables)
     runner      the run: prerequisites, the cases in order, cleanup, exit status
     scenarios   the cases but the paired ones and the soak (configured included)
-    comparisons the paired cases: telemetry, nginx-log, access-log, always-on, seed
+    comparisons the paired cases: telemetry, nginx-log, access-log, always-on(-jaeger), seed
+    span_sink   the span sink always-on exports to
     paired      measuring two configurations side by side in rounds of pairs
     soak        minutes of steady load with telemetry on; RSS, fds and threads over time
     apimon      apimon as the cases start it; peer  the seed peer (bench/peers/seed)

@@ -5,7 +5,9 @@ them.
     telemetry-off / telemetry-on   apimon on SQLite bare, and with telemetry on, 1 % traced to Jaeger
     nginx-log                      nginx without, and with, a buffered access log (the anchor of access-log)
     access-log                     apimon on SQLite bare, and with its access log on
-    always-on                      apimon on SQLite bare, and with telemetry on, every request traced
+    always-on                      apimon on SQLite bare, and with telemetry on, every request traced to a
+                                   span sink that keeps nothing (span_sink.py): apimon's own cost of tracing
+    always-on-jaeger               the same, every request traced to a live Jaeger beside wrk
     seed                           the seed peer and apimon on MariaDB, both tracing every request
 """
 
@@ -25,6 +27,11 @@ def _traced_sqlite(bench, name, context):
 
 
 def _always_on_sqlite(bench, name, context):
+    return apimon.start(bench, name, *apimon.SQLITE_NO_CACHE, otlp_endpoint=context["sink"].otlp_http_endpoint,
+                        sampler=apimon.ALWAYS_ON)
+
+
+def _always_on_sqlite_jaeger(bench, name, context):
     return apimon.start(bench, name, *apimon.SQLITE_NO_CACHE, otlp_endpoint=context["jaeger"]["otlp_http_endpoint"],
                         sampler=apimon.ALWAYS_ON)
 
@@ -66,12 +73,15 @@ ACCESS_LOG = Comparison(case="access-log", base=Side("access-log-off", _bare_sql
                          variant=Side("access-log", _logging_sqlite, access_log=True), cases=("access-log",))
 ALWAYS_ON = Comparison(case="always-on", base=Side("always-on-off", _bare_sqlite),
                         variant=Side("always-on", _always_on_sqlite, traced=True), cases=("always-on",),
-                        traced_services=(TRACED_SERVICE,))
+                        span_sink=True)
+ALWAYS_ON_JAEGER = Comparison(case="always-on-jaeger", base=Side("always-on-jaeger-off", _bare_sqlite),
+                               variant=Side("always-on-jaeger", _always_on_sqlite_jaeger, traced=True),
+                               cases=("always-on-jaeger",), traced_services=(TRACED_SERVICE,))
 SEED = Comparison(case="seed", base=Side("seed", _seed_peer, traced=True),
                    variant=Side("seed-apimon", _always_on_mariadb, traced=True), cases=("seed",),
                    traced_services=(TRACED_SERVICE, peer.SERVICE), mariadb=True)
 
-ALL = (TELEMETRY, NGINX_LOG, ACCESS_LOG, ALWAYS_ON, SEED)
+ALL = (TELEMETRY, NGINX_LOG, ACCESS_LOG, ALWAYS_ON, ALWAYS_ON_JAEGER, SEED)
 BY_CASE = {case: comparison for comparison in ALL for case in comparison.cases}
 
 

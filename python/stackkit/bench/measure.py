@@ -63,7 +63,7 @@ def measure_http(bench, name, url, server, *, warmup, duration, cpu_pid=None, db
     window.close()
     figures.server_cpu_pct = window.percent("server")
     figures.mariadbd_cpu_pct = window.percent("db")
-    figures.jaeger_cpu_pct = window.percent("aux")
+    figures.span_backend_cpu_pct = window.percent("aux")
     figures.other_load_on_server_cpu_pct = window.noise("server", "db")
     shutil.copyfile(output_path, os.path.join(bench.out, f"{name}.wrk.txt"))
 

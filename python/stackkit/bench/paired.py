@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from stackkit import jaeger
-from stackkit.bench import launch, parse, pinning, stats
+from stackkit.bench import launch, parse, pinning, span_sink, stats
 from stackkit.bench.measure import measure_http, one_line, read_text, run_wrk
 from stackkit.server import http_request
 
@@ -27,6 +27,9 @@ UNFLUSHED_SPANS = "some spans could not be exported"
 # One line of apimon's access log.
 ACCESS_LINE = b'"message":"request"'
 LOG_TAIL_LINES = 50
+# Against the span sink every span should be exported; a handful dropped (a
+# queue full for an instant) does not change the figure, a share does.
+DROPPED_SPANS_ALLOWED = 0.001
 
 
 @dataclass(frozen=True)
@@ -34,10 +37,10 @@ class Side:
     """One configuration: `name` names its results and runs; start(bench,
     run_name, context) returns a ready server (process, url, log, cpu_pids,
     counts_spans) or None having failed run_name; context holds the states
-    of the comparison's fixtures ("jaeger", "mariadb"), or None."""
+    of the comparison's fixtures ("jaeger", "sink", "mariadb"), or None."""
     name: str
     start: object
-    traced: bool = False  # exports spans to the comparison's Jaeger
+    traced: bool = False  # exports spans to the comparison's Jaeger or span sink
     access_log: bool = False  # apimon's access log in its log file: counted, then removed
 
 
@@ -48,6 +51,7 @@ class Comparison:
     variant: Side
     cases: tuple  # the selectable cases that run it
     traced_services: tuple = ()  # a Jaeger is started; each must have traces in it
+    span_sink: bool = False  # a span sink (span_sink.py) is started; it must receive exports
     mariadb: bool = False  # the sides use the bench's MariaDB
 
     @property
@@ -85,6 +89,14 @@ def measure(bench, comparison):
                 if side.traced:
                     results.fail(side.name, "the Jaeger fixture did not start")
             sides = [side for side in sides if not side.traced]
+    sink = None
+    if comparison.span_sink and any(side.traced for side in sides):
+        sink = span_sink.start(bench)
+        if sink is None:
+            for side in sides:
+                if side.traced:
+                    results.fail(side.name, "the span sink did not start")
+            sides = [side for side in sides if not side.traced]
     mariadb_state = None
     if comparison.mariadb and sides:
         mariadb_state = bench.mariadb()
@@ -94,21 +106,28 @@ def measure(bench, comparison):
             sides = []
     if not sides:
         bench.stop_jaeger()
+        if sink is not None:
+            span_sink.stop(sink)
         return
-    context = {"jaeger": jaeger_state, "mariadb": mariadb_state}
+    context = {"jaeger": jaeger_state, "sink": sink, "mariadb": mariadb_state}
     totals, logs = SpanTotals(), LogTotals()
-    for round_number in range(1, settings.rounds + 1):
-        if not measure_round(bench, comparison, round_number, sides, context, totals, logs):
-            for side in sides:
-                if results.status(f"{side.name}.r{round_number}") != "failed":
-                    results.fail(f"{side.name}.r{round_number}", f"round {round_number} failed")
-            break
-        sides = sides[1:] + sides[:1]  # the other one first in the next round
+    try:
+        for round_number in range(1, settings.rounds + 1):
+            if not measure_round(bench, comparison, round_number, sides, context, totals, logs):
+                for side in sides:
+                    if results.status(f"{side.name}.r{round_number}") != "failed":
+                        results.fail(f"{side.name}.r{round_number}", f"round {round_number} failed")
+                break
+            sides = sides[1:] + sides[:1]  # the other one first in the next round
+    finally:
+        received = span_sink.stop(sink) if sink is not None else None
     measured = measured_sides(settings, comparison)
     summarized = all([summarize(bench, side.name) for side in measured])
     case_measured = comparison.case in [side.name for side in measured]
     if jaeger_state is not None and summarized and case_measured:
         check_export(bench, jaeger_state, totals, comparison)
+    if received is not None and summarized and case_measured:
+        check_sink(bench, received, totals, comparison)
     bench.stop_jaeger()
     if logs.requests and summarized and case_measured:
         check_access_log(bench, comparison, logs)
@@ -184,7 +203,8 @@ def measure_round(bench, comparison, round_number, sides, context, totals, logs)
     settings, results = bench.settings, bench.results
     print(f"  round {round_number}/{settings.rounds}: {' '.join(side.name for side in sides)}, {settings.pairs} "
           f"pairs of {settings.slice}s")
-    jaeger_state, mariadb_state = context["jaeger"], context["mariadb"]
+    jaeger_state, sink, mariadb_state = context["jaeger"], context["sink"], context["mariadb"]
+    backend_pid = jaeger_state["pid"] if jaeger_state else sink.pid if sink else None
     servers = {}
     try:
         for side in sides:
@@ -208,7 +228,7 @@ def measure_round(bench, comparison, round_number, sides, context, totals, logs)
                 if not measure_http(bench, f"{side.name}.r{round_number}.p{pair}", server.url, server.process,
                                     warmup=0, duration=settings.slice, cpu_pid=server.cpu_pids,
                                     db_pid=mariadb_state["pid"] if mariadb_state else None,
-                                    aux_pid=jaeger_state["pid"] if side.traced and jaeger_state else None,
+                                    aux_pid=backend_pid if side.traced else None,
                                     quiet=True):
                     return False
             order.reverse()
@@ -254,7 +274,7 @@ def summarize(bench, name):
     figures.latency_p99_ms = stats.median(known("latency_p99_ms"))
     figures.server_cpu_pct = stats.median(known("server_cpu_pct"))
     figures.mariadbd_cpu_pct = stats.median(known("mariadbd_cpu_pct"))
-    figures.jaeger_cpu_pct = stats.median(known("jaeger_cpu_pct"))
+    figures.span_backend_cpu_pct = stats.median(known("span_backend_cpu_pct"))
     figures.other_load_on_server_cpu_pct = max(known("other_load_on_server_cpu_pct"), default=None)
     figures.requests = sum(known("requests"))
     figures.errors = sum(known("errors"))
@@ -296,7 +316,7 @@ def check_export(bench, jaeger_state, totals, comparison, attempts=50):
                          spans_not_sampled=counts.not_sampled, spans_exported_before_shutdown=counts.exported,
                          spans_dropped=counts.dropped)
     traced = [side for side in measured_sides(bench.settings, comparison) if side.traced]
-    jaeger_cpu = "/".join(str(results[side.name].jaeger_cpu_pct) for side in traced)
+    jaeger_cpu = "/".join(str(results[side.name].span_backend_cpu_pct) for side in traced)
     figures.note += (f"; Jaeger (on CPU {bench.settings.client_cpu}, beside wrk, SCHED_IDLE) used {jaeger_cpu} % "
                      f"of a core; apimon's spans sampled {counts.sampled}, not sampled {counts.not_sampled}, "
                      f"exported {counts.exported} before shutdown, dropped {counts.dropped}; Jaeger returned "
@@ -309,6 +329,36 @@ def check_export(bench, jaeger_state, totals, comparison, attempts=50):
     else:
         print(f"  Jaeger returned {', '.join(f'{n} traces of {s}' for s, n in found.items())}; apimon's spans "
               f"sampled {counts.sampled}, dropped {counts.dropped}")
+
+
+def check_sink(bench, received, totals, comparison):
+    """The traced side must have exported to the sink, and the sink must have
+    kept up: spans apimon dropped would be work it did not do, a cost left
+    out of the figure."""
+    results, figures = bench.results, bench.results[comparison.case]
+    counts = totals.counts
+    figures.extra.update(sink_exports=received.exports, sink_bytes=received.bytes, sink_refused=received.refused,
+                         spans_sampled=counts.sampled, spans_not_sampled=counts.not_sampled,
+                         spans_exported_before_shutdown=counts.exported, spans_dropped=counts.dropped)
+    traced = [side for side in measured_sides(bench.settings, comparison) if side.traced]
+    sink_cpu = "/".join(str(results[side.name].span_backend_cpu_pct) for side in traced)
+    figures.note += (f"; the span sink (nginx on CPU {bench.settings.client_cpu}, beside wrk) used {sink_cpu} % of a "
+                     f"core and received {received.exports} exports ({received.bytes} bytes); apimon's spans sampled "
+                     f"{counts.sampled}, not sampled {counts.not_sampled}, exported {counts.exported} before "
+                     f"shutdown, dropped {counts.dropped}")
+    if totals.unflushed_rounds:
+        figures.note += f"; in {totals.unflushed_rounds} round(s) apimon could not export all spans at shutdown"
+    if received.exports == 0 or counts.exported == 0:
+        results.fail(comparison.case, f"the span sink received {received.exports} exports and apimon exported "
+                                      f"{counts.exported} spans: nothing was traced")
+    elif received.refused:
+        results.fail(comparison.case, f"the span sink refused {received.refused} requests")
+    elif counts.dropped > DROPPED_SPANS_ALLOWED * counts.sampled:
+        results.fail(comparison.case, f"apimon dropped {counts.dropped} of {counts.sampled} spans: the sink did not "
+                                      "keep up, so the figure leaves part of the cost out")
+    else:
+        print(f"  the span sink received {received.exports} exports; apimon's spans sampled {counts.sampled}, "
+              f"dropped {counts.dropped}")
 
 
 def check_access_log(bench, comparison, logs):

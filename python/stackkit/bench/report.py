@@ -28,7 +28,9 @@ def descriptions(settings):
         "access-log-off": "apimon SQLite, access log off",
         "access-log": "apimon SQLite, access log on",
         "always-on-off": "apimon SQLite, telemetry off",
-        "always-on": "apimon SQLite, every request traced",
+        "always-on": "apimon SQLite, all traced to a sink",
+        "always-on-jaeger-off": "apimon SQLite, telemetry off",
+        "always-on-jaeger": "apimon SQLite, all traced to Jaeger",
         "configured": "apimon default flags, log+traces",
         "seed": f"seed peer (Flask, gunicorn {settings.seed_workers}w) traced",
         "seed-apimon": f"apimon MariaDB pool {settings.db_pool}, traced",
@@ -88,8 +90,13 @@ TARGETS = (
            ("access-log",), _pair_median(comparisons.ACCESS_LOG, "overhead", "overhead_pct_runs")),
     Target("access_log_cpu_cost", "access log, more CPU per request (%)", None, ("access-log",),
            _pair_median(comparisons.ACCESS_LOG, "cpu_cost", "cpu_cost_pct_runs")),
-    Target("always_on_overhead", "every request traced, median of pairs' 1 - on/off req/s (%)", "<= 15",
-           ("always-on",), _pair_median(comparisons.ALWAYS_ON, "overhead", "overhead_pct_runs")),
+    Target("always_on_overhead", "always-on to a span sink, median of pairs' 1 - on/off req/s (%)",
+           "<= 15", ("always-on",), _pair_median(comparisons.ALWAYS_ON, "overhead", "overhead_pct_runs")),
+    Target("always_on_cpu_cost", "always-on to a span sink, more CPU per request (%)", None,
+           ("always-on",), _pair_median(comparisons.ALWAYS_ON, "cpu_cost", "cpu_cost_pct_runs")),
+    Target("always_on_jaeger_overhead", "always-on to a live Jaeger, median of pairs' 1 - on/off req/s (%)", None,
+           ("always-on-jaeger",),
+           _pair_median(comparisons.ALWAYS_ON_JAEGER, "overhead", "overhead_pct_runs")),
     Target("configured_vs_nginx", "apimon as configured / nginx (req/s)", None, ("configured", "nginx"),
            lambda s, r: stats.ratio(r["configured"].requests_per_sec, r["nginx"].requests_per_sec)),
     Target("apimon_vs_seed", "apimon / seed peer, both traced, MariaDB (req/s, pairs)", ">= 30", ("seed",),
@@ -175,7 +182,7 @@ def console(settings, results, checks):
         f" 100 = one core; a+b = apimon+mariadbd. noise%: CPU {settings.server_cpu} time used by OTHER processes "
         "meanwhile.",
         " sysbench row: mariadbd's RSS and CPU, non-2xx = ignored errors, sock-err = reconnects.",
-        " paired rows (telemetry, nginx-log, access-log, always-on, seed): medians of "
+        " paired rows (telemetry, nginx-log, access-log, always-on(-jaeger), seed): medians of "
         f"{settings.rounds * settings.pairs} runs of {settings.slice}s, noise the highest, RSS after the last run;",
         " seed: gunicorn's processes summed. CPU/req: the server's CPU time per request answered.)"]
     for name in comparisons.rows(settings.cases):
@@ -186,10 +193,12 @@ def console(settings, results, checks):
         case = results.figures.get(comparison.case)
         if comparison.case in settings.cases and case and "spans_sampled" in case.extra:
             extra = case.extra
-            jaeger = "/".join(cell(results[side.name].jaeger_cpu_pct) for side in comparison.sides if side.traced)
-            lines.append(f"{comparison.case}: Jaeger used {jaeger} % of CPU {settings.client_cpu} (wrk's); apimon "
-                         f"sampled {extra.get('spans_sampled', 0)} spans ({extra.get('spans_not_sampled', 0)} not "
-                         f"sampled), exported {extra.get('spans_exported_before_shutdown', 0)} before shutdown, "
+            backend = "the span sink" if comparison.span_sink else "Jaeger"
+            used = "/".join(cell(results[side.name].span_backend_cpu_pct) for side in comparison.sides if side.traced)
+            received = (f", received {extra.get('sink_exports', 0)} exports" if comparison.span_sink else "")
+            lines.append(f"{comparison.case}: {backend} used {used} % of CPU {settings.client_cpu} (wrk's){received}; "
+                         f"apimon sampled {extra.get('spans_sampled', 0)} spans ({extra.get('spans_not_sampled', 0)} "
+                         f"not sampled), exported {extra.get('spans_exported_before_shutdown', 0)} before shutdown, "
                          f"dropped {extra.get('spans_dropped', 0)}")
     for comparison in comparisons.ALL:
         if comparison.case not in settings.cases or comparison is comparisons.TELEMETRY:
@@ -199,7 +208,7 @@ def console(settings, results, checks):
                                                              for side in comparison.sides))
     if results.ok("configured"):
         extra = results["configured"].extra
-        lines.append(f"configured: Jaeger used {cell(results['configured'].jaeger_cpu_pct)} % of CPU "
+        lines.append(f"configured: Jaeger used {cell(results['configured'].span_backend_cpu_pct)} % of CPU "
                      f"{settings.client_cpu}; apimon sampled {extra.get('spans_sampled')} spans, exported "
                      f"{extra.get('spans_exported_before_shutdown')} before shutdown, dropped "
                      f"{extra.get('spans_dropped')}; {extra.get('access_log_lines')} access log lines")
@@ -224,9 +233,10 @@ def console(settings, results, checks):
         f"{settings.client_cpu},",
         f"mariadbd on CPUs {settings.mariadb_cpu_list} in both MariaDB cases.",
         "Telemetry: apimon cases run with --access-log false (but access-log and configured) and",
-        "--telemetry false, OTEL_SDK_DISABLED=true (but telemetry-on, always-on, seed-apimon, configured).",
+        "--telemetry false, OTEL_SDK_DISABLED=true (but telemetry-on, always-on(-jaeger), seed-apimon, configured).",
         f"telemetry-on: --telemetry true, OTLP/HTTP to Jaeger, {SAMPLER} {SAMPLER_ARG}, service {TRACED_SERVICE};",
-        "always-on and seed: OTEL_TRACES_SAMPLER=always_on; configured: apimon's defaults (parentbased_always_on)."]
+        "always-on(-jaeger) and seed: OTEL_TRACES_SAMPLER=always_on, always-on to a span sink that keeps nothing; "
+        "configured: apimon's defaults (parentbased_always_on)."]
     if settings.selected("soak"):
         lines.append(f"Soak: apimon on CPU {settings.server_cpu} with --telemetry true --access-log true, traces to "
                      f"Jaeger ({SAMPLER} {SOAK_SAMPLER_ARG}); pokeload and Jaeger on CPU {settings.client_cpu}.")
@@ -300,7 +310,12 @@ def document(settings, results, checks, generated_at=None):
                           f"OTEL_SERVICE_NAME={TRACED_SERVICE}",
                 "access_log": "access-log: the bare flags but --access-log true, its stdout to a file in the run's "
                               "temporary directory (at least one line per request answered, else the case fails)",
-                "always_on": "always-on: as telemetry-on with OTEL_TRACES_SAMPLER=always_on: every request traced",
+                "always_on": "always-on: as telemetry-on with OTEL_TRACES_SAMPLER=always_on (every request traced), "
+                             "exporting to a span sink that keeps nothing (nginx answering each OTLP/HTTP POST with "
+                             "an empty 200, on the client CPU): apimon's own cost of tracing",
+                "always_on_jaeger": "always-on-jaeger: the same, exporting to the live Jaeger (on the client CPU "
+                                    "under SCHED_IDLE, beside wrk): reported, as on two cores Jaeger's ingestion "
+                                    "takes CPU from wrk",
                 "configured": "configured: apimon's default flags (access log and telemetry on, the default "
                               "sampler parentbased_always_on, --threads 1 --db-pool-size 4, no cache) with traces to "
                               "the live Jaeger",
@@ -311,12 +326,16 @@ def document(settings, results, checks, generated_at=None):
                 "rounds": settings.rounds,
                 "pairs_per_round": settings.pairs,
                 "run_s": settings.slice,
-                "rounds_note": "paired cases (telemetry, nginx-log, access-log, always-on, seed): each round starts "
+                "rounds_note": "paired cases (telemetry, nginx-log, access-log, always-on(-jaeger), seed): each round "
+                               "starts "
                                "a fresh server of each side side by side on the server CPU, warms both up, then "
                                "measures pairs_per_round pairs of run_s-second runs back to back, alternating which "
                                "goes first; a side's figures are medians over its runs, an overhead the median over "
                                "pairs of 1 - on/off, seed's ratio the median over pairs of apimon/peer",
                 "jaeger": "on the client CPU under SCHED_IDLE: it runs only when wrk leaves the CPU idle",
+                "span_sink": "always-on's: nginx on the client CPU at ordinary priority, answering each POST "
+                             "/v1/traces with an empty 200 and logging its Content-Length; the case fails if it "
+                             "received nothing or if apimon dropped more than 0.1 % of its spans",
                 "inherited_environment": "every OTEL_* and APIMON_* variable is removed",
             },
             "soak": {

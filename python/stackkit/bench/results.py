@@ -17,7 +17,7 @@ class Figures:
     rss_mib: float | None = None
     server_cpu_pct: float | None = None
     mariadbd_cpu_pct: float | None = None
-    jaeger_cpu_pct: float | None = None
+    span_backend_cpu_pct: float | None = None
     other_load_on_server_cpu_pct: float | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)

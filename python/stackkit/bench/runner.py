@@ -194,10 +194,11 @@ def _header(settings, bench):
     lines = [
         f"apimon bench: wrk -t1 -c{CONNECTIONS}, {settings.duration}s per case ({settings.warmup}s warm-up), random "
         "ids 1..1025",
-        f"pinning: server under test on CPU {settings.server_cpu}, wrk/sysbench/Jaeger on CPU {settings.client_cpu}, "
+        f"pinning: server under test on CPU {settings.server_cpu}, wrk/sysbench/Jaeger/span sink on CPU "
+        f"{settings.client_cpu}, "
         f"mariadbd on CPUs {settings.mariadb_cpu_list}",
         "apimon cases without telemetry (--telemetry false --access-log false, OTEL_SDK_DISABLED=true) but "
-        "telemetry-on, access-log, always-on, configured, seed and soak; paired cases in "
+        "telemetry-on, access-log, always-on(-jaeger), configured, seed and soak; paired cases in "
         f"{settings.rounds} rounds of {settings.pairs} pairs of {settings.slice}s runs"]
     if settings.selected("soak"):
         lines.append(f"soak: pokeload at {settings.soak_rate}/s for {settings.soak_duration}s against apimon with "

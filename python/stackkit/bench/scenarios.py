@@ -7,13 +7,12 @@ import os
 import secrets
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
 from stackkit import mariadb as mariadb_fixture
-from stackkit import processes
 from stackkit.bench import apimon, launch, paired, parse, procfs, stats
+from stackkit.bench import nginx as nginx_process
 from stackkit.bench.measure import measure_http, one_line, read_text
 from stackkit.bench.settings import CONNECTIONS, SAMPLER_ARG, TELEMETRY_INSTRUCTIONS_SCRIPT, TRACED_SERVICE
 from stackkit.server import http_request
@@ -23,29 +22,6 @@ FIXED_JSON = ('{"id":25,"name":"Pikachu","lang":"en","slug":"pikachu","generatio
               '"height":4,"weight":60,"base_stats":{"hp":35,"attack":55,"defense":40,"special_attack":50,'
               '"special_defense":50,"speed":90}}')
 
-NGINX_CONFIG = """\
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  {access_log};
-  keepalive_requests 1000000;
-  keepalive_timeout 65s;
-  server_tokens off;
-  client_body_temp_path {prefix}/tmp/body;
-  proxy_temp_path {prefix}/tmp/proxy;
-  fastcgi_temp_path {prefix}/tmp/fastcgi;
-  uwsgi_temp_path {prefix}/tmp/uwsgi;
-  scgi_temp_path {prefix}/tmp/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    default_type application/json;
-    location / {{ return 200 '{body}'; }}
-  }}
-}}
-"""
 
 SPAN_BENCHMARKS = ("span_sampled", "span_sampled_with_parent_and_attributes", "span_sampled_out",
                    "traceparent_parse")
@@ -67,7 +43,7 @@ def _tail(path, lines=5):
 
 # nginx-log's access log: nginx's own buffered writes, the usual way to keep
 # a busy server's log off the request path.
-NGINX_ACCESS_LOG = "access_log {path} combined buffer=64k flush=1s"
+NGINX_ACCESS_LOG = "access_log {prefix}/access.log combined buffer=64k flush=1s;"
 
 
 @dataclass
@@ -89,23 +65,14 @@ class Nginx:
 def start_nginx(bench, name, access_log=False):
     """nginx serving the fixed response for case or run `name` on the server
     CPU, with the buffered access log if asked; None (and `name` failed) if
-    it does not start. Its files are in a directory of its own in the run's
-    temporary directory."""
-    prefix = tempfile.mkdtemp(prefix=f"{name}.nginx.", dir=bench.tmp)
-    os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
-    port = processes.free_port()
-    config = os.path.join(prefix, "nginx.conf")
-    log_directive = NGINX_ACCESS_LOG.format(path=os.path.join(prefix, "access.log")) if access_log else "access_log off"
-    with open(config, "w") as f:
-        f.write(NGINX_CONFIG.format(prefix=prefix, port=port, body=FIXED_JSON, access_log=log_directive))
-    error_log = os.path.join(prefix, "error.log")
-    with open(os.path.join(prefix, "stdout.log"), "wb") as output:
-        process = bench.start(["nginx", "-e", error_log, "-p", prefix, "-c", config], output,
-                              {bench.settings.server_cpu})
-    server = Nginx(process, f"http://127.0.0.1:{port}", error_log, prefix, config)
-    if not launch.wait_http(f"{server.url}/pokemon/1", process, NGINX_START_TIMEOUT):
-        bench.results.fail(name, f"nginx did not start: {_tail(error_log)}")
-        launch.stop(process)
+    it does not start."""
+    log_directive = NGINX_ACCESS_LOG if access_log else "access_log off;"
+    started = nginx_process.start(bench, f"{name}.nginx.", {bench.settings.server_cpu}, log_directive,
+                                  f"default_type application/json;\n    location / {{ return 200 '{FIXED_JSON}'; }}")
+    server = Nginx(started.process, started.url, started.error_log, started.prefix, started.config)
+    if not launch.wait_http(f"{server.url}/pokemon/1", server.process, NGINX_START_TIMEOUT):
+        bench.results.fail(name, f"nginx did not start: {_tail(server.log)}")
+        launch.stop(server.process)
         return None
     return server
 
@@ -158,7 +125,7 @@ def configured(bench):
                          spans_not_sampled=counts.not_sampled, spans_exported_before_shutdown=counts.exported,
                          spans_dropped=counts.dropped, access_log_lines=lines)
     figures.note = (f"apimon's default flags (--threads 1 --db-pool-size 4, no cache, access log and telemetry on, "
-                    f"the default sampler); Jaeger used {figures.jaeger_cpu_pct} % of CPU {settings.client_cpu}; "
+                    f"the default sampler); Jaeger used {figures.span_backend_cpu_pct} % of CPU {settings.client_cpu}; "
                     f"spans sampled {counts.sampled}, exported {counts.exported} before shutdown, dropped "
                     f"{counts.dropped}; {lines} access log lines; Jaeger returned {traces} traces (limit 20)")
     if traces == 0:

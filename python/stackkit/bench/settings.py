@@ -12,20 +12,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 
 # In the order they run and are reported.
 CASES = ("nginx", "nginx-log", "sqlite", "sqlite-cache", "mariadb", "sysbench", "rss", "telemetry-off",
-         "telemetry-on", "access-log", "always-on", "configured", "seed", "spans", "telemetry-instructions", "soak")
+         "telemetry-on", "access-log", "always-on", "always-on-jaeger", "configured", "seed", "spans",
+         "telemetry-instructions", "soak")
 APIMON_CASES = {"sqlite", "sqlite-cache", "mariadb", "rss", "telemetry-off", "telemetry-on", "access-log",
-                "always-on", "configured", "seed", "telemetry-instructions", "soak"}
-JAEGER_CASES = {"telemetry-on", "always-on", "configured", "seed", "soak"}
+                "always-on", "always-on-jaeger", "configured", "seed", "telemetry-instructions", "soak"}
+JAEGER_CASES = {"telemetry-on", "always-on-jaeger", "configured", "seed", "soak"}
 WRK_CASES = {"nginx", "nginx-log", "sqlite", "sqlite-cache", "mariadb", "telemetry-off", "telemetry-on", "access-log",
-             "always-on", "configured", "seed"}
-NGINX_CASES = {"nginx", "nginx-log"}
+             "always-on", "always-on-jaeger", "configured", "seed"}
+NGINX_CASES = {"nginx", "nginx-log", "always-on"}  # always-on's span sink is an nginx
 MARIADB_CASES = {"mariadb", "sysbench", "seed"}
 
 CONNECTIONS = 64  # wrk's connections and sysbench's threads
 RANDOM_ID_SCRIPT = os.path.join(REPO, "bench", "random_id.lua")
 TELEMETRY_INSTRUCTIONS_SCRIPT = os.path.join(REPO, "bench", "telemetry_instructions.py")
 # telemetry-on's tracing (the OTLP endpoint is the Jaeger started for the run;
-# always-on and seed sample every trace, configured leaves apimon's default).
+# always-on-jaeger and seed sample every trace, configured leaves apimon's default).
 SAMPLER = "parentbased_traceidratio"
 SAMPLER_ARG = "0.01"
 TRACED_SERVICE = "apimon-bench"
@@ -79,7 +80,7 @@ _WHOLE_NUMBERS = (
     ("--warmup", "BENCH_WARMUP", "2", (0, None), "seconds of load before each server's first measured run"),
     ("--db-pool", "BENCH_DB_POOL", "8", (1, 256), "apimon's database pool in the mariadb case"),
     ("--telemetry-rounds", "BENCH_TELEMETRY_ROUNDS", "3", (1, 100),
-     "rounds of the paired cases (telemetry, nginx-log, access-log, always-on, seed)"),
+     "rounds of the paired cases (telemetry, nginx-log, access-log, always-on, always-on-jaeger, seed)"),
     ("--telemetry-pairs", "BENCH_TELEMETRY_PAIRS", "6", (1, 100), "pairs of runs in each round"),
     ("--telemetry-slice", "BENCH_TELEMETRY_SLICE", "3", (1, 600), "seconds of each run of a pair"),
     ("--seed-workers", "BENCH_SEED_WORKERS", "2", (1, 64), "gunicorn's sync workers in the seed peer"),

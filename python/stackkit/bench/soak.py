@@ -320,7 +320,7 @@ def _record(bench, summary, samples, idle_before, before, last_metrics, window):
     figures.socket_errors = outcomes.get("timeout", 0) + outcomes.get("error", 0)
     figures.rss_mib = stats.mib(samples[-1].rss_kib)
     figures.server_cpu_pct = window.percent("server")
-    figures.jaeger_cpu_pct = window.percent("aux")
+    figures.span_backend_cpu_pct = window.percent("aux")
     figures.other_load_on_server_cpu_pct = window.noise("server")
     buckets = bucket_delta(latency_buckets(before), latency_buckets(last_metrics or []))
     server_p50, server_p99 = (stats.histogram_quantile(q, buckets) for q in (0.5, 0.99))
