@@ -167,12 +167,14 @@ def _side_summary(name, f):
 def console(settings, results, checks):
     """The report on the terminal, as lines."""
     labels = descriptions(settings)
-    row = "{:<14} {:<34} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}  {}".format
+    names = comparisons.rows(settings.cases)
+    row = ("{:<%d} {:<35} {:>10} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}  {}"
+           % max([14] + [len(name) for name in names])).format
     lines = ["", f"Results ({settings.duration}s each, wrk -t1 -c{CONNECTIONS} / sysbench {CONNECTIONS} threads; "
                  f"server CPU {settings.server_cpu}, client CPU {settings.client_cpu})",
              row("case", "description", "req|q/s", "p50 ms", "p99 ms", "non-2xx", "sock-err", "RSS MiB", "CPU %",
                  "noise%", "status")]
-    for name in comparisons.rows(settings.cases):
+    for name in names:
         f = results[name]
         lines.append(row(name, labels[name], cell(f.requests_per_sec), cell(f.latency_p50_ms),
                          cell(f.latency_p99_ms), cell(f.errors), cell(f.socket_errors), cell(f.rss_mib), _cpu_cell(f),
@@ -224,8 +226,9 @@ def console(settings, results, checks):
     if results.ok("soak"):
         lines += soak_lines(results["soak"], checks)
     lines += ["", "Targets"]
+    width = max([60] + [len(check["label"]) for check in checks.values()])
     for check in checks.values():
-        lines.append(f"  {check['label']:<60} {cell(check['value']):>8}  target {check['target']:<7} "
+        lines.append(f"  {check['label']:<{width}} {cell(check['value']):>8}  target {check['target']:<7} "
                      f"{check['result']}")
     lines += [
         "",
