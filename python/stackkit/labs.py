@@ -375,8 +375,8 @@ class Runner:
         status, output = shell.run(command)
         missing = [text for text in step.get("output", []) if text not in output]
         summary = " ".join(output.split())
-        if len(summary) > 160:  # the end of a long output says most: where a loop stopped, say
-            summary = "..." + summary[-157:]
+        if len(summary) > 160:  # both ends: what a command answered, and where a loop stopped
+            summary = summary[:78] + " ... " + summary[-77:]
         if status != 0:
             return False, "exit status %d: %s" % (status, summary)
         if missing:
