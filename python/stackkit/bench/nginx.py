@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass
 
 from stackkit import processes
+from stackkit.bench import procfs
 
 CONFIG = """\
 worker_processes 1;
@@ -42,6 +43,16 @@ class Started:
     @property
     def error_log(self):
         return os.path.join(self.prefix, "error.log")
+
+    @property
+    def worker_pid(self):
+        return worker_pid(self.process)
+
+
+def worker_pid(process):
+    """The (single) worker serves the requests: its CPU and RSS are nginx's."""
+    workers = procfs.child_pids(process.pid)
+    return workers[0] if workers else process.pid
 
 
 def start(bench, directory_prefix, cpus, http, locations):

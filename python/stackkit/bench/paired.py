@@ -85,18 +85,12 @@ def measure(bench, comparison):
     if comparison.traced_services and any(side.traced for side in sides):
         jaeger_state = start_jaeger(bench)
         if jaeger_state is None:
-            for side in sides:
-                if side.traced:
-                    results.fail(side.name, "the Jaeger fixture did not start")
-            sides = [side for side in sides if not side.traced]
+            sides = _untraced(results, sides, "the Jaeger fixture did not start")
     sink = None
     if comparison.span_sink and any(side.traced for side in sides):
         sink = span_sink.start(bench)
         if sink is None:
-            for side in sides:
-                if side.traced:
-                    results.fail(side.name, "the span sink did not start")
-            sides = [side for side in sides if not side.traced]
+            sides = _untraced(results, sides, "the span sink did not start")
     mariadb_state = None
     if comparison.mariadb and sides:
         mariadb_state = bench.mariadb()
@@ -139,6 +133,14 @@ def measure(bench, comparison):
             figures = results[side.name]
             print(f"  {side.name}: median {figures.requests_per_sec} req/s, p50 {figures.latency_p50_ms} ms, "
                   f"p99 {figures.latency_p99_ms} ms, CPU {figures.server_cpu_pct} %")
+
+
+def _untraced(results, sides, why):
+    """The sides left when the span backend is missing: each traced one fails."""
+    for side in sides:
+        if side.traced:
+            results.fail(side.name, why)
+    return [side for side in sides if not side.traced]
 
 
 def start_jaeger(bench):
@@ -204,7 +206,7 @@ def measure_round(bench, comparison, round_number, sides, context, totals, logs)
     print(f"  round {round_number}/{settings.rounds}: {' '.join(side.name for side in sides)}, {settings.pairs} "
           f"pairs of {settings.slice}s")
     jaeger_state, sink, mariadb_state = context["jaeger"], context["sink"], context["mariadb"]
-    backend_pid = jaeger_state["pid"] if jaeger_state else sink.pid if sink else None
+    backend_pid = jaeger_state["pid"] if jaeger_state else sink.worker_pid if sink else None
     servers = {}
     try:
         for side in sides:
@@ -312,17 +314,9 @@ def check_export(bench, jaeger_state, totals, comparison, attempts=50):
     results, figures = bench.results, bench.results[comparison.case]
     found = {service: traces_in_jaeger(jaeger_state, service, attempts) for service in comparison.traced_services}
     counts = totals.counts
-    figures.extra.update(jaeger_traces_found=sum(found.values()), spans_sampled=counts.sampled,
-                         spans_not_sampled=counts.not_sampled, spans_exported_before_shutdown=counts.exported,
-                         spans_dropped=counts.dropped)
-    traced = [side for side in measured_sides(bench.settings, comparison) if side.traced]
-    jaeger_cpu = "/".join(str(results[side.name].span_backend_cpu_pct) for side in traced)
-    figures.note += (f"; Jaeger (on CPU {bench.settings.client_cpu}, beside wrk, SCHED_IDLE) used {jaeger_cpu} % "
-                     f"of a core; apimon's spans sampled {counts.sampled}, not sampled {counts.not_sampled}, "
-                     f"exported {counts.exported} before shutdown, dropped {counts.dropped}; Jaeger returned "
-                     + ", ".join(f"{n} traces of {s}" for s, n in found.items()) + " (limit 20 each)")
-    if totals.unflushed_rounds:
-        figures.note += f"; in {totals.unflushed_rounds} round(s) apimon could not export all spans at shutdown"
+    figures.extra.update(jaeger_traces_found=sum(found.values()))
+    _note_spans(bench, totals, comparison, f"Jaeger (on CPU {bench.settings.client_cpu}, beside wrk, SCHED_IDLE)",
+                "; Jaeger returned " + ", ".join(f"{n} traces of {s}" for s, n in found.items()) + " (limit 20 each)")
     missing = [service for service, n in found.items() if n == 0]
     if missing:
         results.fail(comparison.case, f"Jaeger has no traces of {', '.join(missing)}: nothing was exported")
@@ -331,23 +325,29 @@ def check_export(bench, jaeger_state, totals, comparison, attempts=50):
               f"sampled {counts.sampled}, dropped {counts.dropped}")
 
 
+def _note_spans(bench, totals, comparison, backend, received):
+    """apimon's span counters and the backend's CPU, in the case's figures and note."""
+    results, figures, counts = bench.results, bench.results[comparison.case], totals.counts
+    figures.extra.update(spans_sampled=counts.sampled, spans_not_sampled=counts.not_sampled,
+                         spans_exported_before_shutdown=counts.exported, spans_dropped=counts.dropped)
+    traced = [side for side in measured_sides(bench.settings, comparison) if side.traced]
+    used = "/".join(str(results[side.name].span_backend_cpu_pct) for side in traced)
+    figures.note += (f"; {backend} used {used} % of a core; apimon's spans sampled {counts.sampled}, not sampled "
+                     f"{counts.not_sampled}, exported {counts.exported} before shutdown, dropped {counts.dropped}"
+                     + received)
+    if totals.unflushed_rounds:
+        figures.note += f"; in {totals.unflushed_rounds} round(s) apimon could not export all spans at shutdown"
+
+
 def check_sink(bench, received, totals, comparison):
     """The traced side must have exported to the sink, and the sink must have
     kept up: spans apimon dropped would be work it did not do, a cost left
     out of the figure."""
     results, figures = bench.results, bench.results[comparison.case]
     counts = totals.counts
-    figures.extra.update(sink_exports=received.exports, sink_bytes=received.bytes, sink_refused=received.refused,
-                         spans_sampled=counts.sampled, spans_not_sampled=counts.not_sampled,
-                         spans_exported_before_shutdown=counts.exported, spans_dropped=counts.dropped)
-    traced = [side for side in measured_sides(bench.settings, comparison) if side.traced]
-    sink_cpu = "/".join(str(results[side.name].span_backend_cpu_pct) for side in traced)
-    figures.note += (f"; the span sink (nginx on CPU {bench.settings.client_cpu}, beside wrk) used {sink_cpu} % of a "
-                     f"core and received {received.exports} exports ({received.bytes} bytes); apimon's spans sampled "
-                     f"{counts.sampled}, not sampled {counts.not_sampled}, exported {counts.exported} before "
-                     f"shutdown, dropped {counts.dropped}")
-    if totals.unflushed_rounds:
-        figures.note += f"; in {totals.unflushed_rounds} round(s) apimon could not export all spans at shutdown"
+    figures.extra.update(sink_exports=received.exports, sink_bytes=received.bytes, sink_refused=received.refused)
+    _note_spans(bench, totals, comparison, f"the span sink (nginx on CPU {bench.settings.client_cpu}, beside wrk)",
+                f"; the sink received {received.exports} exports ({received.bytes} bytes)")
     if received.exports == 0 or counts.exported == 0:
         results.fail(comparison.case, f"the span sink received {received.exports} exports and apimon exported "
                                       f"{counts.exported} spans: nothing was traced")

@@ -57,9 +57,7 @@ class Nginx:
 
     @property
     def cpu_pids(self):
-        """The (single) worker serves the requests: its CPU and RSS are nginx's."""
-        workers = procfs.child_pids(self.process.pid)
-        return workers[0] if workers else self.process.pid
+        return nginx_process.worker_pid(self.process)
 
 
 def start_nginx(bench, name, access_log=False):

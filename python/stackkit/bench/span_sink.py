@@ -9,7 +9,7 @@ access log, one line per export, says how many batches and bytes arrived."""
 import os
 from dataclasses import dataclass
 
-from stackkit.bench import launch, nginx, procfs
+from stackkit.bench import launch, nginx
 from stackkit.bench.measure import one_line, read_text
 
 START_TIMEOUT = 30
@@ -28,12 +28,7 @@ LOCATIONS = """location = /v1/traces {
     location / { return 404; }"""
 
 
-@dataclass
-class SpanSink:
-    process: object
-    url: str
-    prefix: str
-
+class SpanSink(nginx.Started):
     @property
     def otlp_http_endpoint(self):
         return self.url
@@ -41,12 +36,6 @@ class SpanSink:
     @property
     def exports_log(self):
         return os.path.join(self.prefix, "exports.log")
-
-    @property
-    def pid(self):
-        """Its (single) worker's, which does the work: whose CPU is counted."""
-        workers = procfs.child_pids(self.process.pid)
-        return workers[0] if workers else self.process.pid
 
 
 @dataclass
@@ -60,10 +49,9 @@ def start(bench):
     """The sink on the client CPU, at its ordinary priority (unlike Jaeger it
     does so little that it needs no SCHED_IDLE); None if it does not start,
     with the reason printed."""
-    started = nginx.start(bench, "span-sink.", {bench.settings.client_cpu}, HTTP, LOCATIONS)
-    sink = SpanSink(started.process, started.url, started.prefix)
+    sink = SpanSink(**vars(nginx.start(bench, "span-sink.", {bench.settings.client_cpu}, HTTP, LOCATIONS)))
     if not launch.wait_http(f"{sink.url}/healthz", sink.process, START_TIMEOUT):
-        print(f"    the span sink did not start: {one_line(read_text(started.error_log))}")
+        print(f"    the span sink did not start: {one_line(read_text(sink.error_log))}")
         launch.stop(sink.process)
         return None
     return sink
