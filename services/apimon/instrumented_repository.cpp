@@ -93,7 +93,7 @@ class InstrumentedRepository::TracedLookup final : public pokedex::LookupObserve
     }
     if (sampled.empty()) return;
     shared_ = context_.tracer->start_span("BATCH SELECT pokedex_entries", trace::SpanKind::client,
-                                          &sampled.front()->span_.context());
+                                          sampled.front()->span_);
     const auto& database = repository_.database_;
     shared_.set_attribute("db.system.name", database.system)
         .set_attribute("db.namespace", database.name)
@@ -126,7 +126,9 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     co_return co_await call(nullptr);
   }
   const Operation& operation = operations[id];
-  auto span = context.start_span(operation.span_name, trace::SpanKind::client);
+  // One reading starts both the span and the duration metric, one ends both.
+  const auto started = std::chrono::steady_clock::now();
+  auto span = context.start_span(operation.span_name, trace::SpanKind::client, started);
   if (span.recording()) {
     span.set_attribute("db.system.name", database_.system)
         .set_attribute("db.namespace", database_.name)
@@ -136,14 +138,14 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     if (!database_.address.empty()) span.set_attribute("server.address", database_.address);
     if (database_.port != 0) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
   }
-  const auto started = std::chrono::steady_clock::now();
   if (faults_ && faults_->any_active()) co_await injected_delay(span);
   std::exception_ptr failure;
   TracedLookup lookup(*this, context, span);
   try {
     auto result = co_await call(&lookup);
-    duration_[id][0]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                              span.context());
+    const auto finished = std::chrono::steady_clock::now();
+    duration_[id][0]->observe(std::chrono::duration<double>(finished - started).count(), span.context());
+    span.end(finished);
     co_return result;
   } catch (const std::exception& error) {
     // Traces are for operators, so the span keeps the cause; clients never see it.
@@ -151,8 +153,9 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
     span.set_attribute("error.type", "storage_unavailable");
     failure = std::current_exception();
   }
-  duration_[id][1]->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-                            span.context());
+  const auto finished = std::chrono::steady_clock::now();
+  duration_[id][1]->observe(std::chrono::duration<double>(finished - started).count(), span.context());
+  span.end(finished);
   std::rethrow_exception(failure);
 }
 

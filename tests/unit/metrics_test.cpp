@@ -248,8 +248,8 @@ TEST(ExemplarHistogram, ExemplarGoesToTheBucketTheValueFellInAndTheLatestWins) {
   EXPECT_FALSE(series.exemplar(0));
   const auto second_bucket = series.exemplar(1);
   ASSERT_TRUE(second_bucket);
-  EXPECT_EQ(second_bucket->trace_id_hex(), second_trace);
-  EXPECT_EQ(second_bucket->span_id_hex(), second_span);
+  EXPECT_EQ(second_bucket->trace_id.hex(), second_trace);
+  EXPECT_EQ(second_bucket->span_id.hex(), second_span);
   EXPECT_EQ(second_bucket->value, 1.25);
   ASSERT_TRUE(series.exemplar(2));
   EXPECT_EQ(series.exemplar(2)->value, 7);
@@ -277,7 +277,7 @@ TEST(ExemplarHistogram, OnlySampledValidContextsAreKeptButEveryValueCounts) {
   EXPECT_THAT(serialize(metrics, openmetrics), HasSubstr("x_seconds_count 3\n"));
   series.observe(0.5, traced(first_trace, first_span));
   ASSERT_TRUE(series.exemplar(0));
-  EXPECT_EQ(series.exemplar(0)->trace_id_hex(), first_trace);
+  EXPECT_EQ(series.exemplar(0)->trace_id.hex(), first_trace);
 }
 
 TEST(ExemplarHistogram, SeriesAreKeptPerLabelSet) {

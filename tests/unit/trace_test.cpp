@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -230,6 +231,68 @@ TEST(Tracer, CountsStartedAndSampledSpansFromManyThreads) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(tracer.stats().started(), 12000u);
   EXPECT_EQ(tracer.stats().sampled(), 4000u);
+}
+
+// Span times: steady readings placed on the wall clock through one anchor per trace.
+TEST(SpanTimes, DurationsAreTheSteadyReadingsTheCallerGave) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  const auto before = trace::unix_nanos_now();
+  const auto started = trace::SteadyClock::now();
+  auto span = tracer.start_span("x", trace::SpanKind::server, nullptr, started);
+  const auto after = trace::unix_nanos_now();
+  span.end(started + 1234567ns);
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].end_unix_nano - finished[0].start_unix_nano, 1234567u);
+  // On the wall clock: the anchor is read as the span starts.
+  EXPECT_GE(finished[0].start_unix_nano, before);
+  EXPECT_LE(finished[0].start_unix_nano, after);
+}
+
+TEST(SpanTimes, ChildrenOfALocalSpanShareItsAnchorSoTheyNestExactly) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  const auto started = trace::SteadyClock::now();
+  auto parent = tracer.start_span("parent", trace::SpanKind::server, nullptr, started);
+  auto child = tracer.start_span("child", trace::SpanKind::internal, parent, started + 100ns);
+  auto grandchild = tracer.start_span("grandchild", trace::SpanKind::client, child, started + 250ns);
+  EXPECT_EQ(child.context().trace_id, parent.context().trace_id);
+  EXPECT_EQ(child.unix_nanos(started), parent.unix_nanos(started));
+  grandchild.end(started + 300ns);
+  child.end(started + 400ns);
+  parent.end(started + 500ns);
+  ASSERT_EQ(finished.size(), 3u);
+  const auto& [g, c, p] = std::tie(finished[0], finished[1], finished[2]);
+  EXPECT_EQ(c.parent_span_id, p.span_id);
+  EXPECT_EQ(g.parent_span_id, c.span_id);
+  EXPECT_EQ(c.start_unix_nano - p.start_unix_nano, 100u);
+  EXPECT_EQ(g.start_unix_nano - p.start_unix_nano, 250u);
+  EXPECT_EQ(g.end_unix_nano - p.start_unix_nano, 300u);
+  EXPECT_EQ(c.end_unix_nano - p.start_unix_nano, 400u);
+  EXPECT_EQ(p.end_unix_nano - p.start_unix_nano, 500u);
+}
+
+TEST(SpanTimes, EventsFallWithinTheirSpanAndAnEarlyEndIsTheStart) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  auto span = tracer.start_span("x", trace::SpanKind::internal);
+  span.add_event("e");
+  span.end();
+  const auto started = trace::SteadyClock::now();
+  auto backwards = tracer.start_span("y", trace::SpanKind::internal, nullptr, started);
+  backwards.end(started - 1s);
+  ASSERT_EQ(finished.size(), 2u);
+  ASSERT_EQ(finished[0].events.size(), 1u);
+  EXPECT_GE(finished[0].events[0].time_unix_nano, finished[0].start_unix_nano);
+  EXPECT_LE(finished[0].events[0].time_unix_nano, finished[0].end_unix_nano);
+  EXPECT_EQ(finished[1].end_unix_nano, finished[1].start_unix_nano);
+}
+
+TEST(SpanTimes, ASpanThatRecordsNothingHasNoWallClockTime) {
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_off_sampler(), nullptr);
+  const auto span = tracer.start_span("x", trace::SpanKind::internal);
+  EXPECT_EQ(span.unix_nanos(trace::SteadyClock::now()), 0u);
+  EXPECT_EQ(trace::Span{}.unix_nanos(trace::SteadyClock::now()), 0u);
 }
 
 TEST(Span, LimitsAttributesAndEvents) {

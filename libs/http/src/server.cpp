@@ -311,7 +311,7 @@ struct Server::Impl {
   }
 
   // The request's SERVER span, a child of the caller's if it sent a valid traceparent.
-  trace::Span start_server_span(const Request& request, std::string_view method) const {
+  trace::Span start_server_span(const Request& request, std::string_view method, Clock::time_point started) const {
     auto* tracer = options.telemetry.tracer;
     if (!tracer) return {};
     std::optional<trace::SpanContext> parent;
@@ -321,22 +321,24 @@ struct Server::Impl {
         if (const auto state = request.find("tracestate"); state != request.end())
           parent->trace_state = trace::validate_tracestate(state->value());
     }
-    return tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr);
+    return tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr, started);
   }
 
   // Runs one request with its span, metrics and access log line around it.
-  asio::awaitable<Response> instrumented(const Request& request, const tcp::endpoint& peer) {
+  // `peer_address` is the client's address as text (client.address).
+  asio::awaitable<Response> instrumented(const Request& request, std::string_view peer_address) {
     const auto& telemetry = options.telemetry;
     const auto started = Clock::now();
     const std::string_view method = request.method_string();
-    trace::Span span = start_server_span(request, method);
+    trace::Span span = start_server_span(request, method, started);
     if (telemetry.metrics) telemetry.metrics->request_started(method);
 
     std::string_view route;
     Response response = co_await respond(request, span, route);
 
     const unsigned status_code = response.result_int();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    const auto finished = Clock::now();
+    const double seconds = std::chrono::duration<double>(finished - started).count();
     if (span.recording()) {
       if (!route.empty()) span.set_name({method, " ", route});
       span.set_attribute("http.request.method", ServerMetrics::normalized_method(method))
@@ -344,7 +346,7 @@ struct Server::Impl {
           .set_attribute("url.scheme", "http")
           .set_attribute("network.protocol.version", request.version() == 10 ? "1.0" : "1.1")
           .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
-          .set_attribute("client.address", address_text(peer.address()))
+          .set_attribute("client.address", peer_address)
           .set_attribute("server.port", static_cast<std::int64_t>(bound_port));
       if (!route.empty()) span.set_attribute("http.route", route);
       if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
@@ -367,7 +369,7 @@ struct Server::Impl {
            .trace_id = traced ? std::span<const std::uint8_t>(context.trace_id.bytes) : std::span<const std::uint8_t>(),
            .span_id = traced ? std::span<const std::uint8_t>(context.span_id.bytes) : std::span<const std::uint8_t>()});
     }
-    span.end();
+    span.end(finished);
     co_return response;
   }
 
@@ -409,6 +411,8 @@ struct Server::Impl {
     tcp::socket& socket = connection->socket;
     boost::system::error_code peer_error;
     const tcp::endpoint peer = socket.remote_endpoint(peer_error);
+    // Written once per connection, not once per traced request.
+    const std::string peer_address = options.telemetry.tracer ? address_text(peer.address()) : std::string();
     const auto arm = [&](std::chrono::milliseconds timeout) {
       const auto previous = connection->deadline;
       connection->deadline = Clock::now() + timeout;
@@ -456,7 +460,7 @@ struct Server::Impl {
 
       const Request& request = parser.get();
       connection->in_handler = true;  // the handler's own time is not the client's to answer for
-      Response response = co_await instrumented(request, peer);
+      Response response = co_await instrumented(request, peer_address);
       connection->in_handler = false;
       decorate(response);
       response.keep_alive(request.keep_alive() && !draining);

@@ -3,26 +3,18 @@
 #include "histogram_family_support.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <stdexcept>
 #include <utility>
 
 namespace metrics {
 namespace {
 
-template <std::size_t N>
-void write_hex(const std::array<std::uint8_t, N>& bytes, std::array<char, 2 * N>& to) {
-  constexpr std::string_view digits = "0123456789abcdef";
-  for (std::size_t i = 0; i < N; ++i) {
-    to[2 * i] = digits[bytes[i] >> 4];
-    to[2 * i + 1] = digits[bytes[i] & 0xF];
-  }
-}
-
-std::int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+std::int64_t coarse_unix_now_ms() {
+  std::timespec now{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
 }
 
 void check_bucket_boundaries(const std::vector<double>& boundaries) {
@@ -52,11 +44,7 @@ ExemplarHistogram::ExemplarHistogram(const std::vector<double>& bucket_boundarie
       exemplars_(bucket_boundaries.size() + 1) {}
 
 void ExemplarHistogram::keep_exemplar(double value, const trace::SpanContext& trace) {
-  Exemplar exemplar;
-  write_hex(trace.trace_id.bytes, exemplar.trace_id);
-  write_hex(trace.span_id.bytes, exemplar.span_id);
-  exemplar.value = value;
-  exemplar.timestamp_ms = unix_now_ms();
+  const Exemplar exemplar{trace.trace_id, trace.span_id, value, coarse_unix_now_ms()};
   const auto bucket = bucket_index(value);
   const std::lock_guard lock(exemplar_mutex_);
   exemplars_[bucket] = exemplar;

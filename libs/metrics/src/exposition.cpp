@@ -301,9 +301,9 @@ class ExpositionWriter {
 
   void append_exemplar(const Exemplar& exemplar) {
     out_ += " # {trace_id=\"";
-    out_ += exemplar.trace_id_hex();
+    out_ += exemplar.trace_id.hex();
     out_ += "\",span_id=\"";
-    out_ += exemplar.span_id_hex();
+    out_ += exemplar.span_id.hex();
     out_ += "\"} ";
     append_value(out_, exemplar.value);
     out_ += ' ';

@@ -69,6 +69,9 @@ void BatchSpanProcessor::on_end(std::unique_ptr<SpanData> span) {
   }
   queue_.push_back(std::move(span));
   const std::size_t length = queue_.size();
+  // Only this function writes `queued`, always under the lock: a plain
+  // increment, not a second locked instruction.
+  stats_.queued.store(stats_.queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Under the lock the hand-off takes anyway: records for this thread's next spans.
   std::size_t free_left = 0;
   const bool refilled = !free_.empty() && span_records::cache_empty();
@@ -78,7 +81,6 @@ void BatchSpanProcessor::on_end(std::unique_ptr<SpanData> span) {
   }
   lock.unlock();
   if (refilled) stats_.free_spans.store(free_left, std::memory_order_relaxed);
-  stats_.queued.fetch_add(1, std::memory_order_relaxed);
   stats_.queue_length.store(length, std::memory_order_relaxed);
   if (length == options_.max_export_batch_size) wake_worker_.notify_one();
 }

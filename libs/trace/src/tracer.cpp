@@ -69,8 +69,17 @@ std::uint64_t unix_nanos_now() {
           .count());
 }
 
+namespace {
+std::int64_t steady_nanos(SteadyTime at) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+}
+}  // namespace
+
 Span::Span(Span&& other) noexcept
-    : context_(std::move(other.context_)), data_(std::move(other.data_)), tracer_(other.tracer_) {}
+    : context_(std::move(other.context_)),
+      data_(std::move(other.data_)),
+      tracer_(other.tracer_),
+      wall_minus_steady_ns_(other.wall_minus_steady_ns_) {}
 
 Span& Span::operator=(Span&& other) noexcept {
   if (this != &other) {
@@ -78,8 +87,14 @@ Span& Span::operator=(Span&& other) noexcept {
     context_ = std::move(other.context_);
     data_ = std::move(other.data_);
     tracer_ = other.tracer_;
+    wall_minus_steady_ns_ = other.wall_minus_steady_ns_;
   }
   return *this;
+}
+
+std::uint64_t Span::unix_nanos(SteadyTime at) const {
+  if (wall_minus_steady_ns_ == 0) return 0;
+  return static_cast<std::uint64_t>(wall_minus_steady_ns_ + steady_nanos(at));
 }
 
 namespace {
@@ -132,7 +147,7 @@ Span& Span::add_event(std::string_view name, Attributes attributes) {
     ++data_->dropped_events;
     return *this;
   }
-  data_->events.push_back(SpanEvent{std::string(name), unix_nanos_now(), std::move(attributes)});
+  data_->events.push_back(SpanEvent{std::string(name), unix_nanos(SteadyClock::now()), std::move(attributes)});
   return *this;
 }
 
@@ -167,9 +182,10 @@ Span& Span::set_name(std::initializer_list<std::string_view> parts) {
   return *this;
 }
 
-void Span::end() {
+void Span::end(SteadyTime at) {
   if (!data_) return;
-  data_->end_unix_nano = unix_nanos_now();
+  // A reading from before the start (a caller's mistake) ends the span where it began.
+  data_->end_unix_nano = std::max(data_->start_unix_nano, unix_nanos(at));
   tracer_->finish(std::move(data_));
 }
 
@@ -182,7 +198,17 @@ Tracer::Tracer(Resource resource, InstrumentationScope scope, std::unique_ptr<Sa
 
 Tracer::~Tracer() { shutdown(std::chrono::seconds(5)); }
 
-Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext* parent) {
+Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext* parent,
+                        std::optional<SteadyTime> start_at) {
+  return start(name, kind, parent, 0, start_at);
+}
+
+Span Tracer::start_span(std::string_view name, SpanKind kind, const Span& parent, std::optional<SteadyTime> start_at) {
+  return start(name, kind, &parent.context(), parent.wall_minus_steady_ns_, start_at);
+}
+
+Span Tracer::start(std::string_view name, SpanKind kind, const SpanContext* parent, std::int64_t wall_minus_steady_ns,
+                   std::optional<SteadyTime> start_at) {
   const auto stats = stats_.cells_.writer();
   stats.add(TracerStats::started_cell, 1);
   if (parent && !parent->valid()) parent = nullptr;
@@ -205,7 +231,13 @@ Span Tracer::start_span(std::string_view name, SpanKind kind, const SpanContext*
   data->trace_flags = span.context_.trace_flags;
   data->name.assign(name);
   data->kind = kind;
-  data->start_unix_nano = unix_nanos_now();
+  const SteadyTime at = start_at ? *start_at : SteadyClock::now();  // not value_or: it would read the clock anyway
+  // The wall clock read against `at`: a reading moments old places the whole
+  // trace that much later on the wall clock, and changes no duration.
+  if (wall_minus_steady_ns == 0 || !parent)
+    wall_minus_steady_ns = static_cast<std::int64_t>(unix_nanos_now()) - steady_nanos(at);
+  span.wall_minus_steady_ns_ = wall_minus_steady_ns;
+  data->start_unix_nano = span.unix_nanos(at);
   span.data_ = std::move(data);
   return span;
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string_view>
 
 namespace http {
@@ -56,10 +57,12 @@ struct RequestContext {
   trace::Tracer* tracer = nullptr;
 
   // A child of the request's span, for work inside the handler worth seeing
-  // in a trace (validation, a cache lookup, rendering).
-  trace::Span start_span(std::string_view name, trace::SpanKind kind = trace::SpanKind::internal) const {
+  // in a trace (validation, a cache lookup, rendering), starting now or at
+  // `start`, a steady-clock reading the caller took anyway.
+  trace::Span start_span(std::string_view name, trace::SpanKind kind = trace::SpanKind::internal,
+                         std::optional<trace::SteadyTime> start = std::nullopt) const {
     if (!tracer) return {};
-    return tracer->start_span(name, kind, &span.context());
+    return tracer->start_span(name, kind, span, start);
   }
 };
 

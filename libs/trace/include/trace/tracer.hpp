@@ -4,8 +4,16 @@
 // finished sampled span goes to the span processor.
 //
 // There is no implicit "current span": code that starts a child passes its
-// parent's context explicitly (a request carries its server span with it), so
-// nothing depends on thread-local state that a coroutine could outlive.
+// parent explicitly (a request carries its server span with it), so nothing
+// depends on thread-local state that a coroutine could outlive.
+//
+// Span times are steady-clock readings placed on the wall clock through their
+// trace's anchor: the wall clock read once, when the trace's first span in
+// this process starts. No wall-clock step can make a span's duration negative
+// or a child stick out of its parent, and a trace reads the wall clock once
+// however many spans it has (OpenTelemetry Java's anchored clock does the
+// same). A caller that has just read the steady clock for a metric passes the
+// reading on, so the span and the metric agree and the clock is read once.
 #include "sharded_cells/thread_sharded_cells.hpp"
 #include "trace/sampler.hpp"
 #include "trace/span_data.hpp"
@@ -15,6 +23,7 @@
 #include <concepts>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace trace {
@@ -29,6 +38,9 @@ class SpanProcessor {
 };
 
 class Tracer;
+
+using SteadyClock = std::chrono::steady_clock;
+using SteadyTime = SteadyClock::time_point;
 
 class Span {
  public:
@@ -70,7 +82,14 @@ class Span {
   // The parts joined, written into the record's name without a temporary.
   Span& set_name(std::initializer_list<std::string_view> parts);
   // Idempotent; the destructor ends a span that was not ended.
-  void end();
+  void end() {
+    if (data_) end(SteadyClock::now());
+  }
+  // Ends the span at `at`, a steady-clock reading taken by the caller.
+  void end(SteadyTime at);
+  // `at` on the wall clock through the span's trace anchor, in Unix
+  // nanoseconds; 0 for a span that records nothing.
+  std::uint64_t unix_nanos(SteadyTime at) const;
 
   static constexpr std::size_t max_attributes = 128;
   static constexpr std::size_t max_events = 128;
@@ -81,6 +100,7 @@ class Span {
   SpanContext context_;
   std::unique_ptr<SpanData> data_;
   Tracer* tracer_ = nullptr;
+  std::int64_t wall_minus_steady_ns_ = 0;  // the trace's clock anchor; 0 when the span records nothing
 };
 
 // Spans started, in per-thread cells: every span bumps one, so a locked
@@ -104,8 +124,14 @@ class Tracer {
   ~Tracer();
 
   // `parent` null or invalid: a new trace. A child of a sampled parent is
-  // sampled per the sampler (parent-based by default).
-  Span start_span(std::string_view name, SpanKind kind, const SpanContext* parent = nullptr);
+  // sampled per the sampler (parent-based by default). The span starts at
+  // `start`, a steady-clock reading, or now; with a parent from another
+  // process (or none) it anchors its trace's times here.
+  Span start_span(std::string_view name, SpanKind kind, const SpanContext* parent = nullptr,
+                  std::optional<SteadyTime> start = std::nullopt);
+  // A child of a span of this process, on its trace's clock anchor.
+  Span start_span(std::string_view name, SpanKind kind, const Span& parent,
+                  std::optional<SteadyTime> start = std::nullopt);
 
   // Flushes every finished span within `timeout`, then stops exporting.
   bool shutdown(std::chrono::milliseconds timeout);
@@ -118,6 +144,8 @@ class Tracer {
 
  private:
   friend class Span;
+  Span start(std::string_view name, SpanKind kind, const SpanContext* parent, std::int64_t wall_minus_steady_ns,
+             std::optional<SteadyTime> start);
   void finish(std::unique_ptr<SpanData> span);
 
   Resource resource_;
