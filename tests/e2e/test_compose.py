@@ -18,9 +18,11 @@ checked on the running containers:
   is below its limit and the total below the budget of docs/compose.md;
 * `docker compose down -v` leaves no container, network or volume behind.
 
-The stack runs under its own project name (COMPOSE_PROJECT), on the ports
-compose.yaml publishes, so the test refuses to start when a stack of that name
-already exists or a port is taken, rather than touch it."""
+The stack runs under the project name users run (COMPOSE_PROJECT), on the
+ports compose.yaml publishes. Everything the test creates carries OWNER_LABEL,
+naming this run, so a stack left by a run that was killed (its process gone)
+is taken down before the test starts; any other stack of that name, or a
+port taken, makes the test refuse to start rather than touch it."""
 import json
 import os
 import pathlib
@@ -43,6 +45,7 @@ REPO = TESTS.parent
 
 COMPOSE_FILES = [REPO / "compose.yaml", REPO / "compose.offline.yaml"]
 COMPOSE_PROJECT = "pokedex-stack"
+OWNER_LABEL = "org.pokedex-stack.e2e-owner"
 BUDGET_MIB = 900
 TOKEN = "7012345678:AAE_test-token-not-a-real-one_12345"
 CHAT_ID = -1001234567890
@@ -75,6 +78,7 @@ class ComposeStack:
 
     def __init__(self, workdir):
         self.workdir = workdir
+        self.files = list(COMPOSE_FILES)
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("TELEGRAM_", "ALERTMANAGER_", "COMPOSE_", "DOCKER_HOST", "FAULT_",
                                          "POKELOAD_"))}
@@ -98,7 +102,7 @@ class ComposeStack:
 
     def compose(self, *args, timeout=600, check=True):
         argv = ["docker", "compose", "--project-name", COMPOSE_PROJECT, "--project-directory", str(REPO)]
-        for path in COMPOSE_FILES:
+        for path in self.files:
             argv += ["-f", str(path)]
         result = subprocess.run(argv + list(args), env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
@@ -108,6 +112,18 @@ class ComposeStack:
 
     def config(self):
         return yaml.safe_load(self.compose("config", "--format", "yaml").stdout)
+
+    def mark_as_owned_by(self, owner):
+        """Adds a compose file labelling every container, the network and
+        every volume the stack creates with OWNER_LABEL=owner."""
+        config = self.config()
+        label = {"labels": {OWNER_LABEL: owner}}
+        owned = {"services": {name: label for name in config["services"]},
+                 "networks": {"default": label},
+                 "volumes": {name: label for name in config.get("volumes", {})}}
+        path = self.workdir / "owner.yaml"
+        path.write_text(yaml.safe_dump(owned))
+        self.files.append(path)
 
     def containers(self):
         """{service: docker inspect of its container} for every container of the project."""
@@ -149,18 +165,68 @@ def project_leftovers():
     return found
 
 
+def process_start_ticks(pid):
+    """The process's start time in clock ticks since boot (field 22 of
+    /proc/PID/stat): with the pid and the boot, it names one process for good."""
+    stat = pathlib.Path("/proc/%d/stat" % pid).read_text()
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def boot_id():
+    return pathlib.Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def this_run():
+    return "%s/%d/%s" % (boot_id(), os.getpid(), process_start_ticks(os.getpid()))
+
+
+def run_is_alive(owner):
+    boot, pid, start = owner.split("/")
+    try:
+        return boot == boot_id() and process_start_ticks(int(pid)) == start
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def leftover_owners():
+    """OWNER_LABEL of every container, network and volume of the project ('' where it has none)."""
+    project = "label=com.docker.compose.project=" + COMPOSE_PROJECT
+    owner = '{{.Label "%s"}}' % OWNER_LABEL
+    owners = []
+    for argv in (["docker", "ps", "-a"], ["docker", "network", "ls"], ["docker", "volume", "ls"]):
+        out = subprocess.run(argv + ["--filter", project, "--format", owner], capture_output=True, text=True,
+                             check=True, timeout=60)
+        owners += out.stdout.splitlines()
+    return owners
+
+
+def take_down_a_killed_runs_stack(instance):
+    """Refuses a stack of the project name unless a run of this test, now
+    gone, left all of it; takes that one down."""
+    owners = set(leftover_owners())
+    assert "" not in owners, (
+        "a compose project named %s, not started by this test, exists on this engine: stop it "
+        "(docker compose down) and run the test again; the test never touches a stack it did not start"
+        % COMPOSE_PROJECT)
+    running = [owner for owner in owners if run_is_alive(owner)]
+    assert not running, "another run of this test (%s) is using the compose project %s" % (running, COMPOSE_PROJECT)
+    print("taking down the stack a killed run of this test left: %s" % sorted(owners))
+    instance.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=600)
+    assert not project_leftovers(), "docker compose down -v left %s" % project_leftovers()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     for script in ("docker-engine", "standin-images"):
         ready = subprocess.run([str(REPO / "scripts" / script)], capture_output=True, text=True, timeout=3600)
         assert ready.returncode == 0, "scripts/%s failed:\n%s%s" % (script, ready.stdout[-4000:], ready.stderr[-4000:])
-    assert not project_leftovers(), (
-        "a compose project named %s already exists on this engine: stop it (docker compose down) and run the test "
-        "again; the test never touches a stack it did not start" % COMPOSE_PROJECT)
+    instance = ComposeStack(tmp_path_factory.mktemp("compose"))
+    if project_leftovers():
+        take_down_a_killed_runs_stack(instance)
     taken = [port for port in PUBLISHED.values() if not processes.port_free(port)]
     assert not taken, "ports the stack publishes are in use: %s" % taken
 
-    instance = ComposeStack(tmp_path_factory.mktemp("compose"))
+    instance.mark_as_owned_by(this_run())
     started = time.monotonic()
     try:
         up = instance.compose("up", "--detach", "--build", "--wait", "--wait-timeout", str(UP_TIMEOUT),
