@@ -492,6 +492,48 @@ TEST(OtlpEncoding, AttributesOfEverySizeMatchTheGenericWriterByteForByte) {
   }
 }
 
+// A span referring to a shared set is encoded as if it had set those
+// attributes itself, first: the first time (encoded and kept), the next times
+// (copied), and for a set past those the encoder keeps (encoded every time).
+TEST(OtlpEncoding, SharedAttributesComeOutAsTheSpansOwnWould) {
+  const trace::Attributes shared_list = {{"db.system.name", std::string("mariadb")},
+                                         {"db.query.text", std::string(300, 'q')},
+                                         {"server.port", std::int64_t{3306}},
+                                         {"ratio", 0.25},
+                                         {"cached", true}};
+  std::vector<const trace::SharedAttributes*> sets{&trace::SharedAttributes::intern(shared_list)};
+  // Distinct sets until one lies past the encoder's cache (256 sets).
+  for (std::int64_t n = 0; sets.back()->id() < 300; ++n) {
+    trace::Attributes numbered = shared_list;
+    numbered.push_back({"set.number", n});
+    sets.push_back(&trace::SharedAttributes::intern(numbered));
+  }
+  for (const trace::SharedAttributes* set : {sets.front(), sets.back()}) {
+    trace::SpanData with_set = sample_span();
+    with_set.shared_attributes = set;
+    trace::SpanData own = sample_span();
+    own.attributes.clear();
+    for (const trace::AttributeView attribute : set->attributes())
+      std::visit([&](const auto& value) { own.attributes.set(own.attributes.append(attribute.key), value); },
+                 attribute.value);
+    for (const trace::AttributeView attribute : with_set.attributes)
+      std::visit([&](const auto& value) { own.attributes.set(own.attributes.append(attribute.key), value); },
+                 attribute.value);
+    const auto expected = otlp::encode_export_trace_request({}, {"s", ""}, std::vector<trace::SpanData>{own});
+    const std::vector<trace::SpanData> batch{with_set, with_set};
+    const auto twice = otlp::encode_export_trace_request({}, {"s", ""}, batch);
+    EXPECT_EQ(otlp::encode_export_trace_request({}, {"s", ""}, std::vector<trace::SpanData>{with_set}), expected)
+        << set->id();
+    const auto scope_spans = parse(one(parse(one(parse(twice), 1)->bytes), 2)->bytes);
+    const auto spans = all(scope_spans, 2);
+    ASSERT_EQ(spans.size(), 2u);
+    const auto expected_scope_spans = parse(one(parse(one(parse(expected), 1)->bytes), 2)->bytes);
+    EXPECT_EQ(spans[0].bytes, one(expected_scope_spans, 2)->bytes);
+    EXPECT_EQ(spans[1].bytes, spans[0].bytes);
+    EXPECT_EQ(all(parse(spans[1].bytes), 9).size(), set->size() + 4);
+  }
+}
+
 TEST(OtlpEncoding, SpansShorterAndLongerThanTheGuessedLengthKeepCanonicalLengths) {
   // A span without attributes (under 128 bytes) and one over 16 KiB: their
   // lengths take one and three bytes where the encoder kept two.

@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -314,6 +315,125 @@ TEST(Span, LimitsAttributesAndEvents) {
   EXPECT_EQ(data.dropped_events, 3u);
   EXPECT_GE(data.end_unix_nano, data.start_unix_nano);
   EXPECT_EQ(data.kind, trace::SpanKind::internal);
+}
+
+// Every attribute of a finished span, shared ones first, as key=value text.
+std::vector<std::string> attribute_list(const trace::SpanData& data) {
+  std::vector<std::string> listed;
+  data.for_each_attribute([&](std::string_view key, const auto& value) {
+    std::ostringstream text;
+    text << key << '=' << value;
+    listed.push_back(text.str());
+  });
+  return listed;
+}
+
+const trace::SharedAttributes& database_attributes() {
+  return trace::SharedAttributes::intern({{"db.system.name", std::string("sqlite")},
+                                          {"db.namespace", std::string("pokedex")},
+                                          {"server.port", std::int64_t{3306}}});
+}
+
+TEST(SharedAttributes, AnEqualSetIsInternedOnceAndADifferentOneApart) {
+  const auto& set = database_attributes();
+  EXPECT_EQ(&database_attributes(), &set);
+  const auto& other = trace::SharedAttributes::intern({{"db.system.name", std::string("sqlite")},
+                                                       {"db.namespace", std::string("pokedex")},
+                                                       {"server.port", std::int64_t{3307}}});
+  const auto& text_not_number = trace::SharedAttributes::intern({{"db.system.name", std::string("sqlite")},
+                                                                 {"db.namespace", std::string("pokedex")},
+                                                                 {"server.port", std::string("3306")}});
+  EXPECT_NE(&other, &set);
+  EXPECT_NE(&text_not_number, &set);
+  EXPECT_NE(other.id(), set.id());
+  EXPECT_NE(text_not_number.id(), other.id());
+  EXPECT_EQ(set.size(), 3u);
+  EXPECT_TRUE(set.contains("db.namespace"));
+  EXPECT_FALSE(set.contains("db.query.text"));
+}
+
+TEST(SharedAttributes, ASpanRefersToTheSetAndListsItBeforeItsOwn) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  {
+    auto span = tracer.start_span("SELECT", trace::SpanKind::client);
+    span.set_attribute("db.response.rows", 1).set_attributes(database_attributes());
+    span.set_attribute("db.operation.name", "SELECT");
+  }
+  ASSERT_EQ(finished.size(), 1u);
+  EXPECT_EQ(finished[0].shared_attributes, &database_attributes());
+  EXPECT_EQ(finished[0].attributes.size(), 2u);
+  EXPECT_EQ(finished[0].attribute_count(), 5u);
+  EXPECT_EQ(attribute_list(finished[0]),
+            (std::vector<std::string>{"db.system.name=sqlite", "db.namespace=pokedex", "server.port=3306",
+                                      "db.response.rows=1", "db.operation.name=SELECT"}));
+  trace::SpanData reused = finished[0];
+  reused.clear_for_reuse();
+  EXPECT_EQ(reused.shared_attributes, nullptr);
+  EXPECT_EQ(reused.attribute_count(), 0u);
+  trace::Span nothing;
+  nothing.set_attributes(database_attributes());  // records nothing, and does not fail
+}
+
+TEST(SharedAttributes, ASpansOwnValueOfASharedKeyTakesItsPlace) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  {
+    auto after = tracer.start_span("set after", trace::SpanKind::client);
+    after.set_attributes(database_attributes()).set_attribute("db.query.text", "SELECT 1");
+    after.set_attribute("db.namespace", "other");
+  }
+  {
+    auto before = tracer.start_span("set before", trace::SpanKind::client);
+    before.set_attribute("db.namespace", "mine").set_attributes(database_attributes());
+  }
+  {
+    auto two_sets = tracer.start_span("two sets", trace::SpanKind::client);
+    two_sets.set_attributes(database_attributes())
+        .set_attributes(trace::SharedAttributes::intern(
+            {{"server.port", std::int64_t{5432}}, {"server.address", std::string("db")}}));
+  }
+  ASSERT_EQ(finished.size(), 3u);
+  // Copied into the span's own attributes, each key once, in place.
+  EXPECT_EQ(finished[0].shared_attributes, nullptr);
+  EXPECT_EQ(attribute_list(finished[0]), (std::vector<std::string>{"db.system.name=sqlite", "db.namespace=other",
+                                                                   "server.port=3306", "db.query.text=SELECT 1"}));
+  // A set given later sets its keys, as set_attribute would.
+  EXPECT_EQ(finished[1].shared_attributes, nullptr);
+  EXPECT_EQ(attribute_list(finished[1]),
+            (std::vector<std::string>{"db.namespace=pokedex", "db.system.name=sqlite", "server.port=3306"}));
+  // A second set on a span that has one, the same way.
+  EXPECT_EQ(finished[2].shared_attributes, nullptr);
+  EXPECT_EQ(attribute_list(finished[2]), (std::vector<std::string>{"db.system.name=sqlite", "db.namespace=pokedex",
+                                                                   "server.port=5432", "server.address=db"}));
+}
+
+TEST(SharedAttributes, CountTowardsTheAttributeLimit) {
+  std::vector<trace::SpanData> finished;
+  trace::Tracer tracer({}, {"test", "1"}, trace::always_on_sampler(), std::make_unique<CapturingProcessor>(finished));
+  trace::Attributes many;
+  for (std::size_t i = 0; i < trace::Span::max_attributes - 1; ++i)
+    many.push_back({trace::AttributeKey::intern("shared" + std::to_string(i)), std::int64_t(i)});
+  const auto& almost_full = trace::SharedAttributes::intern(many);
+  many.push_back({"one.more", true});
+  many.push_back({"and.another", true});
+  const auto& too_many = trace::SharedAttributes::intern(many);
+  {
+    auto span = tracer.start_span("full", trace::SpanKind::internal);
+    span.set_attributes(almost_full).set_attribute("own", 1).set_attribute("dropped", 2);
+  }
+  {
+    auto span = tracer.start_span("over", trace::SpanKind::internal);
+    span.set_attributes(too_many);
+  }
+  ASSERT_EQ(finished.size(), 2u);
+  EXPECT_EQ(finished[0].shared_attributes, &almost_full);
+  EXPECT_EQ(finished[0].attribute_count(), trace::Span::max_attributes);
+  EXPECT_EQ(finished[0].dropped_attributes, 1u);
+  // A set larger than the limit is set one by one, the rest counted.
+  EXPECT_EQ(finished[1].shared_attributes, nullptr);
+  EXPECT_EQ(finished[1].attribute_count(), trace::Span::max_attributes);
+  EXPECT_EQ(finished[1].dropped_attributes, 1u);
 }
 
 TEST(SpanAttributes, ReplacingAValueKeepsItsPlaceWhateverItsTypeAndLength) {

@@ -6,8 +6,11 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 namespace otlp {
 namespace {
@@ -172,6 +175,26 @@ void write_attributes(Writer& writer, std::uint32_t field, const trace::Attribut
         attribute.value);
 }
 
+// A span's shared attributes, encoded once per encoding thread and copied
+// after that: the sets never change (trace::SharedAttributes). Sets past the
+// first max_cached_sets interned are encoded every time.
+void write_shared_attributes(Writer& writer, const trace::SharedAttributes& shared) {
+  constexpr std::size_t max_cached_sets = 256;
+  thread_local std::vector<std::optional<std::string>> encoded_sets;
+  if (shared.id() >= max_cached_sets) {
+    write_attributes(writer, span::attributes, shared.attributes());
+    return;
+  }
+  if (encoded_sets.size() <= shared.id()) encoded_sets.resize(shared.id() + 1);
+  auto& encoded = encoded_sets[shared.id()];
+  if (!encoded) {
+    encoded.emplace();
+    Writer set_writer(*encoded);
+    write_attributes(set_writer, span::attributes, shared.attributes());
+  }
+  copy(writer.claim(encoded->size()), *encoded);
+}
+
 // A guess of attributes' encoded size, generous for short values.
 std::size_t attributes_estimate(const trace::Attributes& attributes) {
   std::size_t size = 0;
@@ -220,6 +243,7 @@ void write_span(Writer& writer, const trace::SpanData& data) {
   *at++ = static_cast<char>(data.kind);
   if (data.start_unix_nano != 0) at = write_fixed64(at, span::start_time_unix_nano, data.start_unix_nano);
   if (data.end_unix_nano != 0) write_fixed64(at, span::end_time_unix_nano, data.end_unix_nano);
+  if (data.shared_attributes != nullptr) write_shared_attributes(writer, *data.shared_attributes);
   write_attributes(writer, span::attributes, data.attributes);
   if (data.dropped_attributes != 0) writer.uint64_field(span::dropped_attributes_count, data.dropped_attributes);
   for (const auto& e : data.events) {

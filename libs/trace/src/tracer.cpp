@@ -3,8 +3,12 @@
 #include "span_records.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
+#include <type_traits>
 #include <unordered_set>
+#include <variant>
+#include <vector>
 
 namespace trace {
 
@@ -45,6 +49,45 @@ AttributeKey AttributeKey::intern(std::string_view name) {
   return AttributeKey(Interned{}, *found);
 }
 
+SharedAttributes::SharedAttributes(const Attributes& attributes, std::size_t id) : id_(id) {
+  for (const auto& attribute : attributes) {
+    const std::size_t slot = attributes_.find(attribute.key);
+    attributes_.set(slot == attributes_.size() ? attributes_.append(attribute.key) : slot, attribute.value);
+  }
+}
+
+const SharedAttributes& SharedAttributes::intern(const Attributes& attributes) {
+  static std::mutex mutex;
+  // Never destroyed, as interned keys: spans refer to the sets while statics go away.
+  static auto* sets = new std::vector<std::unique_ptr<const SharedAttributes>>;
+  const auto same = [&](const SharedAttributes& set) {
+    if (set.size() != attributes.size()) return false;
+    for (std::size_t i = 0; i < attributes.size(); ++i) {
+      const AttributeView held = set.attributes()[i];
+      if (held.key.view() != attributes[i].key.view()) return false;
+      const bool equal = std::visit(
+          [&](const auto& value) {
+            using Held = std::decay_t<decltype(value)>;
+            if constexpr (std::is_same_v<Held, std::string_view>) {
+              const auto* text = std::get_if<std::string>(&attributes[i].value);
+              return text != nullptr && *text == value;
+            } else {
+              const auto* other = std::get_if<Held>(&attributes[i].value);
+              return other != nullptr && *other == value;
+            }
+          },
+          held.value);
+      if (!equal) return false;
+    }
+    return true;
+  };
+  std::lock_guard lock(mutex);
+  for (const auto& set : *sets)
+    if (same(*set)) return *set;
+  sets->push_back(std::unique_ptr<const SharedAttributes>(new SharedAttributes(attributes, sets->size())));
+  return *sets->back();
+}
+
 void SpanData::clear_for_reuse() {
   parent_span_id = SpanId{};
   trace_state.clear();
@@ -53,6 +96,7 @@ void SpanData::clear_for_reuse() {
   kind = SpanKind::internal;
   start_unix_nano = 0;
   end_unix_nano = 0;
+  shared_attributes = nullptr;
   attributes.clear();
   events.clear();
   links.clear();
@@ -99,22 +143,55 @@ std::uint64_t Span::unix_nanos(SteadyTime at) const {
 
 namespace {
 
+void append_attribute(SpanAttributes& attributes, const AttributeView& attribute) {
+  const std::size_t slot = attributes.append(attribute.key);
+  std::visit([&](const auto& value) { attributes.set(slot, value); }, attribute.value);
+}
+
+// The span's shared set copied into its own attributes, ahead of those it has.
+void own_shared_attributes(SpanData& data) {
+  SpanAttributes own;
+  for (const AttributeView attribute : data.shared_attributes->attributes()) append_attribute(own, attribute);
+  for (const AttributeView attribute : data.attributes) append_attribute(own, attribute);
+  data.attributes = std::move(own);
+  data.shared_attributes = nullptr;
+}
+
 // Sets `key` to `value`: its own slot if the span has it, else a new one;
 // past the limit only counted.
 template <typename Value>
 void set_attribute_value(SpanData& data, const AttributeKey& key, const Value& value) {
   std::size_t slot = data.attributes.find(key);
   if (slot == data.attributes.size()) {
-    if (data.attributes.size() >= Span::max_attributes) {
-      ++data.dropped_attributes;
-      return;
+    if (data.shared_attributes != nullptr && data.shared_attributes->contains(key)) [[unlikely]] {
+      own_shared_attributes(data);
+      slot = data.attributes.find(key);
+    } else {
+      if (data.attribute_count() >= Span::max_attributes) {
+        ++data.dropped_attributes;
+        return;
+      }
+      slot = data.attributes.append(key);
     }
-    slot = data.attributes.append(key);
   }
   data.attributes.set(slot, value);
 }
 
 }  // namespace
+
+Span& Span::set_attributes(const SharedAttributes& shared) {
+  if (!data_) return *this;
+  SpanData& data = *data_;
+  bool disjoint = true;
+  for (const AttributeView own : data.attributes) disjoint = disjoint && !shared.contains(own.key);
+  if (data.shared_attributes == nullptr && disjoint && data.attribute_count() + shared.size() <= max_attributes) {
+    data.shared_attributes = &shared;
+    return *this;
+  }
+  for (const AttributeView attribute : shared.attributes())
+    std::visit([&](const auto& value) { set_attribute_value(data, attribute.key, value); }, attribute.value);
+  return *this;
+}
 
 Span& Span::set_attribute(const AttributeKey& key, std::string_view value) {
   if (data_) set_attribute_value(*data_, key, value);

@@ -228,6 +228,32 @@ class SpanAttributes {
   std::uint64_t seen_keys_ = 0;  // the summary bits of every key in slots_
 };
 
+// Attributes that are the same on every span carrying them and known when
+// the process starts: a database's name and address, a query's text, a
+// server's port. Interned like keys from configuration: one immutable copy of
+// each distinct set, kept until the process exits, so a span refers to it by
+// pointer instead of copying it, and an exporter can keep its encoded form
+// (the OTLP encoder does). For sets from configuration, never per-request data.
+class SharedAttributes {
+ public:
+  static const SharedAttributes& intern(const Attributes& attributes);
+
+  const SpanAttributes& attributes() const { return attributes_; }
+  std::size_t size() const { return attributes_.size(); }
+  bool contains(const AttributeKey& key) const { return attributes_.find(key) != attributes_.size(); }
+  // 0, 1, 2... in the order the sets were first interned: an index for an
+  // exporter's cache of encoded sets.
+  std::size_t id() const { return id_; }
+
+  SharedAttributes(const SharedAttributes&) = delete;
+  SharedAttributes& operator=(const SharedAttributes&) = delete;
+
+ private:
+  SharedAttributes(const Attributes& attributes, std::size_t id);
+  SpanAttributes attributes_;
+  std::size_t id_;
+};
+
 // Values as in opentelemetry-proto's Span.SpanKind.
 enum class SpanKind : std::uint8_t { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
 
@@ -258,6 +284,10 @@ struct SpanData {
   SpanKind kind = SpanKind::internal;
   std::uint64_t start_unix_nano = 0;
   std::uint64_t end_unix_nano = 0;
+  // A span's attributes are the shared set's (if any) and its own; the two
+  // never hold the same key (setting a shared key copies the set into the
+  // span's own first).
+  const SharedAttributes* shared_attributes = nullptr;
   SpanAttributes attributes;
   std::vector<SpanEvent> events;
   std::vector<SpanLink> links;
@@ -269,6 +299,16 @@ struct SpanData {
 
   // Back to a new record's state, keeping the capacity of its strings and vectors.
   void clear_for_reuse();
+
+  // Every attribute, the shared ones first: visit(key, value) as in SpanAttributes::for_each.
+  template <class Visitor>
+  void for_each_attribute(Visitor&& visit) const {
+    if (shared_attributes != nullptr) shared_attributes->attributes().for_each(visit);
+    attributes.for_each(visit);
+  }
+  std::size_t attribute_count() const {
+    return (shared_attributes != nullptr ? shared_attributes->size() : 0) + attributes.size();
+  }
 };
 
 // Who produced the spans: service.name and friends.

@@ -73,6 +73,10 @@ class Span {
   Span& set_attribute(const AttributeKey& key, double value);
   Span& set_attribute(const AttributeKey& key, bool value);
   Span& set_attribute(const AttributeKey& key, const AttributeValue& value);
+  // Every attribute of `shared`, by reference: nothing is copied when the span
+  // has none of their keys yet and no other shared set (a span's own value
+  // of a shared key, set before or after, takes the key's place).
+  Span& set_attributes(const SharedAttributes& shared);
   Span& add_event(std::string_view name, Attributes attributes = {});
   // An invalid context is ignored; beyond max_links a link is only counted.
   Span& add_link(const SpanContext& context, Attributes attributes = {});
