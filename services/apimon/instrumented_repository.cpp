@@ -33,6 +33,8 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
       "Duration of database client operations, from asking for a connection to the last row.",
       {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   for (std::size_t id = 0; id < operation_count; ++id) {
+    const Operation& operation = operations[id];
+    span_attributes_[id] = &span_attributes(operation.operation, operation.collection, operation.query_text);
     for (std::size_t failed = 0; failed < 2; ++failed) {
       prometheus::Labels labels = {{"db_system_name", database_.system},
                                    {"db_operation_name", operations[id].operation},
@@ -41,6 +43,7 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
       duration_[id][failed] = &family.add(labels);
     }
   }
+  batch_span_attributes_ = &span_attributes("BATCH SELECT", "pokedex_entries", nullptr);
   // Its count is the queries, its sum the lookups they answered: sum / count
   // is how many requests one query serves, and a count growing slower than
   // the request rate shows concurrent lookups sharing queries.
@@ -52,6 +55,21 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
                             .add({{"db_system_name", database_.system},
                                   {"db_operation_name", "SELECT"},
                                   {"db_collection_name", "pokedex_entries"}});
+}
+
+const trace::SharedAttributes& InstrumentedRepository::span_attributes(const char* operation, const char* collection,
+                                                                       const char* query_text) const {
+  trace::Attributes attributes = {{"db.system.name", database_.system},
+                                  {"db.namespace", database_.name},
+                                  {"db.operation.name", std::string(operation)}};
+  // Appended from initializer lists: GCC 12 warns (falsely) that moving a
+  // temporary Attribute's variant may read it uninitialized.
+  if (query_text != nullptr) attributes.insert(attributes.end(), {{"db.query.text", std::string(query_text)}});
+  if (collection[0] != '\0') attributes.insert(attributes.end(), {{"db.collection.name", std::string(collection)}});
+  if (!database_.address.empty()) attributes.insert(attributes.end(), {{"server.address", database_.address}});
+  if (database_.port != 0)
+    attributes.insert(attributes.end(), {{"server.port", static_cast<std::int64_t>(database_.port)}});
+  return trace::SharedAttributes::intern(attributes);
 }
 
 // A lookup's database span as the storage sees it. A query answering several
@@ -94,15 +112,9 @@ class InstrumentedRepository::TracedLookup final : public pokedex::LookupObserve
     if (sampled.empty()) return;
     shared_ = context_.tracer->start_span("BATCH SELECT pokedex_entries", trace::SpanKind::client,
                                           sampled.front()->span_);
-    const auto& database = repository_.database_;
-    shared_.set_attribute("db.system.name", database.system)
-        .set_attribute("db.namespace", database.name)
-        .set_attribute("db.operation.name", "BATCH SELECT")
-        .set_attribute("db.collection.name", "pokedex_entries")
+    shared_.set_attributes(*repository_.batch_span_attributes_)
         .set_attribute("db.operation.batch.size", static_cast<std::int64_t>(query.lookups))
         .set_attribute("db.query.text", query.query_text);
-    if (!database.address.empty()) shared_.set_attribute("server.address", database.address);
-    if (database.port != 0) shared_.set_attribute("server.port", static_cast<std::int64_t>(database.port));
     for (std::size_t i = 1; i < sampled.size(); ++i) {
       shared_.add_link(sampled[i]->span_.context());
       sampled[i]->span_.add_link(shared_.context());
@@ -129,15 +141,7 @@ auto InstrumentedRepository::traced(const http::RequestContext& context, Operati
   // One reading starts both the span and the duration metric, one ends both.
   const auto started = std::chrono::steady_clock::now();
   auto span = context.start_span(operation.span_name, trace::SpanKind::client, started);
-  if (span.recording()) {
-    span.set_attribute("db.system.name", database_.system)
-        .set_attribute("db.namespace", database_.name)
-        .set_attribute("db.operation.name", operation.operation)
-        .set_attribute("db.query.text", operation.query_text);
-    if (operation.collection[0] != '\0') span.set_attribute("db.collection.name", operation.collection);
-    if (!database_.address.empty()) span.set_attribute("server.address", database_.address);
-    if (database_.port != 0) span.set_attribute("server.port", static_cast<std::int64_t>(database_.port));
-  }
+  span.set_attributes(*span_attributes_[id]);
   if (faults_ && faults_->any_active()) co_await injected_delay(span);
   std::exception_ptr failure;
   TracedLookup lookup(*this, context, span);

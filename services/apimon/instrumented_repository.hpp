@@ -68,6 +68,12 @@ class InstrumentedRepository {
   faults::FaultInjector* faults_;
   // Every series made up front: [operation][0 = success, 1 = error].
   std::array<std::array<metrics::ExemplarHistogram*, 2>, operation_count> duration_{};
+  // A database span's attributes that are the same for every query of its
+  // operation; no query text when it varies (null).
+  const trace::SharedAttributes& span_attributes(const char* operation, const char* collection,
+                                                 const char* query_text) const;
+  std::array<const trace::SharedAttributes*, operation_count> span_attributes_{};
+  const trace::SharedAttributes* batch_span_attributes_ = nullptr;  // a query shared by lookups
   metrics::ExemplarHistogram* lookups_per_query_ = nullptr;
 };
 

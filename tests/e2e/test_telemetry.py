@@ -73,6 +73,7 @@ def test_a_request_becomes_a_trace_with_server_database_and_manual_spans(start_a
     assert server_tags["http.request.method"] == "GET"
     assert server_tags["http.route"] == "/pokemon/{id}"
     assert server_tags["url.path"] == "/pokemon/25"
+    assert server_tags["url.scheme"] == "http" and server_tags["server.port"] == apimon.port
     assert server_tags["http.response.status_code"] == 200
     assert server_tags["pokemon.id"] == 25 and server_tags["pokemon.name"] == "Pikachu"
 
@@ -351,6 +352,7 @@ def test_lookups_that_share_a_query_link_to_its_span(start_apimon, collector):
     assert batch_tags["db.operation.name"] == "BATCH SELECT"
     assert batch_tags["span.kind"] == "client" and batch_tags["db.system.name"] == "mariadb"
     assert "IN (?,?)" in batch_tags["db.query.text"]
+    assert batch_tags["db.collection.name"] == "pokedex_entries" and batch_tags["server.address"] == "127.0.0.1"
     # A child of the first lookup's span, in its trace...
     assert parent_of(batch) == owner_lookup["spanID"]
     # ...linked to the other lookup, in another trace, which links back.

@@ -155,6 +155,8 @@ struct Server::Impl {
   Router router;
   std::vector<std::unique_ptr<Worker>> workers;
   std::uint16_t bound_port = 0;
+  // The server span's attributes that never change, with a tracer.
+  const trace::SharedAttributes* span_attributes = nullptr;
   std::atomic<std::size_t> open_connections{0};
   std::atomic<bool> draining{false};
   std::mutex state_mutex;
@@ -186,6 +188,9 @@ struct Server::Impl {
       workers.push_back(std::move(worker));
     }
     bound_port = port;
+    if (options.telemetry.tracer)
+      span_attributes = &trace::SharedAttributes::intern(
+          {{"url.scheme", std::string("http")}, {"server.port", std::int64_t{port}}});
     warn_if_descriptors_run_out_first();
   }
 
@@ -321,7 +326,9 @@ struct Server::Impl {
         if (const auto state = request.find("tracestate"); state != request.end())
           parent->trace_state = trace::validate_tracestate(state->value());
     }
-    return tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr, started);
+    trace::Span span = tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr, started);
+    if (span_attributes != nullptr) span.set_attributes(*span_attributes);
+    return span;
   }
 
   // Runs one request with its span, metrics and access log line around it.
@@ -343,11 +350,9 @@ struct Server::Impl {
       if (!route.empty()) span.set_name({method, " ", route});
       span.set_attribute("http.request.method", ServerMetrics::normalized_method(method))
           .set_attribute("url.path", split_target(request.target()).first)
-          .set_attribute("url.scheme", "http")
           .set_attribute("network.protocol.version", request.version() == 10 ? "1.0" : "1.1")
           .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
-          .set_attribute("client.address", peer_address)
-          .set_attribute("server.port", static_cast<std::int64_t>(bound_port));
+          .set_attribute("client.address", peer_address);
       if (!route.empty()) span.set_attribute("http.route", route);
       if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
         span.set_attribute("user_agent.original", std::string_view(agent->value()));
