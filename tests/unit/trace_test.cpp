@@ -347,6 +347,12 @@ TEST(SharedAttributes, AnEqualSetIsInternedOnceAndADifferentOneApart) {
   EXPECT_NE(&text_not_number, &set);
   EXPECT_NE(other.id(), set.id());
   EXPECT_NE(text_not_number.id(), other.id());
+  // A key given twice keeps its last value, as set_attribute would, and the
+  // set is the same as the one given that value once.
+  const auto& repeated = trace::SharedAttributes::intern({{"k", std::int64_t{1}}, {"k", std::int64_t{2}}});
+  EXPECT_EQ(repeated.size(), 1u);
+  EXPECT_EQ(&trace::SharedAttributes::intern({{"k", std::int64_t{1}}, {"k", std::int64_t{2}}}), &repeated);
+  EXPECT_EQ(&trace::SharedAttributes::intern({{"k", std::int64_t{2}}}), &repeated);
   EXPECT_EQ(set.size(), 3u);
   EXPECT_TRUE(set.contains("db.namespace"));
   EXPECT_FALSE(set.contains("db.query.text"));

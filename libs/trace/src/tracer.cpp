@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
-#include <type_traits>
 #include <unordered_set>
 #include <variant>
 #include <vector>
@@ -60,31 +59,21 @@ const SharedAttributes& SharedAttributes::intern(const Attributes& attributes) {
   static std::mutex mutex;
   // Never destroyed, as interned keys: spans refer to the sets while statics go away.
   static auto* sets = new std::vector<std::unique_ptr<const SharedAttributes>>;
+  auto candidate = std::unique_ptr<SharedAttributes>(new SharedAttributes(attributes, 0));
   const auto same = [&](const SharedAttributes& set) {
-    if (set.size() != attributes.size()) return false;
-    for (std::size_t i = 0; i < attributes.size(); ++i) {
+    if (set.size() != candidate->size()) return false;
+    for (std::size_t i = 0; i < set.size(); ++i) {
       const AttributeView held = set.attributes()[i];
-      if (held.key.view() != attributes[i].key.view()) return false;
-      const bool equal = std::visit(
-          [&](const auto& value) {
-            using Held = std::decay_t<decltype(value)>;
-            if constexpr (std::is_same_v<Held, std::string_view>) {
-              const auto* text = std::get_if<std::string>(&attributes[i].value);
-              return text != nullptr && *text == value;
-            } else {
-              const auto* other = std::get_if<Held>(&attributes[i].value);
-              return other != nullptr && *other == value;
-            }
-          },
-          held.value);
-      if (!equal) return false;
+      const AttributeView asked = candidate->attributes()[i];
+      if (held.key.view() != asked.key.view() || held.value != asked.value) return false;
     }
     return true;
   };
   std::lock_guard lock(mutex);
   for (const auto& set : *sets)
     if (same(*set)) return *set;
-  sets->push_back(std::unique_ptr<const SharedAttributes>(new SharedAttributes(attributes, sets->size())));
+  candidate->id_ = sets->size();
+  sets->push_back(std::move(candidate));
   return *sets->back();
 }
 
