@@ -37,7 +37,7 @@ import urllib.request
 import pytest
 import yaml
 
-from stackkit import dashboards, labs, processes, stack_probe
+from stackkit import compose_owner, dashboards, labs, processes, stack_probe
 from stackkit.stack_probe import OPENER, get_json, http_get, put_faults, wait_until
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
@@ -165,29 +165,6 @@ def project_leftovers():
     return found
 
 
-def process_start_ticks(pid):
-    """The process's start time in clock ticks since boot (field 22 of
-    /proc/PID/stat): with the pid and the boot, it names one process for good."""
-    stat = pathlib.Path("/proc/%d/stat" % pid).read_text()
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def boot_id():
-    return pathlib.Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-
-
-def this_run():
-    return "%s/%d/%s" % (boot_id(), os.getpid(), process_start_ticks(os.getpid()))
-
-
-def run_is_alive(owner):
-    boot, pid, start = owner.split("/")
-    try:
-        return boot == boot_id() and process_start_ticks(int(pid)) == start
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def leftover_owners():
     """OWNER_LABEL of every container, network and volume of the project ('' where it has none)."""
     project = "label=com.docker.compose.project=" + COMPOSE_PROJECT
@@ -203,14 +180,10 @@ def leftover_owners():
 def take_down_a_killed_runs_stack(instance):
     """Refuses a stack of the project name unless a run of this test, now
     gone, left all of it; takes that one down."""
-    owners = set(leftover_owners())
-    assert "" not in owners, (
-        "a compose project named %s, not started by this test, exists on this engine: stop it "
-        "(docker compose down) and run the test again; the test never touches a stack it did not start"
-        % COMPOSE_PROJECT)
-    running = [owner for owner in owners if run_is_alive(owner)]
-    assert not running, "another run of this test (%s) is using the compose project %s" % (running, COMPOSE_PROJECT)
-    print("taking down the stack a killed run of this test left: %s" % sorted(owners))
+    owners = leftover_owners()
+    problem = compose_owner.refusal(owners, COMPOSE_PROJECT)
+    assert problem is None, problem
+    print("taking down the stack a killed run of this test left: %s" % sorted(set(owners)))
     instance.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", timeout=600)
     assert not project_leftovers(), "docker compose down -v left %s" % project_leftovers()
 
@@ -226,7 +199,7 @@ def stack(tmp_path_factory):
     taken = [port for port in PUBLISHED.values() if not processes.port_free(port)]
     assert not taken, "ports the stack publishes are in use: %s" % taken
 
-    instance.mark_as_owned_by(this_run())
+    instance.mark_as_owned_by(compose_owner.this_run())
     started = time.monotonic()
     try:
         up = instance.compose("up", "--detach", "--build", "--wait", "--wait-timeout", str(UP_TIMEOUT),
