@@ -37,9 +37,9 @@ InstrumentedRepository::InstrumentedRepository(pokedex::Repository& repository, 
     span_attributes_[id] = &span_attributes(operation.operation, operation.collection, operation.query_text);
     for (std::size_t failed = 0; failed < 2; ++failed) {
       prometheus::Labels labels = {{"db_system_name", database_.system},
-                                   {"db_operation_name", operations[id].operation},
+                                   {"db_operation_name", operation.operation},
                                    {"db_response_status", failed != 0 ? "error" : "ok"}};
-      if (operations[id].collection[0] != '\0') labels.emplace("db_collection_name", operations[id].collection);
+      if (operation.collection[0] != '\0') labels.emplace("db_collection_name", operation.collection);
       duration_[id][failed] = &family.add(labels);
     }
   }
