@@ -131,15 +131,14 @@ void PokedexApi::register_routes(http::Router& router) {
   // Injected latency and errors reach the API routes only: health checks and
   // scrapes keep answering, as they would for a real fault in request handling.
   // Each names its route template, which the faults' route setting may pick.
-  const auto api = [this](std::string_view route, http::Handler handler) {
-    return faults::with_faults(faults_, route, std::move(handler));
+  const auto api_route = [&](std::string_view route, http::Handler handler) {
+    router.get(route, faults::with_faults(faults_, route, std::move(handler)));
   };
-  router.get("/pokemon/{id}", api("/pokemon/{id}", guarded(&PokedexApi::get_pokemon, true)));
-  router.get("/pokemon/random", api("/pokemon/random", guarded(&PokedexApi::random_pokemon, false)));
-  router.get("/pokemon/search", api("/pokemon/search", guarded(&PokedexApi::search, true)));
-  router.get("/types/{type}/pokemon", api("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true)));
-  router.get("/generations/{generation}/pokemon",
-             api("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true)));
+  api_route("/pokemon/{id}", guarded(&PokedexApi::get_pokemon, true));
+  api_route("/pokemon/random", guarded(&PokedexApi::random_pokemon, false));
+  api_route("/pokemon/search", guarded(&PokedexApi::search, true));
+  api_route("/types/{type}/pokemon", guarded(&PokedexApi::by_type, true));
+  api_route("/generations/{generation}/pokemon", guarded(&PokedexApi::by_generation, true));
   router.get("/metrics", http::metrics_endpoint(metrics_));
   router.get(http::openapi_route, http::openapi_endpoint(openapi_document()));
 }

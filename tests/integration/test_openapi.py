@@ -184,9 +184,12 @@ def registered_routes(service):
     routes = set()
     for source in (REPO / "services" / service).glob("*.cpp"):
         text = source.read_text(encoding="utf-8")
-        for template, constant in re.findall(r'router\.get\(\s*(?:"([^"]+)"|([\w:]+))', text):
-            routes.add((template or constants[constant], "get"))
-        if "faults::add_admin_routes(" in text:
+        # router.get, or apimon's api_route (router.get with fault injection)
+        # whose own router.get names its parameter, `route`.
+        for template, constant in re.findall(r'(?:router\.get|api_route)\(\s*(?:"([^"]+)"|([\w:]+))', text):
+            if constant != "route":
+                routes.add((template or constants[constant], "get"))
+        if "faults::add_admin_routes(" in text or "faults::start(" in text:
             faults = (REPO / "libs/faults/src/http_faults.cpp").read_text(encoding="utf-8")
             for method in re.findall(r"router\.add\(http::verb::(\w+), admin_route", faults):
                 routes.add(("/admin/faults", method.rstrip("_")))
