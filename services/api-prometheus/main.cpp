@@ -39,14 +39,11 @@ int main(int argc, char** argv) {
     api_prometheus::ApiPrometheus api(upstream, telemetry->metrics(), faults, config.max_team_size);
     http::Router router;
     api.register_routes(router);
-    // After the routes: --fault-route names one of them. The other fault
-    // settings were checked while parsing.
-    if (const auto problem = faults.validate(config.faults); !problem.empty()) {
+    // After the routes: --fault-route names one of them.
+    if (const auto problem = faults::start(router, faults, config.faults, config.admin_token); !problem.empty()) {
       std::cerr << "api-prometheus: invalid setting --fault-route: " << problem << '\n';
       return 2;
     }
-    faults.apply(config.faults);
-    faults::add_admin_routes(router, faults, config.admin_token);
     server.set_router(std::move(router));
     spdlog::info("api-prometheus listening on {}:{}; apimon at {}; traces {}; fault admin API {}",
                  config.server.address, server.port(), upstream.url(), telemetry->exporter_description(),

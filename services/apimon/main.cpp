@@ -50,14 +50,11 @@ int main(int argc, char** argv) {
     apimon::PokedexApi api(instrumented, cache, telemetry->metrics(), faults, config.retry_after);
     http::Router router;
     api.register_routes(router);
-    // After the routes: --fault-route names one of them. The other fault
-    // settings were checked while parsing.
-    if (const auto problem = faults.validate(config.faults); !problem.empty()) {
+    // After the routes: --fault-route names one of them.
+    if (const auto problem = faults::start(router, faults, config.faults, config.admin_token); !problem.empty()) {
       std::cerr << "apimon: invalid setting --fault-route: " << problem << '\n';
       return 2;
     }
-    faults.apply(config.faults);
-    faults::add_admin_routes(router, faults, config.admin_token);
 
     config.server.telemetry = {config.telemetry ? telemetry->tracer() : nullptr,
                                config.telemetry ? &telemetry->http_server_metrics() : nullptr, config.access_log};

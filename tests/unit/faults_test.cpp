@@ -404,6 +404,37 @@ TEST(FaultSettingsJson, ReadsAndShowsTheRoute) {
   }
 }
 
+// What a service does at start-up, once its routes are registered.
+TEST(FaultStart, AppliesTheStartupSettingsAndAddsTheAdminApiOrChangesNothing) {
+  FaultInjector injector({Fault::latency, Fault::errors}, nullptr);
+  TwoRoutes routes(injector);
+  http::PathParams params;
+
+  http::Router refused;
+  Settings unknown_route;
+  unknown_route.error_share = 1;
+  unknown_route.route = "/no/such/route";
+  EXPECT_THAT(faults::start(refused, injector, unknown_route, "token"), testing::HasSubstr("/no/such/route"));
+  EXPECT_FALSE(injector.any_active());
+  EXPECT_EQ(refused.find(http::verb::get, faults::admin_route, params).outcome, http::RouteLookup::Outcome::not_found);
+  EXPECT_EQ(routes.get_pokemon().status, 200u);
+
+  http::Router started;
+  Settings errors_on_pokemon = unknown_route;
+  errors_on_pokemon.route = "/pokemon/{id}";
+  EXPECT_EQ(faults::start(started, injector, errors_on_pokemon, "token"), "");
+  EXPECT_TRUE(injector.any_active());
+  EXPECT_EQ(started.find(http::verb::get, faults::admin_route, params).outcome, http::RouteLookup::Outcome::found);
+  EXPECT_EQ(routes.get_pokemon().status, 500u);
+  EXPECT_EQ(routes.get_random().status, 200u);
+
+  http::Router without_token;
+  EXPECT_EQ(faults::start(without_token, injector, {}, ""), "");
+  EXPECT_FALSE(injector.any_active());
+  EXPECT_EQ(without_token.find(http::verb::get, faults::admin_route, params).outcome,
+            http::RouteLookup::Outcome::not_found);
+}
+
 // The admin API as a service registers it: PUT, GET and a PUT without route.
 TEST(FaultAdminApi, RefusesAnUnknownRouteAndClearsTheRouteWithAPutWithoutIt) {
   FaultInjector injector({Fault::latency, Fault::errors}, nullptr);

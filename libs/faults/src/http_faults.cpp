@@ -228,4 +228,11 @@ void add_admin_routes(http::Router& router, FaultInjector& injector, std::string
              });
 }
 
+std::string start(http::Router& router, FaultInjector& injector, const Settings& startup, std::string admin_token) {
+  if (auto problem = injector.validate(startup); !problem.empty()) return problem;
+  injector.apply(startup);
+  add_admin_routes(router, injector, std::move(admin_token));
+  return {};
+}
+
 }  // namespace faults

@@ -29,6 +29,13 @@ http::Handler with_faults(FaultInjector& injector, std::string_view route, http:
 //   DELETE /admin/faults   switches every fault off
 void add_admin_routes(http::Router& router, FaultInjector& injector, std::string token);
 
+// A service's faults at start-up, once every route is registered (the
+// settings' route must name one): applies `startup` and adds the admin API
+// (with `admin_token`, as add_admin_routes). Returns what is wrong with the
+// route, changing nothing then, or "" (the other settings were checked while
+// the command line was parsed).
+std::string start(http::Router& router, FaultInjector& injector, const Settings& startup, std::string admin_token);
+
 // The admin API's JSON: {"latency_ms": 200, "latency_jitter_ms": 50,
 // "latency_share": 0.5, "error_share": 0.1, "error_status": 503,
 // "slow_query_ms": 300, "slow_query_share": 1, "upstream_unreachable": true,
