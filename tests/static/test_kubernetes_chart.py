@@ -172,6 +172,8 @@ def test_a_missing_value_is_a_clear_error(work, values, message):
     ({"database": {"mode": "embedded"}}, "mode"),
     ({"telemetry": {"sampler": "sometimes"}}, "sampler"),
     ({"apimon": {"port": 70000}}, "port"),
+    ({"database": {"appPasswordKey": "app password"}}, "appPasswordKey"),
+    ({"faults": {"tokenKey": "token:1"}}, "tokenKey"),
 ])
 def test_a_mistyped_value_is_refused_by_the_schema(work, values, field):
     result = template(work, "mistyped", merged(BASE_VALUES, values), check=False)
@@ -256,6 +258,36 @@ def test_no_secret_is_held_by_the_chart(renders, name):
     for config in kinds(documents, "AlertmanagerConfig"):
         token = config["spec"]["receivers"][0]["telegramConfigs"][0]["botToken"]
         assert token == {"name": "pokedex-telegram", "key": "bot-token"}
+
+
+def test_secret_keys_stay_strings_that_yaml_would_read_as_numbers_or_booleans(work):
+    """Secret keys may be any of [-._a-zA-Z0-9]: "0440" or "true" are valid
+    keys that plain YAML reads as a number or a boolean. The APIs' environment
+    and volumes are built as data and rendered by toYaml, the others quoted."""
+    keys = {"appPasswordKey": "0440", "rootPasswordKey": "true", "monitorPasswordKey": "1.5"}
+    values = merged(BASE_VALUES, {
+        "database": keys, "faults": {"existingSecret": "pokedex-faults", "tokenKey": "yes"},
+        "monitoring": {"alertmanagerConfig": {"enabled": True, "telegram": {
+            "existingSecret": "pokedex-telegram", "tokenKey": "null", "chatID": -100123}}}})
+    documents = [doc for doc in yaml.safe_load_all(template(work, "yaml-ambiguous-keys", values).stdout) if doc]
+    for component, secrets in (("apimon", {"database": "0440", "faults": "yes"}),
+                               ("api-prometheus", {"faults": "yes"})):
+        pod = one(documents, "Deployment", "%s-%s" % (RELEASE, component))["spec"]["template"]["spec"]
+        volumes = {volume["name"]: volume["secret"] for volume in pod["volumes"] if "secret" in volume}
+        assert {name: volume["items"] for name, volume in volumes.items()} == {
+            name: [{"key": key, "path": key}] for name, key in secrets.items()}
+        assert all(volume["defaultMode"] == 0o440 for volume in volumes.values())
+        [container] = pod["containers"]
+        env = [variable.get("value") for variable in container["env"]]
+        mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+        for name, key in secrets.items():
+            assert "/run/secrets/%s/%s" % (name, key) in env
+            assert mounts[name] == "/run/secrets/%s" % name
+    mariadb = one(documents, "StatefulSet", RELEASE + "-mariadb")["spec"]["template"]["spec"]
+    items = [item["key"] for volume in mariadb["volumes"] if "secret" in volume for item in volume["secret"]["items"]]
+    assert sorted(items) == sorted(keys.values())
+    [config] = kinds(documents, "AlertmanagerConfig")
+    assert config["spec"]["receivers"][0]["telegramConfigs"][0]["botToken"]["key"] == "null"
 
 
 # -------------------------------------------------------------- wiring -------

@@ -1,8 +1,8 @@
 {{/*
 One of the two APIs: Deployment, Service, PodDisruptionBudget and
 HorizontalPodAutoscaler. Called with root, component (the Kubernetes name and
-job label), image, values (its block of values.yaml), env (its own
-environment, YAML), secretVolumes (YAML, may be empty) and mounts.
+job label), image, values (its block of values.yaml), and lists of its own:
+env (name/value maps), secretVolumes and mounts (either may be empty).
 */}}
 {{- define "pokedex.api" -}}
 {{- $root := .root -}}
@@ -55,7 +55,7 @@ spec:
           ports:
             - {name: http, containerPort: {{ $values.port }}, protocol: TCP}
           env:
-            {{- .env | nindent 12 }}
+            {{- toYaml .env | nindent 12 }}
             {{- include "pokedex.otelEnv" (dict "root" $root "service" .component) | nindent 12 }}
             {{- range $name, $value := $values.env }}
             - name: {{ $name }}
@@ -81,13 +81,13 @@ spec:
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
             {{- with .mounts }}
-            {{- . | nindent 12 }}
+            {{- toYaml . | nindent 12 }}
             {{- end }}
       volumes:
         - name: tmp
           emptyDir: {sizeLimit: 16Mi, medium: Memory}
         {{- with .secretVolumes }}
-        {{- . | nindent 8 }}
+        {{- toYaml . | nindent 8 }}
         {{- end }}
 ---
 apiVersion: v1

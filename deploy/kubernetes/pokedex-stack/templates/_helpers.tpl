@@ -135,3 +135,11 @@ topologySpreadConstraints:
 - {name: {{ $name }}, value: {{ $value | quote }}, matchType: {{ $op | quote }}}
 {{- end }}
 {{- end -}}
+
+{{/*
+A volume of one key of a Secret, as YAML (read it back with fromYaml): name,
+secret, key. Mode 0440 (288): its owner and the pod's group read it, nobody else.
+*/}}
+{{- define "pokedex.secretVolume" -}}
+{{- toYaml (dict "name" .name "secret" (dict "secretName" .secret "defaultMode" 288 "items" (list (dict "key" .key "path" .key)))) -}}
+{{- end -}}
