@@ -2,12 +2,22 @@
 One of the two APIs: Deployment, Service, PodDisruptionBudget and
 HorizontalPodAutoscaler. Called with root, component (the Kubernetes name and
 job label), image, values (its block of values.yaml), and lists of its own:
-env (name/value maps), secretVolumes and mounts (either may be empty).
+env (name/value maps), secretVolumes and mounts (either may be empty), and
+adminTokenVariable: the variable naming the fault admin API's token file,
+set with its Secret volume and mount when faults.existingSecret is.
 */}}
 {{- define "pokedex.api" -}}
 {{- $root := .root -}}
 {{- $ctx := dict "root" $root "component" .component -}}
 {{- $values := .values -}}
+{{- $env := .env -}}
+{{- $secretVolumes := .secretVolumes -}}
+{{- $mounts := .mounts -}}
+{{- with $root.Values.faults.existingSecret -}}
+{{- $env = append $env (dict "name" $.adminTokenVariable "value" (printf "/run/secrets/faults/%s" $root.Values.faults.tokenKey)) -}}
+{{- $secretVolumes = append $secretVolumes (include "pokedex.secretVolume" (dict "name" "faults" "secret" . "key" $root.Values.faults.tokenKey) | fromYaml) -}}
+{{- $mounts = append $mounts (dict "name" "faults" "mountPath" "/run/secrets/faults" "readOnly" true) -}}
+{{- end -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -55,7 +65,7 @@ spec:
           ports:
             - {name: http, containerPort: {{ $values.port }}, protocol: TCP}
           env:
-            {{- toYaml .env | nindent 12 }}
+            {{- toYaml $env | nindent 12 }}
             {{- include "pokedex.otelEnv" (dict "root" $root "service" .component) | nindent 12 }}
             {{- range $name, $value := $values.env }}
             - name: {{ $name }}
@@ -80,13 +90,13 @@ spec:
             {{- include "pokedex.containerSecurityContext" . | nindent 12 }}
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
-            {{- with .mounts }}
+            {{- with $mounts }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
       volumes:
         - name: tmp
           emptyDir: {sizeLimit: 16Mi, medium: Memory}
-        {{- with .secretVolumes }}
+        {{- with $secretVolumes }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
 ---
