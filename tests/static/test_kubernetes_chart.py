@@ -270,18 +270,20 @@ def test_secret_keys_stay_strings_that_yaml_would_read_as_numbers_or_booleans(wo
         "monitoring": {"alertmanagerConfig": {"enabled": True, "telegram": {
             "existingSecret": "pokedex-telegram", "tokenKey": "null", "chatID": -100123}}}})
     documents = [doc for doc in yaml.safe_load_all(template(work, "yaml-ambiguous-keys", values).stdout) if doc]
-    for component, secrets in (("apimon", {"database": "0440", "faults": "yes"}),
-                               ("api-prometheus", {"faults": "yes"})):
+    # {volume: (the variable naming the file, the key)} for each API.
+    for component, secrets in (("apimon", {"database": ("APIMON_DATABASE_PASSWORD_FILE", "0440"),
+                                           "faults": ("APIMON_ADMIN_TOKEN_FILE", "yes")}),
+                               ("api-prometheus", {"faults": ("APIPROM_ADMIN_TOKEN_FILE", "yes")})):
         pod = one(documents, "Deployment", "%s-%s" % (RELEASE, component))["spec"]["template"]["spec"]
         volumes = {volume["name"]: volume["secret"] for volume in pod["volumes"] if "secret" in volume}
         assert {name: volume["items"] for name, volume in volumes.items()} == {
-            name: [{"key": key, "path": key}] for name, key in secrets.items()}
+            name: [{"key": key, "path": key}] for name, (_, key) in secrets.items()}
         assert all(volume["defaultMode"] == 0o440 for volume in volumes.values())
         [container] = pod["containers"]
-        env = [variable.get("value") for variable in container["env"]]
+        env = {variable["name"]: variable.get("value") for variable in container["env"]}
         mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
-        for name, key in secrets.items():
-            assert "/run/secrets/%s/%s" % (name, key) in env
+        for name, (variable, key) in secrets.items():
+            assert env[variable] == "/run/secrets/%s/%s" % (name, key)
             assert mounts[name] == "/run/secrets/%s" % name
     mariadb = one(documents, "StatefulSet", RELEASE + "-mariadb")["spec"]["template"]["spec"]
     items = [item["key"] for volume in mariadb["volumes"] if "secret" in volume for item in volume["secret"]["items"]]
