@@ -1,3 +1,4 @@
+#include <http/http_date.hpp>
 #include <http/problem.hpp>
 #include <http/server.hpp>
 #include <http/server_metrics.hpp>
@@ -19,6 +20,8 @@
 
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <ctime>
 #include <thread>
 #include <vector>
 
@@ -66,6 +69,13 @@ class RunningServer {
     router.get("/teapot", [](http::RequestContext&) -> asio::awaitable<http::Response> {
       throw http::ProblemError(http::status::bad_request, "Bad teapot.");
       co_return http::Response{};
+    });
+    // Sets the two fields the server writes itself on every response.
+    router.get("/self-described", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
+      http::Response response = text(context, "mine");
+      response.set(bhttp::field::server, "the-handler");
+      response.set(bhttp::field::date, "Thu, 01 Jan 1970 00:00:00 GMT");
+      co_return response;
     });
     router.get("/large", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
       co_return text(context, std::string(large_body_bytes, 'p'));
@@ -203,8 +213,29 @@ TEST(Server, MalformedRequestsGet400) {
   RunningServer server;
   Client client(server.port());
   client.send("THIS IS NOT HTTP\r\n\r\n");
-  EXPECT_EQ(client.receive().result(), http::status::bad_request);
+  const auto response = client.receive();
+  EXPECT_EQ(response.result(), http::status::bad_request);
+  EXPECT_EQ(response[bhttp::field::server], "http");
+  EXPECT_TRUE(http::parse_http_date(response[bhttp::field::date]).has_value());
   EXPECT_TRUE(client.closed_by_server());
+}
+
+// Every response carries the server's one Server field and one Date field
+// of now; a handler's own are replaced, not repeated.
+TEST(Server, EveryResponseHasTheServersNameAndDateOnce) {
+  RunningServer server;
+  Client client(server.port());
+  for (const std::string_view path : {"/echo/hi", "/self-described", "/nowhere"}) {
+    client.send("GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto before = std::time(nullptr);
+    const auto response = client.receive();
+    EXPECT_EQ(response.count(bhttp::field::server), 1U) << path;
+    EXPECT_EQ(response[bhttp::field::server], "http") << path;
+    ASSERT_EQ(response.count(bhttp::field::date), 1U) << path;
+    const auto date = http::parse_http_date(response[bhttp::field::date]);
+    ASSERT_TRUE(date.has_value()) << path;
+    EXPECT_LE(std::abs(*date - before), 2) << path;
+  }
 }
 
 TEST(Server, ClosesIdleConnections) {

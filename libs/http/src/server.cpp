@@ -114,7 +114,11 @@ std::size_t write_now(tcp::socket& socket, std::string_view bytes) {
 }
 
 // Status line, fields and body in one buffer, so a response leaves in one write.
-void serialize(const Response& response, std::string& out) {
+// Every response carries the server's Server and Date fields, written here
+// rather than set on the response: each field set on a response is a heap
+// allocation, and these two would be two more on every request. A handler's
+// own Server or Date is replaced, as setting them would.
+void serialize(const Response& response, std::string_view server_name, std::string& out) {
   out.clear();
   out.append(response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   const unsigned status_code = response.result_int();
@@ -122,8 +126,12 @@ void serialize(const Response& response, std::string& out) {
                                  static_cast<char>('0' + status_code / 10 % 10),
                                  static_cast<char>('0' + status_code % 10), ' '};
   out.append(code.data(), code.size()).append(response.reason()).append("\r\n");
-  for (const auto& field : response) out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
-  out.append("\r\n").append(response.body());
+  for (const auto& field : response) {
+    if (field.name() == bhttp::field::server || field.name() == bhttp::field::date) continue;
+    out.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+  }
+  out.append("Server: ").append(server_name).append("\r\nDate: ").append(http_date_now()).append("\r\n\r\n");
+  out.append(response.body());
 }
 
 // An address as text; IPv4 by hand, since inet_ntop formats it through printf.
@@ -259,7 +267,7 @@ struct Server::Impl {
 
   // The answer to a request that could not be read, when it deserves one (a
   // connection that closed or timed out gets none).
-  std::optional<Response> refusal_for(const boost::system::error_code& read_error) const {
+  static std::optional<Response> refusal_for(const boost::system::error_code& read_error) {
     if (read_error == bhttp::error::header_limit)
       return dispatch_error(status::request_header_fields_too_large,
                             "The request line and headers exceed the server's limit.", 11);
@@ -271,15 +279,8 @@ struct Server::Impl {
     return std::nullopt;
   }
 
-  Response dispatch_error(status code, std::string_view detail, unsigned version) const {
-    Response response = problem(code, detail, version, false);
-    decorate(response);
-    return response;
-  }
-
-  void decorate(Response& response) const {
-    response.set(bhttp::field::server, options.server_name);
-    response.set(bhttp::field::date, http_date_now());
+  static Response dispatch_error(status code, std::string_view detail, unsigned version) {
+    return problem(code, detail, version, false);
   }
 
   // Finds the route and runs its handler; `route` learns the matched template ("" if none).
@@ -407,7 +408,7 @@ struct Server::Impl {
     if (!refusal) co_return;
     connection.phase = TimeoutPhase::response;
     arm(options.limits.io_timeout);
-    serialize(*refusal, output);
+    serialize(*refusal, options.server_name, output);
     co_await asio::async_write(connection.socket, asio::buffer(output), use_tuple);
   }
 
@@ -467,9 +468,8 @@ struct Server::Impl {
       connection->in_handler = true;  // the handler's own time is not the client's to answer for
       Response response = co_await instrumented(request, peer_address);
       connection->in_handler = false;
-      decorate(response);
       response.keep_alive(request.keep_alive() && !draining);
-      serialize(response, output);
+      serialize(response, options.server_name, output);
       // The response goes out at once when the socket takes it all, as it does
       // unless the client reads slowly; only the rest waits, under the I/O
       // timeout.

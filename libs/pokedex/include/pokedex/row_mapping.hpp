@@ -7,6 +7,7 @@ namespace pokedex::rows {
 
 template <class Row>
 void read_types(const Row& row, int primary, std::vector<std::string>& types) {
+  types.reserve(2);  // one or two: one allocation, not a second to grow
   types.emplace_back(row.text(primary));
   if (!row.is_null(primary + 1)) types.emplace_back(row.text(primary + 1));
 }
