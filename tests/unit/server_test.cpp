@@ -22,7 +22,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -340,6 +343,106 @@ class CountingExporter final : public trace::SpanExporter {
  private:
   std::atomic<std::size_t>& exported_;
 };
+
+// Keeps a copy of every span it is handed.
+class CopyingExporter final : public trace::SpanExporter {
+ public:
+  trace::ExportResult export_spans(trace::SpanBatch spans) override {
+    std::lock_guard lock(mutex);
+    for (const auto* span : spans) copies.push_back(*span);
+    return trace::ExportResult::success;
+  }
+  std::mutex mutex;
+  std::vector<trace::SpanData> copies;
+};
+
+std::string text_attribute(const trace::SpanData& span, const trace::AttributeKey& key) {
+  const std::size_t slot = span.attributes.find(key);
+  if (slot == span.attributes.size()) return "(absent)";
+  const trace::AttributeView attribute = span.attributes[slot];
+  const auto* text = std::get_if<std::string_view>(&attribute.value);
+  return text != nullptr ? std::string(*text) : "(not text)";
+}
+
+// The SERVER span reads the caller's trace context and its user agent from
+// the request's fields, whatever their names' case; of a repeated field,
+// the first counts.
+TEST(Server, TheServerSpanContinuesTheCallersTraceAndNamesItsUserAgent) {
+  auto exporter = std::make_unique<CopyingExporter>();
+  CopyingExporter& exported = *exporter;
+  trace::BatchSpanProcessorOptions batching;
+  batching.schedule_delay = 10ms;
+  trace::Tracer tracer({}, {"server_test", "1"}, trace::always_on_sampler(),
+                       std::make_unique<trace::BatchSpanProcessor>(std::move(exporter), batching));
+  http::Router router;
+  router.get("/echo/{word}", [](http::RequestContext& context) -> asio::awaitable<http::Response> {
+    co_return text(context, std::string(context.params.get("word")));
+  });
+  http::ServerOptions options;
+  options.address = "127.0.0.1";
+  options.port = 0;
+  options.threads = 1;
+  options.telemetry.tracer = &tracer;
+  http::Server server(options, std::move(router));
+  server.listen();
+  std::thread loop([&] { server.run(); });
+
+  Client client(server.port());
+  client.send("GET /echo/child HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n"
+              "TraceParent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n"
+              "TRACESTATE: congo=t61rcWkgMzE\r\nuser-agent: second\r\n"
+              "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+              "tracestate: rojo=00f067aa0ba902b7\r\n\r\n");
+  EXPECT_EQ(client.receive().body(), "child");
+  client.send("GET /echo/root HTTP/1.1\r\nHost: x\r\ntracestate: congo=t61rcWkgMzE\r\n\r\n");
+  EXPECT_EQ(client.receive().body(), "root");
+  ASSERT_TRUE(tracer.force_flush(10s));
+  server.stop();
+  loop.join();
+
+  std::lock_guard lock(exported.mutex);
+  ASSERT_EQ(exported.copies.size(), 2U);
+  const trace::SpanData& child = exported.copies[0];
+  EXPECT_EQ(child.trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(child.parent_span_id.hex(), "00f067aa0ba902b7");
+  EXPECT_EQ(child.trace_state, "congo=t61rcWkgMzE");
+  EXPECT_EQ(text_attribute(child, "user_agent.original"), "probe/1");
+  const trace::SpanData& root = exported.copies[1];
+  EXPECT_NE(root.trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_FALSE(root.parent_span_id.valid());
+  EXPECT_EQ(root.trace_state, "");  // a tracestate without a traceparent is ignored
+  EXPECT_EQ(text_attribute(root, "user_agent.original"), "(absent)");
+}
+
+// Keep-alive as each version has it: HTTP/1.1 unless the client says close,
+// HTTP/1.0 only when it asks, and the response says which.
+TEST(Server, KeepsAliveAsTheClientsVersionAndConnectionFieldSay) {
+  RunningServer server;
+  {
+    Client client(server.port());
+    client.send("GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto kept = client.receive();
+    EXPECT_EQ(kept.count(bhttp::field::connection), 0U);
+    EXPECT_TRUE(kept.keep_alive());
+    client.send("GET /echo/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const auto closing = client.receive();
+    EXPECT_EQ(closing.body(), "b|/echo/{word}");
+    EXPECT_EQ(closing[bhttp::field::connection], "close");
+    EXPECT_TRUE(client.closed_by_server());
+  }
+  {
+    Client client(server.port());
+    client.send("GET /echo/c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    const auto kept = client.receive();
+    EXPECT_EQ(kept.version(), 10U);
+    EXPECT_EQ(kept[bhttp::field::connection], "keep-alive");
+    client.send("GET /echo/d HTTP/1.0\r\n\r\n");
+    const auto closing = client.receive();
+    EXPECT_EQ(closing.body(), "d|/echo/{word}");
+    EXPECT_EQ(closing.count(bhttp::field::connection), 0U);
+    EXPECT_TRUE(client.closed_by_server());
+  }
+}
 
 // Several event loops serving several clients at once, each request touching
 // the state the loops share: the SERVER span queued for the batch processor's

@@ -3,6 +3,7 @@
 #include "http/http_date.hpp"
 #include "http/problem.hpp"
 #include "http/query.hpp"
+#include "text/text.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -30,6 +31,7 @@
 #include <limits>
 #include <linux/sockios.h>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <unordered_set>
@@ -132,6 +134,43 @@ void serialize(const Response& response, std::string_view server_name, std::stri
   }
   out.append("Server: ").append(server_name).append("\r\nDate: ").append(http_date_now()).append("\r\n\r\n");
   out.append(response.body());
+}
+
+// The request fields the server span reads, found in one pass: Beast finds
+// a field, even one named by its enum, by searching its set with a
+// case-insensitive compare of names, a few hundred instructions for each
+// field asked for. The first of a repeated field counts, as with find().
+struct SpanFields {
+  std::optional<std::string_view> traceparent;
+  std::optional<std::string_view> tracestate;
+  std::optional<std::string_view> user_agent;
+};
+
+SpanFields span_fields(const Request& request) {
+  constexpr std::string_view traceparent = "traceparent";
+  constexpr std::string_view tracestate = "tracestate";
+  SpanFields found;
+  for (const auto& field : request) {
+    if (field.name() == bhttp::field::user_agent) {
+      if (!found.user_agent) found.user_agent = field.value();
+      continue;
+    }
+    if (field.name() != bhttp::field::unknown) continue;
+    const std::string_view name = field.name_string();
+    if (name.size() == traceparent.size() && text::iequals(name, traceparent)) {
+      if (!found.traceparent) found.traceparent = field.value();
+    } else if (name.size() == tracestate.size() && text::iequals(name, tracestate)) {
+      if (!found.tracestate) found.tracestate = field.value();
+    }
+  }
+  return found;
+}
+
+// Sets the response's Connection field only when it says something: an
+// HTTP/1.1 response is kept alive without one, and setting it means
+// searching the fields for one first.
+void say_keep_alive(Response& response, bool keep_alive) {
+  if (!keep_alive || response.version() != 11) response.keep_alive(keep_alive);
 }
 
 // An address as text; IPv4 by hand, since inet_ntop formats it through printf.
@@ -317,15 +356,13 @@ struct Server::Impl {
   }
 
   // The request's SERVER span, a child of the caller's if it sent a valid traceparent.
-  trace::Span start_server_span(const Request& request, std::string_view method, Clock::time_point started) const {
+  trace::Span start_server_span(const SpanFields& fields, std::string_view method, Clock::time_point started) const {
     auto* tracer = options.telemetry.tracer;
     if (!tracer) return {};
     std::optional<trace::SpanContext> parent;
-    if (const auto header = request.find("traceparent"); header != request.end()) {
-      parent = trace::parse_traceparent(header->value());
-      if (parent)
-        if (const auto state = request.find("tracestate"); state != request.end())
-          parent->trace_state = trace::validate_tracestate(state->value());
+    if (fields.traceparent) {
+      parent = trace::parse_traceparent(*fields.traceparent);
+      if (parent && fields.tracestate) parent->trace_state = trace::validate_tracestate(*fields.tracestate);
     }
     trace::Span span = tracer->start_span(method, trace::SpanKind::server, parent ? &*parent : nullptr, started);
     if (span_attributes != nullptr) span.set_attributes(*span_attributes);
@@ -338,7 +375,8 @@ struct Server::Impl {
     const auto& telemetry = options.telemetry;
     const auto started = Clock::now();
     const std::string_view method = request.method_string();
-    trace::Span span = start_server_span(request, method, started);
+    const SpanFields fields = telemetry.tracer ? span_fields(request) : SpanFields{};
+    trace::Span span = start_server_span(fields, method, started);
     if (telemetry.metrics) telemetry.metrics->request_started(method);
 
     std::string_view route;
@@ -355,8 +393,7 @@ struct Server::Impl {
           .set_attribute("http.response.status_code", static_cast<std::int64_t>(status_code))
           .set_attribute("client.address", peer_address);
       if (!route.empty()) span.set_attribute("http.route", route);
-      if (const auto agent = request.find(bhttp::field::user_agent); agent != request.end())
-        span.set_attribute("user_agent.original", std::string_view(agent->value()));
+      if (fields.user_agent) span.set_attribute("user_agent.original", *fields.user_agent);
       if (status_code >= 500) span.set_status(trace::StatusCode::error);
     }
     if (telemetry.metrics)
@@ -468,7 +505,9 @@ struct Server::Impl {
       connection->in_handler = true;  // the handler's own time is not the client's to answer for
       Response response = co_await instrumented(request, peer_address);
       connection->in_handler = false;
-      response.keep_alive(request.keep_alive() && !draining);
+      // The parser learnt the request's keep-alive from its Connection field as it read it.
+      const bool keep_alive = parser.keep_alive() && !draining;
+      say_keep_alive(response, keep_alive);
       serialize(response, options.server_name, output);
       // The response goes out at once when the socket takes it all, as it does
       // unless the client reads slowly; only the rest waits, under the I/O
@@ -481,7 +520,7 @@ struct Server::Impl {
         std::tie(write_error, std::ignore) =
             co_await asio::async_write(socket, asio::buffer(output.data() + sent, output.size() - sent), use_tuple);
       }
-      if (write_error || !response.keep_alive()) break;
+      if (write_error || !keep_alive) break;
       // A client just answered has rarely sent its next request yet: reading
       // now would mostly find nothing (Asio tries the read before waiting for
       // one) and cost a system call. The loop's other connections go first;
