@@ -67,7 +67,7 @@ struct Client::Impl {
       throw ClientError("sending the request failed: " + write_error.message(), write_error == beast::error::timeout);
     }
     beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
+    bhttp::response_parser<bhttp::string_body, FieldAllocator<char>> parser;
     parser.body_limit(options.max_response_body_bytes);
     auto [read_error, read] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
     if (read_error) {

@@ -468,7 +468,7 @@ struct Server::Impl {
     beast::flat_buffer buffer;
     std::string output;
     for (;;) {
-      bhttp::request_parser<bhttp::string_body> parser;
+      bhttp::request_parser<bhttp::string_body, FieldAllocator<char>> parser;
       parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
       parser.body_limit(limits.max_body_bytes);
       parser.eager(true);

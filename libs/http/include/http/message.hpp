@@ -1,4 +1,6 @@
 #pragma once
+#include "http/field_allocator.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -16,8 +18,9 @@ namespace beast = boost::beast;
 namespace asio = boost::asio;
 using verb = beast::http::verb;
 using status = beast::http::status;
-using Request = beast::http::request<beast::http::string_body>;
-using Response = beast::http::response<beast::http::string_body>;
+using Fields = beast::http::basic_fields<FieldAllocator<char>>;
+using Request = beast::http::request<beast::http::string_body, Fields>;
+using Response = beast::http::response<beast::http::string_body, Fields>;
 
 // Values captured by a route template's `{name}` segments; views into the request target.
 class PathParams {
