@@ -190,7 +190,11 @@ std::string address_text(const asio::ip::address& address) {
 
 struct Server::Impl {
   struct Worker {
-    asio::io_context context{1};
+    // A worker's sockets are only ever used by its own thread; other threads
+    // only post to its loop (a drain, a stop, a database's answer) and set
+    // timers, which keep their locks. So the reactor's lock per socket
+    // operation goes: two lock and unlock pairs less per request.
+    asio::io_context context{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     tcp::acceptor acceptor{context};
     std::unordered_set<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
     RepeatedWarning refusals;                                     // the same
