@@ -139,7 +139,7 @@ void serialize(const Response& response, std::string_view server_name, std::stri
 // The request fields the server span reads, found in one pass: Beast finds
 // a field, even one named by its enum, by searching its set with a
 // case-insensitive compare of names, a few hundred instructions for each
-// field asked for. The first of a repeated field counts, as with find().
+// field asked for. Of a repeated field, the first counts.
 struct SpanFields {
   std::optional<std::string_view> traceparent;
   std::optional<std::string_view> tracestate;
@@ -191,9 +191,9 @@ std::string address_text(const asio::ip::address& address) {
 struct Server::Impl {
   struct Worker {
     // A worker's sockets are only ever used by its own thread; other threads
-    // only post to its loop (a drain, a stop, a database's answer) and set
-    // timers, which keep their locks. So the reactor's lock per socket
-    // operation goes: two lock and unlock pairs less per request.
+    // only post to its loop (a drain, a stop, a database's answer), and the
+    // scheduler's and the timers' locks stay. So the reactor's lock per
+    // socket operation goes: two lock and unlock pairs less per request.
     asio::io_context context{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     tcp::acceptor acceptor{context};
     std::unordered_set<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
