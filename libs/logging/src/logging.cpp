@@ -61,7 +61,7 @@ thread_local LineBuffer line_buffer;
 
 // Room for the fixed parts of a record: time, level, keys, ids and numbers.
 constexpr std::size_t record_overhead = 512;
-constexpr std::size_t escaped_worst_case(std::string_view text) { return (6 * text.size()) + 2; }
+constexpr std::size_t escaped_worst_case(std::string_view text) { return json_writer::escaped_size_bound(text.size()); }
 
 void write_directly(std::string_view line) {
   while (!line.empty()) {
@@ -75,35 +75,6 @@ void write_directly(std::string_view line) {
 char* put(char* out, std::string_view text) {
   std::memcpy(out, text.data(), text.size());
   return out + text.size();
-}
-
-// A JSON string, escaping only what RFC 8259 requires.
-char* put_escaped(char* out, std::string_view text) {
-  static constexpr std::string_view hex = "0123456789abcdef";
-  *out++ = '"';
-  for (const char character : text) {
-    const auto c = static_cast<unsigned char>(character);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      *out++ = character;
-      continue;
-    }
-    *out++ = '\\';
-    switch (c) {
-      case '"': *out++ = '"'; break;
-      case '\\': *out++ = '\\'; break;
-      case '\n': *out++ = 'n'; break;
-      case '\r': *out++ = 'r'; break;
-      case '\t': *out++ = 't'; break;
-      case '\b': *out++ = 'b'; break;
-      case '\f': *out++ = 'f'; break;
-      default:
-        out = put(out, "u00");
-        *out++ = hex[c >> 4];
-        *out++ = hex[c & 0xF];
-    }
-  }
-  *out++ = '"';
-  return out;
 }
 
 char* put_integer(char* out, std::uint64_t number) { return std::to_chars(out, out + 24, number).ptr; }
@@ -150,7 +121,7 @@ char* begin_record(char* out, std::chrono::system_clock::time_point when, std::s
   out = put(out, R"(","service":)");
   out = put(out, output.service_json);
   out = put(out, R"(,"message":)");
-  return put_escaped(out, message);
+  return json_writer::write_escaped(out, message);
 }
 
 char* put_hex(char* out, std::span<const std::uint8_t> bytes) {
@@ -204,9 +175,9 @@ class JsonLinesSink final : public spdlog::sinks::sink {
     out = begin_record(out, message.time, level_name(message.level), payload);
     if (!current_trace_id.empty()) {
       out = put(out, R"(,"trace_id":)");
-      out = put_escaped(out, current_trace_id);
+      out = json_writer::write_escaped(out, current_trace_id);
       out = put(out, R"(,"span_id":)");
-      out = put_escaped(out, current_span_id);
+      out = json_writer::write_escaped(out, current_span_id);
     }
     // Records are events (a start, a stop, a failure), few beside the access
     // log's lines: each is written as soon as the writer thread gets to it.
@@ -275,11 +246,11 @@ void access_log(const AccessRecord& request) {
                                 (2 * (request.trace_id.size() + request.span_id.size())));
   out = begin_record(out, now, "info", "request");
   out = put(out, R"(,"http.request.method":)");
-  out = put_escaped(out, request.method);
+  out = json_writer::write_escaped(out, request.method);
   out = put(out, R"(,"http.route":)");
-  out = put_escaped(out, request.route);
+  out = json_writer::write_escaped(out, request.route);
   out = put(out, R"(,"url.path":)");
-  out = put_escaped(out, request.target);
+  out = json_writer::write_escaped(out, request.target);
   out = put(out, R"(,"http.response.status_code":)");
   out = put_integer(out, request.status);
   out = put(out, R"(,"duration_ms":)");
