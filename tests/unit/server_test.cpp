@@ -14,6 +14,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <ctime>
+#include <regex>
 #include <string>
 #include <thread>
 #include <variant>
@@ -130,6 +132,15 @@ class Client {
     bhttp::response<bhttp::string_body> response;
     bhttp::read(socket_, buffer_, response);
     return response;
+  }
+
+  // Every byte the server sends until it closes the connection.
+  std::string receive_until_closed() {
+    std::string raw = boost::beast::buffers_to_string(buffer_.data());
+    boost::system::error_code ec;
+    std::array<char, 4096> chunk;
+    while (!ec) raw.append(chunk.data(), socket_.read_some(asio::buffer(chunk), ec));
+    return raw;
   }
 
   // True when the server has closed the connection (a read returns EOF).
@@ -240,6 +251,22 @@ TEST(Server, EveryResponseHasTheServersNameAndDateOnce) {
     ASSERT_TRUE(date.has_value()) << path;
     EXPECT_LE(std::abs(*date - before), 2) << path;
   }
+}
+
+// The bytes on the wire, exactly: the status line, the handler's fields in
+// their order (its own Server and Date left out), the server's Server and
+// Date, the body, and nothing after it, for two responses on one connection.
+TEST(Server, WritesEachResponseByteForByte) {
+  RunningServer server;
+  Client client(server.port());
+  client.send("GET /self-described HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/bye HTTP/1.0\r\n\r\n");
+  const std::string raw = client.receive_until_closed();
+  const std::regex date("Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT\r\n");
+  EXPECT_EQ(std::regex_replace(raw, date, "Date: <now>\r\n"),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n"
+            "Server: http\r\nDate: <now>\r\n\r\nmine"
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+            "Server: http\r\nDate: <now>\r\n\r\nbye|/echo/{word}");
 }
 
 TEST(Server, ClosesIdleConnections) {
