@@ -1,9 +1,13 @@
+#include <block_pool/block_pool.hpp>
 #include <storage/sqlite/sqlite_store.hpp>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstring>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 using pokedex::Language;
 
@@ -28,6 +32,35 @@ TEST(SqliteStore, FindsAPokemonWithEveryField) {
   EXPECT_EQ(pikachu->base_stats.speed, 90);
   const auto bulbasaur = store().find_pokemon(1, Language::en);
   EXPECT_EQ(bulbasaur->types, (std::vector<std::string>{"grass", "poison"}));
+}
+
+// SQLite's memory comes from the threads' block pools: the store configures
+// that before SQLite initialises, when it opens the process's first
+// connection (each test runs in a process of its own).
+TEST(SqliteStore, SqlitesMemoryComesFromTheThreadsBlockPool) {
+  static_cast<void>(store());
+  // A small block lends SQLite the whole of a pool block, to grow into.
+  void* small = sqlite3_malloc(10);
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(sqlite3_msize(small), block_pool::block_bytes - 8);
+  std::memset(small, 'x', 10);
+  void* same = sqlite3_realloc(small, 200);
+  EXPECT_EQ(same, small);
+  void* large = sqlite3_realloc(same, 1000);
+  ASSERT_NE(large, nullptr);
+  EXPECT_GE(sqlite3_msize(large), 1000U);
+  EXPECT_EQ(std::string(static_cast<const char*>(large), 10), std::string(10, 'x'));
+  sqlite3_free(large);
+
+  // A lookup's row buffers, freed when its statement is reset, wait on the
+  // thread's free list for the next lookup instead of going back to malloc.
+  std::size_t kept = 0;
+  std::thread lookup([&kept] {
+    const bool found = store().find_pokemon(25, Language::en).has_value();
+    kept = found ? block_pool::free_blocks() : 0;
+  });
+  lookup.join();
+  EXPECT_GT(kept, 0U);
 }
 
 TEST(SqliteStore, NamesInTheRequestedLanguage) {

@@ -1,6 +1,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
 #include "storage/sqlite/embedded_sql.hpp"
+#include "sqlite_memory.hpp"
 
 #include <pokedex/queries.hpp>
 #include <pokedex/row_mapping.hpp>
@@ -99,13 +100,19 @@ void release_pages(std::string_view text) {
   if (end > begin) madvise(const_cast<char*>(text.data() + (begin - address)), end - begin, MADV_DONTNEED);
 }
 
+// Both settings take only before SQLite initialises, so they are made once,
+// before the first connection opens; if something in the process initialised
+// SQLite first, SQLite refuses them and keeps its defaults.
+//
 // SQLite counts every allocation under a process-wide mutex, for
 // sqlite3_memory_used() and a soft heap limit, neither of which is used here;
-// without the count a point query takes no lock for its allocations. It can
-// only be turned off before SQLite initialises: if something in the process
-// did that first, SQLite refuses, and the count stays on.
-void stop_counting_allocations() {
-  static const bool configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+// without the count a point query takes no lock for its allocations. And its
+// memory comes from the threads' block pools (sqlite_memory.hpp says why).
+void configure_sqlite() {
+  static const bool configured = [] {
+    sqlite_memory::use_block_pool();
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  }();
   static_cast<void>(configured);
 }
 
@@ -134,7 +141,7 @@ struct SqliteStore::Statements {
 };
 
 SqliteStore::SqliteStore(const std::string& path) {
-  stop_counting_allocations();
+  configure_sqlite();
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -142,8 +149,9 @@ SqliteStore::SqliteStore(const std::string& path) {
     throw StorageUnavailable("cannot open sqlite database '" + path + "': " + message);
   }
   try {
-    // The default lookaside pool is 120 KiB per connection, most of it unused
-    // by these small point queries; a smaller one keeps idle memory down.
+    // Where SQLite has lookaside (Debian's has not: see sqlite_memory.hpp),
+    // its default pool is 120 KiB per connection, most of it unused by these
+    // small point queries; a smaller one keeps idle memory down.
     sqlite3_db_config(db_, SQLITE_DBCONFIG_LOOKASIDE, nullptr, 256, 32);
     sqlite3_busy_timeout(db_, 5000);
     if (!has_schema(db_)) {
