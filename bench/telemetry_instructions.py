@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Telemetry's cost in instructions per request, counted by callgrind: a
-figure that does not move with the machine's noise, unlike req/s.
+"""Telemetry's and the access log's cost in instructions per request,
+counted by callgrind: a figure that does not move with the machine's noise,
+unlike req/s.
 
 apimon (embedded SQLite, one thread, no access log) runs under callgrind
 with instrumentation off; after a warm-up, instrumentation is switched on,
@@ -10,7 +11,9 @@ difference divided by REQUESTS is the marginal cost of one request, without
 start-up and warm-up. Telemetry off is --telemetry false with
 OTEL_SDK_DISABLED=true; on is --telemetry true, parentbased_traceidratio at
 SAMPLE_RATIO and no exporter (what an export costs is paid on the exporter's
-own thread, once per batch). Prints one JSON object.
+own thread, once per batch). A third case, access_log, is telemetry off with
+the access log on (to /dev/null): callgrind counts the writer's thread too.
+Prints one JSON object.
 
 With --otlp-endpoint (an OTLP/HTTP collector such as a Jaeger that is already
 running; its base URL), a third case, always_on, samples every request and
@@ -199,9 +202,9 @@ def instructions(apimon, case, requests, sample_ratio, workdir, otlp=None):
             "--db-pool-size",
             "1",
             "--access-log",
-            "false",
+            "true" if case == "access_log" else "false",
             "--telemetry",
-            "false" if case == "off" else "true",
+            "false" if case in ("off", "access_log") else "true",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -270,7 +273,7 @@ def main():
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is missing (apt-get install valgrind)")
-    cases = [] if args.only_always_on else ["off", "on"]
+    cases = [] if args.only_always_on else ["off", "on", "access_log"]
     otlp = None
     if args.otlp_endpoint:
         cases.append("always_on")
@@ -307,6 +310,11 @@ def main():
         off, on = per_request["off"], per_request["on"]
         result.update(
             off_ir_per_request=round(off), on_ir_per_request=round(on), overhead_percent=round((on / off - 1) * 100, 2)
+        )
+    if "access_log" in per_request:
+        off, logged = per_request["off"], per_request["access_log"]
+        result.update(
+            access_log_ir_per_request=round(logged), access_log_overhead_percent=round((logged / off - 1) * 100, 2)
         )
     if "always_on" in per_request:
         result["always_on_ir_per_request"] = round(per_request["always_on"])

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -864,6 +865,24 @@ def test_a_bounded_run_ends_by_itself(tmp_path):
 
 
 # ------------------------------------------------------------- real runs --
+
+def test_the_instruction_counts_cover_telemetry_and_the_access_log():
+    """bench/telemetry_instructions.py counts the apimon under test in its
+    three cases; each adds work to telemetry off: metrics and unsampled spans
+    (telemetry on), a JSON line per request (access log)."""
+    assert os.environ.get("APIMON_BIN"), "APIMON_BIN names the apimon under test"
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "telemetry_instructions.py"), "--apimon",
+                             os.environ["APIMON_BIN"], "--requests", "300"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    counted = json.loads(result.stdout)
+    off = counted["off_ir_per_request"]
+    assert 5_000 < off < 200_000, counted
+    assert counted["on_ir_per_request"] > off * 1.01, counted
+    assert counted["access_log_ir_per_request"] > off * 1.01, counted
+    logged = counted["access_log_ir_per_request"]
+    assert abs(counted["access_log_overhead_percent"] - (logged / off - 1) * 100) < 0.1, counted
+
 
 def short_run_cases():
     cases = ["nginx", "nginx-log", "sqlite", "mariadb", "sysbench", "rss", "telemetry-off", "telemetry-on",

@@ -217,7 +217,9 @@ def console(settings, results, checks):
     if results.ok("telemetry-instructions"):
         extra = results["telemetry-instructions"].extra
         lines.append(f"telemetry-instructions: {extra['off_instructions_per_request']} instructions per request off, "
-                     f"{extra['on_instructions_per_request']} on: +{extra['overhead_percent']} % (callgrind)")
+                     f"{extra['on_instructions_per_request']} on: +{extra['overhead_percent']} %, "
+                     f"{extra['access_log_instructions_per_request']} with the access log: "
+                     f"+{extra['access_log_overhead_percent']} % (callgrind)")
     if results.ok("spans"):
         extra = results["spans"].extra
         for benchmark in _span_benchmarks(extra):

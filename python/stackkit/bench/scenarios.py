@@ -293,7 +293,7 @@ def spans(bench):
 
 def telemetry_instructions(bench):
     name, results = "telemetry-instructions", bench.results
-    print("  apimon under callgrind, telemetry off then on")
+    print("  apimon under callgrind: telemetry off, on, and off with the access log")
     output_path = os.path.join(bench.tmp, "instructions.json")
     errors_path = os.path.join(bench.tmp, "instructions.err")
     with open(output_path, "wb") as output, open(errors_path, "wb") as errors:
@@ -304,10 +304,12 @@ def telemetry_instructions(bench):
         return
     counted = json.loads(read_text(output_path))
     off, on, overhead = counted["off_ir_per_request"], counted["on_ir_per_request"], counted["overhead_percent"]
+    logged, log_overhead = counted["access_log_ir_per_request"], counted["access_log_overhead_percent"]
     figures = results[name]
     figures.extra.update(off_instructions_per_request=off, on_instructions_per_request=on,
-                         overhead_percent=overhead)
+                         overhead_percent=overhead, access_log_instructions_per_request=logged,
+                         access_log_overhead_percent=log_overhead)
     figures.note = (f"instructions per request (callgrind, marginal over 5000 requests): off {off}, on {on}, "
-                    f"+{overhead} %")
+                    f"+{overhead} %; access log {logged}, +{log_overhead} %")
     figures.status = "ok"
-    print(f"  off {off}, on {on} instructions per request: +{overhead} %")
+    print(f"  off {off}, on {on} instructions per request: +{overhead} %; access log {logged}: +{log_overhead} %")
