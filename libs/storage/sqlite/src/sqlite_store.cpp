@@ -1,7 +1,7 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
-#include "storage/sqlite/embedded_sql.hpp"
 #include "sqlite_memory.hpp"
+#include "storage/sqlite/embedded_sql.hpp"
 
 #include <pokedex/queries.hpp>
 #include <pokedex/row_mapping.hpp>
