@@ -12,7 +12,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <limits>
 #include <memory>
@@ -72,10 +71,7 @@ void write_directly(std::string_view line) {
   }
 }
 
-char* put(char* out, std::string_view text) {
-  std::memcpy(out, text.data(), text.size());
-  return out + text.size();
-}
+using json_writer::write_raw;
 
 char* put_integer(char* out, std::uint64_t number) { return std::to_chars(out, out + 24, number).ptr; }
 
@@ -104,7 +100,7 @@ char* put_time(char* out, std::chrono::system_clock::time_point when) {
     cached.length = std::strftime(cached.text.data(), cached.text.size(), "%Y-%m-%dT%H:%M:%S", &utc);
     cached.since_epoch = second;
   }
-  out = put(out, std::string_view(cached.text.data(), cached.length));
+  out = write_raw(out, std::string_view(cached.text.data(), cached.length));
   *out++ = '.';
   out = put_three_digits(out, static_cast<unsigned>(millis - (second * 1000)));
   *out++ = 'Z';
@@ -114,13 +110,13 @@ char* put_time(char* out, std::chrono::system_clock::time_point when) {
 // Opens a record: time, level, service and message.
 char* begin_record(char* out, std::chrono::system_clock::time_point when, std::string_view level,
                    std::string_view message) {
-  out = put(out, R"({"time":")");
+  out = write_raw(out, R"({"time":")");
   out = put_time(out, when);
-  out = put(out, R"(","level":")");
-  out = put(out, level);
-  out = put(out, R"(","service":)");
-  out = put(out, output.service_json);
-  out = put(out, R"(,"message":)");
+  out = write_raw(out, R"(","level":")");
+  out = write_raw(out, level);
+  out = write_raw(out, R"(","service":)");
+  out = write_raw(out, output.service_json);
+  out = write_raw(out, R"(,"message":)");
   return json_writer::write_escaped(out, message);
 }
 
@@ -147,7 +143,7 @@ char* put_milliseconds(char* out, double seconds) {
 // Ends the object and the line and hands it over; `urgent` has it written
 // now rather than at the end of the flush interval.
 void finish_line(char* out, std::chrono::system_clock::time_point logged, bool urgent) {
-  out = put(out, "}\n");
+  out = write_raw(out, "}\n");
   const auto line = line_buffer.text(out);
   if (LineWriter* writer = output.writer.load(std::memory_order_acquire)) {
     writer->write(line, logged);
@@ -174,9 +170,9 @@ class JsonLinesSink final : public spdlog::sinks::sink {
                                   escaped_worst_case(current_trace_id) + escaped_worst_case(current_span_id));
     out = begin_record(out, message.time, level_name(message.level), payload);
     if (!current_trace_id.empty()) {
-      out = put(out, R"(,"trace_id":)");
+      out = write_raw(out, R"(,"trace_id":)");
       out = json_writer::write_escaped(out, current_trace_id);
-      out = put(out, R"(,"span_id":)");
+      out = write_raw(out, R"(,"span_id":)");
       out = json_writer::write_escaped(out, current_span_id);
     }
     // Records are events (a start, a stop, a failure), few beside the access
@@ -245,22 +241,22 @@ void access_log(const AccessRecord& request) {
                                 escaped_worst_case(request.route) + escaped_worst_case(request.target) +
                                 (2 * (request.trace_id.size() + request.span_id.size())));
   out = begin_record(out, now, "info", "request");
-  out = put(out, R"(,"http.request.method":)");
+  out = write_raw(out, R"(,"http.request.method":)");
   out = json_writer::write_escaped(out, request.method);
-  out = put(out, R"(,"http.route":)");
+  out = write_raw(out, R"(,"http.route":)");
   out = json_writer::write_escaped(out, request.route);
-  out = put(out, R"(,"url.path":)");
+  out = write_raw(out, R"(,"url.path":)");
   out = json_writer::write_escaped(out, request.target);
-  out = put(out, R"(,"http.response.status_code":)");
+  out = write_raw(out, R"(,"http.response.status_code":)");
   out = put_integer(out, request.status);
-  out = put(out, R"(,"duration_ms":)");
+  out = write_raw(out, R"(,"duration_ms":)");
   out = put_milliseconds(out, request.duration_seconds);
-  out = put(out, R"(,"response_bytes":)");
+  out = write_raw(out, R"(,"response_bytes":)");
   out = put_integer(out, request.response_bytes);
   if (!request.trace_id.empty()) {
-    out = put(out, R"(,"trace_id":)");
+    out = write_raw(out, R"(,"trace_id":)");
     out = put_hex(out, request.trace_id);
-    out = put(out, R"(,"span_id":)");
+    out = write_raw(out, R"(,"span_id":)");
     out = put_hex(out, request.span_id);
   }
   finish_line(out, now, false);
@@ -274,7 +270,7 @@ void log_fields(spdlog::level::level_enum level, std::string_view message, std::
   out = begin_record(out, now, level_name(level), message);
   if (!members.empty()) {
     *out++ = ',';
-    out = put(out, members);
+    out = write_raw(out, members);
   }
   finish_line(out, now, level >= spdlog::level::warn);
 }

@@ -2,7 +2,6 @@
 
 #include <json_writer/json_writer.hpp>
 
-#include <algorithm>
 #include <charconv>
 #include <limits>
 
@@ -14,8 +13,6 @@ void write_types(json_writer::Writer& json, const std::vector<std::string>& type
   for (const auto& type : types) json.value(type);
   json.end_array();
 }
-
-char* put(char* out, std::string_view text) { return std::copy_n(text.data(), text.size(), out); }
 
 constexpr std::size_t number_bound = std::numeric_limits<int>::digits10 + 2;  // "-2147483648"
 
@@ -37,39 +34,39 @@ std::string render_pokemon(const Pokemon& pokemon) {
 
   std::string body(bound, '\0');
   char* out = body.data();
-  out = put(out, R"({"id":)");
+  out = json_writer::write_raw(out, R"({"id":)");
   out = put_number(out, pokemon.id);
-  out = put(out, R"(,"name":)");
+  out = json_writer::write_raw(out, R"(,"name":)");
   out = json_writer::write_escaped(out, pokemon.name);
-  out = put(out, R"(,"lang":)");
+  out = json_writer::write_raw(out, R"(,"lang":)");
   out = json_writer::write_escaped(out, tag(pokemon.name_language));
-  out = put(out, R"(,"slug":)");
+  out = json_writer::write_raw(out, R"(,"slug":)");
   out = json_writer::write_escaped(out, pokemon.slug);
-  out = put(out, R"(,"generation":)");
+  out = json_writer::write_raw(out, R"(,"generation":)");
   out = put_number(out, pokemon.generation);
-  out = put(out, R"(,"types":[)");
+  out = json_writer::write_raw(out, R"(,"types":[)");
   for (std::size_t i = 0; i < pokemon.types.size(); ++i) {
     if (i > 0) *out++ = ',';
     out = json_writer::write_escaped(out, pokemon.types[i]);
   }
-  out = put(out, R"(],"height":)");
+  out = json_writer::write_raw(out, R"(],"height":)");
   out = put_number(out, pokemon.height);
-  out = put(out, R"(,"weight":)");
+  out = json_writer::write_raw(out, R"(,"weight":)");
   out = put_number(out, pokemon.weight);
   const BaseStats& stats = pokemon.base_stats;
-  out = put(out, R"(,"base_stats":{"hp":)");
+  out = json_writer::write_raw(out, R"(,"base_stats":{"hp":)");
   out = put_number(out, stats.hp);
-  out = put(out, R"(,"attack":)");
+  out = json_writer::write_raw(out, R"(,"attack":)");
   out = put_number(out, stats.attack);
-  out = put(out, R"(,"defense":)");
+  out = json_writer::write_raw(out, R"(,"defense":)");
   out = put_number(out, stats.defense);
-  out = put(out, R"(,"special_attack":)");
+  out = json_writer::write_raw(out, R"(,"special_attack":)");
   out = put_number(out, stats.special_attack);
-  out = put(out, R"(,"special_defense":)");
+  out = json_writer::write_raw(out, R"(,"special_defense":)");
   out = put_number(out, stats.special_defense);
-  out = put(out, R"(,"speed":)");
+  out = json_writer::write_raw(out, R"(,"speed":)");
   out = put_number(out, stats.speed);
-  out = put(out, "}}");
+  out = json_writer::write_raw(out, "}}");
   body.resize(static_cast<std::size_t>(out - body.data()));
   return body;
 }

@@ -116,18 +116,15 @@ inline char* write_escaped(char* out, std::string_view text) {
   return out;
 }
 
+// write_escaped onto the end of `out`.
 inline void append_escaped(std::string& out, std::string_view text) {
-  out.push_back('"');
-  while (true) {
-    const std::size_t clean = clean_prefix(text);
-    out.append(text.data(), clean);
-    if (clean == text.size()) break;
-    std::array<char, 6> escape;
-    out.append(escape.data(), write_escape(escape.data(), static_cast<unsigned char>(text[clean])));
-    text.remove_prefix(clean + 1);
-  }
-  out.push_back('"');
+  const std::size_t start = out.size();
+  out.resize(start + escaped_size_bound(text.size()));
+  out.resize(static_cast<std::size_t>(write_escaped(out.data() + start, text) - out.data()));
 }
+
+// `text` as it stands, written at `out`; returns its end.
+inline char* write_raw(char* out, std::string_view text) { return std::copy_n(text.data(), text.size(), out); }
 
 // Tracks commas so callers write members in order without bookkeeping.
 class Writer {
