@@ -16,13 +16,10 @@ struct FreeBlock {
 struct FreeList {
   FreeBlock* head = nullptr;
   std::size_t size = 0;
-  bool drains_at_exit = false;  // the Drain below is registered
-  bool closed = false;          // the thread is ending: no more keeping
+  bool closed = false;  // the thread is ending: no more keeping
 };
 
 constinit thread_local FreeList free_list;
-
-void* heap_block(std::size_t bytes) { return ::operator new(bytes); }
 
 // Frees what the list holds when its thread ends, then closes it.
 struct Drain {
@@ -42,11 +39,8 @@ void keep(void* block) noexcept {
     ::operator delete(block);
     return;
   }
-  if (!list.drains_at_exit) {
-    thread_local Drain drain;  // constructed here, on the thread's first kept block
-    static_cast<void>(drain);
-    list.drains_at_exit = true;
-  }
+  thread_local Drain drain;  // constructed on the thread's first kept block
+  static_cast<void>(drain);
   list.head = new (block) FreeBlock{list.head};
   ++list.size;
 }
@@ -54,8 +48,9 @@ void keep(void* block) noexcept {
 }  // namespace
 
 void* allocate(std::size_t bytes) {
+  if (bytes > block_bytes) return ::operator new(bytes);
   FreeList& list = free_list;
-  if (bytes > block_bytes || list.head == nullptr) return heap_block(bytes > block_bytes ? bytes : block_bytes);
+  if (list.head == nullptr) return ::operator new(block_bytes);
   --list.size;
   return std::exchange(list.head, list.head->next);
 }

@@ -25,13 +25,17 @@ std::size_t usable_bytes(std::size_t block) {
   return (block <= block_pool::block_bytes ? block_pool::block_bytes : block) - header_bytes;
 }
 
-std::size_t round_up_to_header(std::size_t bytes) { return (bytes + header_bytes - 1) / header_bytes * header_bytes; }
+// The block for `bytes` (> 0) of SQLite's: rounded up to 8, as SQLite's own
+// malloc does, and the header.
+std::size_t block_for(int bytes) {
+  return ((static_cast<std::size_t>(bytes) + header_bytes - 1) / header_bytes * header_bytes) + header_bytes;
+}
 
 // SQLite asks for at most SQLITE_MAX_ALLOCATION_SIZE (just under 2^31) bytes
 // at once, so every size below, header included, fits an int.
 void* allocate(int bytes) {
   if (bytes <= 0) return nullptr;
-  const std::size_t block = round_up_to_header(static_cast<std::size_t>(bytes)) + header_bytes;
+  const std::size_t block = block_for(bytes);
   try {
     auto* header = static_cast<Header*>(block_pool::allocate(block));
     *header = block;
@@ -66,7 +70,7 @@ void* reallocate(void* memory, int bytes) {
 
 int rounded_up(int bytes) {
   if (bytes <= 0) return bytes;
-  return static_cast<int>(usable_bytes(round_up_to_header(static_cast<std::size_t>(bytes)) + header_bytes));
+  return static_cast<int>(usable_bytes(block_for(bytes)));
 }
 
 int initialise(void* /*unused*/) { return SQLITE_OK; }
